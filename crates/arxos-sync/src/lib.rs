@@ -1,0 +1,26 @@
+//! Arxos sync: the wire protocol shared by the relay and its clients, and the client engine.
+//!
+//! # Data model
+//!
+//! Every drawing is one Automerge document. Replicas exchange Automerge sync messages framed as
+//! the [automerge-repo] wire protocol: CBOR maps with a `type` field (`join`, `peer`, `request`,
+//! `sync`, `doc-unavailable`, `ephemeral`, `error`, `leave`), protocol version `"1"`. Documents
+//! are named by 16-byte ids written in bs58check (the `automerge:<id>` URL form), so stock
+//! automerge-repo clients can talk to an Arxos relay.
+//!
+//! Arxos' own real-time data (presence, locks, refused-change reports) rides inside `ephemeral`
+//! messages as typed CBOR payloads ([`protocol::payload`]).
+//!
+//! * [`protocol`] — message types, CBOR encoding and decoding, document ids.
+//! * [`invite`] — invite codes: one pasteable string with the relay address, the document and a
+//!   secret.
+//! * [`store`] — the client's local persistence (document, per-relay sync state, refused list).
+//! * [`client`] — the background sync engine (connect, sync, reconnect with backoff, status).
+//!
+//! [automerge-repo]: https://github.com/automerge/automerge-repo
+
+pub mod invite;
+pub mod protocol;
+
+pub use invite::{Grant, InviteCode, Role};
+pub use protocol::{DocumentId, PeerId, WireMessage};

@@ -1,0 +1,300 @@
+//! Arxos' typed payloads carried in `ephemeral` messages: presence, locks, refusals.
+//!
+//! Each payload is a CBOR map whose `t` field starts with `arx/`, so Arxos peers can tell
+//! their own payloads from other automerge-repo applications' ephemeral data, which the relay
+//! forwards untouched.
+
+use serde::{Deserialize, Serialize};
+
+use super::ProtocolError;
+
+/// A user's activity state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// Connected and active.
+    #[default]
+    Online,
+    /// Connected but idle.
+    Away,
+    /// Actively editing.
+    Editing,
+}
+
+/// A cursor position in document coordinates on one floor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Floor id.
+    pub floor: String,
+    /// X in millimetres.
+    pub x_mm: f64,
+    /// Y in millimetres.
+    pub y_mm: f64,
+}
+
+/// The visible region, for follow mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewport {
+    /// Floor id.
+    pub floor: String,
+    /// Centre X in millimetres.
+    pub center_x_mm: f64,
+    /// Centre Y in millimetres.
+    pub center_y_mm: f64,
+    /// Screen pixels per millimetre.
+    pub zoom: f64,
+}
+
+/// One user's presence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Presence {
+    /// Display name.
+    pub user: String,
+    /// Colour as `#rrggbb`.
+    pub color: String,
+    /// Activity state.
+    pub status: PresenceStatus,
+    /// Cursor, when over the canvas.
+    pub cursor: Option<Cursor>,
+    /// Selected element ids.
+    pub selection: Vec<String>,
+    /// Viewport, for follow mode.
+    pub viewport: Option<Viewport>,
+    /// Free-text activity ("moving 3 outlets").
+    pub activity: Option<String>,
+    /// Sender's wall clock when sent, microseconds since the Unix epoch (latency measurement).
+    pub sent_at_us: u64,
+}
+
+/// One presence entry in a coalesced batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    /// The peer whose presence this is.
+    pub peer: String,
+    /// Its latest presence.
+    pub presence: Presence,
+}
+
+/// A lease on one element.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockEntry {
+    /// Element id.
+    pub id: String,
+    /// Holder's peer id.
+    pub holder_peer: String,
+    /// Holder's display name.
+    pub holder_user: String,
+    /// Milliseconds until the lease expires unless renewed.
+    pub expires_in_ms: u64,
+}
+
+/// A change the relay refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedChange {
+    /// The change hash, hex.
+    pub hash: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// An Arxos payload inside an `ephemeral` message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum ArxPayload {
+    /// Client → relay: my presence now.
+    #[serde(rename = "arx/presence")]
+    Presence(Presence),
+    /// Relay → clients: presence changed since the last tick (one batch per tick).
+    #[serde(rename = "arx/presence-batch")]
+    PresenceBatch {
+        /// Changed presences, latest value per peer.
+        entries: Vec<PresenceEntry>,
+        /// Peers that left since the last tick.
+        gone: Vec<String>,
+    },
+    /// Client → relay: lease these elements.
+    #[serde(rename = "arx/lock-request")]
+    LockRequest {
+        /// Element ids.
+        ids: Vec<String>,
+    },
+    /// Relay → client: these leases are yours.
+    #[serde(rename = "arx/lock-grant")]
+    LockGrant {
+        /// Element ids.
+        ids: Vec<String>,
+        /// Lease length in milliseconds.
+        ttl_ms: u64,
+    },
+    /// Relay → client: these elements are held by someone else.
+    #[serde(rename = "arx/lock-deny")]
+    LockDeny {
+        /// The current holders.
+        held: Vec<LockEntry>,
+    },
+    /// Client → relay: heartbeat, extend my leases.
+    #[serde(rename = "arx/lock-renew")]
+    LockRenew {
+        /// Element ids (empty = all of mine).
+        ids: Vec<String>,
+    },
+    /// Client → relay: release leases.
+    #[serde(rename = "arx/lock-release")]
+    LockRelease {
+        /// Element ids (empty = all of mine).
+        ids: Vec<String>,
+    },
+    /// Relay → clients: the full lock table after any change.
+    #[serde(rename = "arx/lock-table")]
+    LockTable {
+        /// All current leases.
+        locks: Vec<LockEntry>,
+        /// Whether the relay refuses changes to elements locked by someone else.
+        hard: bool,
+    },
+    /// Relay → author: these changes were refused and neither applied nor forwarded.
+    #[serde(rename = "arx/refused")]
+    Refused {
+        /// The refused changes.
+        changes: Vec<RefusedChange>,
+    },
+}
+
+impl ArxPayload {
+    /// Encodes the payload as CBOR.
+    pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = Vec::with_capacity(64);
+        ciborium::ser::into_writer(self, &mut out)
+            .map_err(|err| ProtocolError::Payload(err.to_string()))?;
+        Ok(out)
+    }
+
+    /// Decodes a payload; data that is not an Arxos payload is an error.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let mut reader = bytes;
+        let payload = ciborium::de::from_reader_with_recursion_limit(&mut reader, 32)
+            .map_err(|err| ProtocolError::Payload(err.to_string()))?;
+        if reader.is_empty() {
+            Ok(payload)
+        } else {
+            Err(ProtocolError::Payload("trailing bytes".into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn finite() -> impl Strategy<Value = f64> {
+        -1.0e9_f64..1.0e9
+    }
+
+    fn presence() -> impl Strategy<Value = Presence> {
+        (
+            ".{0,12}",
+            "#[0-9a-f]{6}",
+            prop_oneof![
+                Just(PresenceStatus::Online),
+                Just(PresenceStatus::Away),
+                Just(PresenceStatus::Editing)
+            ],
+            proptest::option::of(("[a-z0-9]{1,8}", finite(), finite())),
+            proptest::collection::vec("[a-z0-9]{1,8}", 0..4),
+            proptest::option::of(("[a-z0-9]{1,8}", finite(), finite(), 0.01_f64..100.0)),
+            proptest::option::of(".{0,20}"),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(user, color, status, cursor, selection, viewport, activity, sent_at_us)| {
+                    Presence {
+                        user,
+                        color,
+                        status,
+                        cursor: cursor.map(|(floor, x_mm, y_mm)| Cursor { floor, x_mm, y_mm }),
+                        selection,
+                        viewport: viewport.map(|(floor, center_x_mm, center_y_mm, zoom)| {
+                            Viewport {
+                                floor,
+                                center_x_mm,
+                                center_y_mm,
+                                zoom,
+                            }
+                        }),
+                        activity,
+                        sent_at_us,
+                    }
+                },
+            )
+    }
+
+    fn lock_entry() -> impl Strategy<Value = LockEntry> {
+        ("[a-z0-9]{1,8}", "[a-z0-9]{1,8}", ".{0,8}", any::<u32>()).prop_map(
+            |(id, holder_peer, holder_user, ms)| LockEntry {
+                id,
+                holder_peer,
+                holder_user,
+                expires_in_ms: u64::from(ms),
+            },
+        )
+    }
+
+    fn ids() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec("[a-z0-9:-]{1,12}", 0..5)
+    }
+
+    fn payload() -> impl Strategy<Value = ArxPayload> {
+        prop_oneof![
+            presence().prop_map(ArxPayload::Presence),
+            (
+                proptest::collection::vec(
+                    ("[a-z0-9]{1,8}", presence())
+                        .prop_map(|(peer, presence)| PresenceEntry { peer, presence }),
+                    0..3
+                ),
+                ids()
+            )
+                .prop_map(|(entries, gone)| ArxPayload::PresenceBatch { entries, gone }),
+            ids().prop_map(|ids| ArxPayload::LockRequest { ids }),
+            (ids(), any::<u32>()).prop_map(|(ids, ttl)| ArxPayload::LockGrant {
+                ids,
+                ttl_ms: u64::from(ttl)
+            }),
+            proptest::collection::vec(lock_entry(), 0..3)
+                .prop_map(|held| ArxPayload::LockDeny { held }),
+            ids().prop_map(|ids| ArxPayload::LockRenew { ids }),
+            ids().prop_map(|ids| ArxPayload::LockRelease { ids }),
+            (proptest::collection::vec(lock_entry(), 0..3), any::<bool>())
+                .prop_map(|(locks, hard)| ArxPayload::LockTable { locks, hard }),
+            proptest::collection::vec(
+                ("[0-9a-f]{64}", ".{0,30}")
+                    .prop_map(|(hash, reason)| RefusedChange { hash, reason }),
+                0..3
+            )
+            .prop_map(|changes| ArxPayload::Refused { changes }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn payloads_round_trip(p in payload()) {
+            let bytes = p.encode().unwrap();
+            prop_assert_eq!(ArxPayload::decode(&bytes).unwrap(), p);
+        }
+
+        #[test]
+        fn garbage_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = ArxPayload::decode(&bytes);
+        }
+    }
+
+    #[test]
+    fn foreign_ephemeral_data_is_not_an_arx_payload() {
+        let mut foreign = Vec::new();
+        ciborium::ser::into_writer(&serde_json::json!({"count": 3, "name": "x"}), &mut foreign)
+            .unwrap();
+        assert!(ArxPayload::decode(&foreign).is_err());
+        assert!(ArxPayload::decode(b"").is_err());
+    }
+}
