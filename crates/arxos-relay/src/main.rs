@@ -1,0 +1,166 @@
+//! `arxos-relay`: the Arxos sync relay server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arxos_relay::{Limits, RelayConfig, TlsFiles};
+use clap::Parser;
+
+/// Arxos sync relay: rooms, invites, roles, durable storage.
+#[derive(Parser, Debug)]
+#[command(name = "arxos-relay", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "ARXOS_RELAY_LISTEN", default_value = "127.0.0.1:7447")]
+    listen: SocketAddr,
+    /// Data folder (documents, invites, generated admin token).
+    #[arg(long, env = "ARXOS_RELAY_DATA")]
+    data: PathBuf,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Admin token; generated and stored in the data folder when absent.
+    #[arg(long, env = "ARXOS_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// `ws://…` or `wss://…` address written into invite codes (default: the request's Host).
+    #[arg(long, env = "ARXOS_RELAY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_frame_bytes: usize,
+    /// Sustained messages per second per connection.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Message burst per connection.
+    #[arg(long, default_value_t = 1000)]
+    burst: u32,
+    /// Close connections silent for this many seconds.
+    #[arg(long, default_value_t = 120)]
+    idle_timeout_secs: u64,
+    /// Lock lease length in seconds.
+    #[arg(long, default_value_t = 300)]
+    lock_ttl_secs: u64,
+    /// Lock lease length in milliseconds (overrides --lock-ttl-secs; for tests).
+    #[arg(long, hide = true)]
+    lock_ttl_ms: Option<u64>,
+    /// Presence tick in milliseconds.
+    #[arg(long, default_value_t = 33)]
+    presence_tick_ms: u64,
+    /// Compact a room's log after this many changes.
+    #[arg(long, default_value_t = 1000)]
+    compact_every: usize,
+    /// Optional config file (TOML-like `key = value` lines with the same names as the flags);
+    /// flags and environment win over the file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse_from(with_config_file(std::env::args().collect())?);
+    let mut config = RelayConfig::new(args.listen, args.data.clone());
+    config.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    config.admin_token = args.admin_token;
+    config.public_url = args.public_url;
+    config.limits = Limits {
+        max_frame_bytes: args.max_frame_bytes,
+        messages_per_sec: args.rate,
+        burst: args.burst,
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        ..Limits::default()
+    };
+    config.lock_ttl = args.lock_ttl_ms.map_or(
+        Duration::from_secs(args.lock_ttl_secs),
+        Duration::from_millis,
+    );
+    config.presence_tick = Duration::from_millis(args.presence_tick_ms.max(1));
+    config.compact_every = args.compact_every.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arxos-relay")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let tls = config.tls.is_some();
+        let handle = arxos_relay::start(config).await?;
+        if handle.admin_token_generated {
+            // Printed once, when generated; it is stored in the data folder.
+            println!("admin token: {}", handle.admin_token);
+        }
+        println!("listening on {}", handle.ws_url(tls));
+        std::io::Write::flush(&mut std::io::stdout()).ok();
+        let trigger = handle.shutdown_trigger();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received; shutting down");
+            let _ = trigger.send(true);
+        });
+        handle.wait().await;
+        anyhow::Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Inserts `--key value` pairs from `--config FILE` ahead of the command-line flags, so that
+/// flags given explicitly win (clap keeps the last occurrence).
+fn with_config_file(args: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let Some(pos) = args.iter().position(|a| a == "--config") else {
+        return Ok(args);
+    };
+    let Some(path) = args.get(pos + 1) else {
+        return Ok(args);
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let mut out = vec![args[0].clone()];
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .with_context(|| format!("{path}:{}: expected `key = value`", n + 1))?;
+        let key = key.trim().replace('_', "-");
+        let value = value.trim().trim_matches('"');
+        out.push(format!("--{key}"));
+        out.push(value.to_owned());
+    }
+    out.extend(args.into_iter().skip(1));
+    Ok(out)
+}

@@ -1,0 +1,680 @@
+//! Rooms: one task per loaded document holding the Automerge document, a sync state per
+//! peer, the lock table and the latest presence of every peer.
+//!
+//! The room processes commands in batches. Incoming changes are vetted ([`policy`]),
+//! applied, and appended to storage (fsync) *before* any sync message goes out, so every head
+//! a peer ever sees from the relay is durable. Presence is coalesced and sent once per tick.
+
+mod locks;
+mod policy;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arxos_sync::protocol::payload::{ArxPayload, Presence, PresenceEntry, RefusedChange};
+use arxos_sync::protocol::{EphemeralMessage, SyncPayload};
+use arxos_sync::{DocumentId, Grant, PeerId, Role, WireMessage};
+use automerge::sync::{self, ChunkList, SyncDoc};
+use automerge::{Automerge, ChangeHash};
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::Metrics;
+use crate::storage::{DocStorage, RoomSettings};
+
+use locks::LockTable;
+use policy::{Writer, vet};
+
+/// Identifies one connection within the relay.
+pub type ConnId = u64;
+
+/// Most ids one lock message may name.
+const MAX_LOCK_IDS: usize = 1024;
+/// Commands handled per batch before flushing (persist + fan out).
+const BATCH: usize = 512;
+
+/// A frame for a connection's writer.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// An encoded protocol message.
+    Frame(Vec<u8>),
+    /// Send an `error` with this text and close.
+    Close(String),
+}
+
+/// A connection joining a room.
+pub(crate) struct JoinInfo {
+    pub(crate) conn: ConnId,
+    pub(crate) peer: PeerId,
+    pub(crate) role: Role,
+    pub(crate) grant: Grant,
+    pub(crate) label: String,
+    pub(crate) out: mpsc::Sender<Outbound>,
+}
+
+/// Commands from connections to their room.
+pub(crate) enum RoomCmd {
+    Join(JoinInfo),
+    Sync {
+        conn: ConnId,
+        data: Vec<u8>,
+        received: Instant,
+    },
+    Ephemeral {
+        conn: ConnId,
+        msg: EphemeralMessage,
+    },
+    Leave {
+        conn: ConnId,
+    },
+}
+
+/// What every room shares with the relay.
+#[derive(Clone)]
+pub(crate) struct RoomContext {
+    pub(crate) storage: Arc<dyn DocStorage>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) relay_peer: PeerId,
+    pub(crate) session_id: String,
+    pub(crate) lock_ttl: Duration,
+    pub(crate) presence_tick: Duration,
+    pub(crate) compact_every: usize,
+    pub(crate) idle_unload: Duration,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// The loaded rooms.
+pub(crate) struct Rooms {
+    open: Mutex<HashMap<DocumentId, mpsc::Sender<RoomCmd>>>,
+    ctx: RoomContext,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Rooms {
+    pub(crate) fn new(ctx: RoomContext) -> Arc<Self> {
+        Arc::new(Self {
+            open: Mutex::new(HashMap::new()),
+            ctx,
+            tasks: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn open_map(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, mpsc::Sender<RoomCmd>>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The room's command channel, loading the room when needed.
+    pub(crate) fn get_or_open(
+        self: &Arc<Self>,
+        doc: DocumentId,
+        settings: RoomSettings,
+    ) -> mpsc::Sender<RoomCmd> {
+        let mut open = self.open_map();
+        if let Some(tx) = open.get(&doc).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(4096);
+        open.insert(doc, tx.clone());
+        let rooms = Arc::clone(self);
+        let ctx = self.ctx.clone();
+        let handle = tokio::spawn(async move {
+            Metrics::inc(&ctx.metrics.rooms_open);
+            run_room(doc, settings, ctx.clone(), rx).await;
+            Metrics::dec(&ctx.metrics.rooms_open);
+            let mut open = rooms.open_map();
+            if open.get(&doc).is_some_and(mpsc::Sender::is_closed) {
+                open.remove(&doc);
+            }
+        });
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+        tx
+    }
+
+    /// Waits for every room task to finish (after shutdown was signalled).
+    pub(crate) async fn join_all(&self) {
+        let tasks: Vec<_> = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in tasks {
+            if let Err(err) = task.await {
+                tracing::error!(%err, "room task failed");
+            }
+        }
+    }
+}
+
+struct PeerState {
+    peer: PeerId,
+    role: Role,
+    grant: Grant,
+    label: String,
+    out: mpsc::Sender<Outbound>,
+    sync: sync::State,
+    /// Whether the peer asked for the document (only then do we send it sync messages).
+    syncing: bool,
+}
+
+struct Room {
+    id: DocumentId,
+    doc: Automerge,
+    settings: RoomSettings,
+    ctx: RoomContext,
+    count: u64,
+    peers: BTreeMap<ConnId, PeerState>,
+    locks: LockTable,
+    presence: BTreeMap<ConnId, Presence>,
+    presence_dirty: BTreeSet<ConnId>,
+    presence_gone: Vec<String>,
+    refused: HashSet<ChangeHash>,
+    to_persist: Vec<Vec<u8>>,
+    oldest_unflushed: Option<Instant>,
+    needs_sync: bool,
+    appended_since_compact: usize,
+    empty_since: Option<Instant>,
+}
+
+async fn run_room(
+    id: DocumentId,
+    settings: RoomSettings,
+    ctx: RoomContext,
+    mut rx: mpsc::Receiver<RoomCmd>,
+) {
+    let storage = Arc::clone(&ctx.storage);
+    let loaded = tokio::task::spawn_blocking(move || storage.load(id)).await;
+    let chunks = match loaded {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(err)) => {
+            tracing::error!(room = %id, %err, "cannot load room");
+            fail_all(&mut rx, "room storage unavailable").await;
+            return;
+        }
+        Err(err) => {
+            tracing::error!(room = %id, %err, "room loader panicked");
+            fail_all(&mut rx, "room storage unavailable").await;
+            return;
+        }
+    };
+    let mut doc = Automerge::new();
+    for chunk in &chunks {
+        if let Err(err) = doc.load_incremental(chunk) {
+            tracing::error!(room = %id, %err, "corrupt stored chunk skipped");
+        }
+    }
+    tracing::info!(room = %id, chunks = chunks.len(), heads = doc.get_heads().len(), "room loaded");
+    let mut room = Room {
+        id,
+        doc,
+        locks: LockTable::new(ctx.lock_ttl),
+        settings,
+        ctx: ctx.clone(),
+        count: 0,
+        peers: BTreeMap::new(),
+        presence: BTreeMap::new(),
+        presence_dirty: BTreeSet::new(),
+        presence_gone: Vec::new(),
+        refused: HashSet::new(),
+        to_persist: Vec::new(),
+        oldest_unflushed: None,
+        needs_sync: false,
+        appended_since_compact: chunks.len().saturating_sub(1),
+        empty_since: Some(Instant::now()),
+    };
+    let mut tick = tokio::time::interval(ctx.presence_tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                room.handle(cmd);
+                let mut n = 1;
+                while n < BATCH {
+                    match rx.try_recv() {
+                        Ok(cmd) => { room.handle(cmd); n += 1; }
+                        Err(_) => break,
+                    }
+                }
+                if !room.flush().await {
+                    break;
+                }
+            }
+            _ = tick.tick() => {
+                room.on_tick();
+                if room.empty_since.is_some_and(|t| t.elapsed() >= ctx.idle_unload) {
+                    rx.close();
+                    // Commands that raced with the close are handled before we go.
+                    while let Ok(cmd) = rx.try_recv() {
+                        room.handle(cmd);
+                    }
+                    if room.peers.is_empty() {
+                        break;
+                    }
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    for peer in room.peers.values() {
+                        let _ = peer.out.try_send(Outbound::Close("relay shutting down".into()));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    room.flush().await;
+    if room.appended_since_compact > 0 {
+        room.compact().await;
+    }
+    tracing::info!(room = %id, "room closed");
+}
+
+/// Refuses every queued join when the room cannot load.
+async fn fail_all(rx: &mut mpsc::Receiver<RoomCmd>, reason: &str) {
+    rx.close();
+    while let Some(cmd) = rx.recv().await {
+        if let RoomCmd::Join(join) = cmd {
+            let _ = join.out.try_send(Outbound::Close(reason.to_owned()));
+        }
+    }
+}
+
+impl Room {
+    fn handle(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join(join) => self.join(join),
+            RoomCmd::Sync {
+                conn,
+                data,
+                received,
+            } => self.on_sync(conn, &data, received),
+            RoomCmd::Ephemeral { conn, msg } => self.on_ephemeral(conn, &msg),
+            RoomCmd::Leave { conn } => self.remove_peer(conn),
+        }
+    }
+
+    fn join(&mut self, join: JoinInfo) {
+        let conn = join.conn;
+        self.empty_since = None;
+        self.peers.insert(
+            conn,
+            PeerState {
+                peer: join.peer,
+                role: join.role,
+                grant: join.grant,
+                label: join.label,
+                out: join.out,
+                sync: sync::State::new(),
+                syncing: false,
+            },
+        );
+        // Bring the newcomer up to date with locks and everyone's presence.
+        let now = Instant::now();
+        let table = ArxPayload::LockTable {
+            locks: self.locks.entries(now),
+            hard: self.settings.hard_locks,
+        };
+        self.send_payload(conn, &table);
+        let entries: Vec<PresenceEntry> = self
+            .presence
+            .iter()
+            .filter(|(c, _)| **c != conn)
+            .filter_map(|(c, p)| {
+                self.peers.get(c).map(|peer| PresenceEntry {
+                    peer: peer.peer.0.clone(),
+                    presence: p.clone(),
+                })
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.send_payload(
+                conn,
+                &ArxPayload::PresenceBatch {
+                    entries,
+                    gone: Vec::new(),
+                },
+            );
+        }
+    }
+
+    fn remove_peer(&mut self, conn: ConnId) {
+        let Some(peer) = self.peers.remove(&conn) else {
+            return;
+        };
+        if self.presence.remove(&conn).is_some() {
+            self.presence_gone.push(peer.peer.0.clone());
+        }
+        self.presence_dirty.remove(&conn);
+        if self.locks.release(conn, &[]) {
+            self.broadcast_locks();
+        }
+        if self.peers.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    fn kick(&mut self, conn: ConnId, reason: &str) {
+        Metrics::inc(&self.ctx.metrics.protocol_errors_total);
+        if let Some(peer) = self.peers.get(&conn) {
+            tracing::info!(room = %self.id, peer = %peer.peer, reason, "closing peer");
+            let _ = peer.out.try_send(Outbound::Close(reason.to_owned()));
+        }
+        self.remove_peer(conn);
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(peer) = self.peers.get(&conn) else {
+            return;
+        };
+        match peer.out.try_send(Outbound::Frame(frame)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kick(conn, "too slow: outbound queue full");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.remove_peer(conn),
+        }
+    }
+
+    fn ephemeral_frame(&mut self, target: &PeerId, data: Vec<u8>) -> Vec<u8> {
+        self.count += 1;
+        WireMessage::Ephemeral(EphemeralMessage {
+            sender_id: self.ctx.relay_peer.clone(),
+            target_id: target.clone(),
+            document_id: self.id,
+            session_id: self.ctx.session_id.clone(),
+            count: self.count,
+            data,
+        })
+        .encode()
+    }
+
+    fn send_payload(&mut self, conn: ConnId, payload: &ArxPayload) {
+        let data = match payload.encode() {
+            Ok(data) => data,
+            Err(err) => {
+                tracing::error!(%err, "payload encoding failed");
+                return;
+            }
+        };
+        let Some(target) = self.peers.get(&conn).map(|p| p.peer.clone()) else {
+            return;
+        };
+        let frame = self.ephemeral_frame(&target, data);
+        self.send(conn, frame);
+    }
+
+    fn broadcast_payload(&mut self, payload: &ArxPayload) -> usize {
+        let conns: Vec<ConnId> = self.peers.keys().copied().collect();
+        for conn in &conns {
+            self.send_payload(*conn, payload);
+        }
+        conns.len()
+    }
+
+    fn broadcast_locks(&mut self) {
+        let table = ArxPayload::LockTable {
+            locks: self.locks.entries(Instant::now()),
+            hard: self.settings.hard_locks,
+        };
+        self.broadcast_payload(&table);
+    }
+
+    fn on_sync(&mut self, conn: ConnId, data: &[u8], received: Instant) {
+        let message = match sync::Message::decode(data) {
+            Ok(m) => m,
+            Err(err) => return self.kick(conn, &format!("invalid sync message: {err}")),
+        };
+        let now = Instant::now();
+        let hard = self.settings.hard_locks && self.locks.others_hold_any(conn, now);
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        peer.syncing = true;
+        let before = self.doc.get_heads();
+        let writer = Writer {
+            role: peer.role,
+            grant: &peer.grant,
+        };
+        let mut refused = Vec::new();
+        let result = if message.changes.is_empty() || (writer.is_unrestricted() && !hard) {
+            self.doc.receive_sync_message(&mut peer.sync, message)
+        } else {
+            let mut scratch = self.doc.clone();
+            for chunk in message.changes.iter() {
+                if let Err(err) = scratch.load_incremental(chunk) {
+                    return self.kick(conn, &format!("invalid changes: {err}"));
+                }
+            }
+            let incoming = scratch.get_changes(&before);
+            let locks = &self.locks;
+            let check_lock = |id: &str| {
+                if hard {
+                    locks.held_by_other(id, conn, now)
+                } else {
+                    None
+                }
+            };
+            let vetted = vet(&self.doc, incoming, &writer, &self.refused, &check_lock);
+            refused = vetted.refused;
+            let applied = self.doc.apply_changes(vetted.accepted);
+            let mut stripped = message;
+            stripped.changes = ChunkList::empty();
+            applied.and_then(|()| self.doc.receive_sync_message(&mut peer.sync, stripped))
+        };
+        if let Err(err) = result {
+            return self.kick(conn, &format!("sync failed: {err}"));
+        }
+        if !refused.is_empty() {
+            Metrics::add(
+                &self.ctx.metrics.refused_changes_total,
+                refused.len() as u64,
+            );
+            tracing::info!(room = %self.id, count = refused.len(), "refused changes");
+            let changes = refused
+                .iter()
+                .map(|(hash, reason)| RefusedChange {
+                    hash: hash.to_string(),
+                    reason: reason.clone(),
+                })
+                .collect();
+            self.refused.extend(refused.iter().map(|(h, _)| *h));
+            self.send_payload(conn, &ArxPayload::Refused { changes });
+        }
+        let new: Vec<Vec<u8>> = self
+            .doc
+            .get_changes(&before)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        if !new.is_empty() {
+            self.to_persist.extend(new);
+            self.oldest_unflushed.get_or_insert(received);
+        }
+        self.needs_sync = true;
+    }
+
+    fn on_ephemeral(&mut self, conn: ConnId, msg: &EphemeralMessage) {
+        let now = Instant::now();
+        let Ok(payload) = ArxPayload::decode(&msg.data) else {
+            // Another application's ephemeral data: gossip it to the other peers untouched.
+            let targets: Vec<(ConnId, PeerId)> = self
+                .peers
+                .iter()
+                .filter(|(c, _)| **c != conn)
+                .map(|(c, p)| (*c, p.peer.clone()))
+                .collect();
+            for (target_conn, target) in targets {
+                let frame = WireMessage::Ephemeral(EphemeralMessage {
+                    target_id: target,
+                    ..msg.clone()
+                })
+                .encode();
+                self.send(target_conn, frame);
+            }
+            return;
+        };
+        let Some(peer) = self.peers.get(&conn) else {
+            return;
+        };
+        let user = self
+            .presence
+            .get(&conn)
+            .map(|p| p.user.clone())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| {
+                if peer.label.is_empty() {
+                    peer.peer.0.clone()
+                } else {
+                    peer.label.clone()
+                }
+            });
+        let peer_id = peer.peer.0.clone();
+        match payload {
+            ArxPayload::Presence(presence) => {
+                self.presence.insert(conn, presence);
+                self.presence_dirty.insert(conn);
+            }
+            ArxPayload::LockRequest { ids } if ids.len() <= MAX_LOCK_IDS => {
+                let outcome = self.locks.request(conn, &peer_id, &user, &ids, now);
+                if !outcome.granted.is_empty() {
+                    let ttl_ms = self.locks.ttl().as_millis() as u64;
+                    self.send_payload(
+                        conn,
+                        &ArxPayload::LockGrant {
+                            ids: outcome.granted,
+                            ttl_ms,
+                        },
+                    );
+                    self.broadcast_locks();
+                }
+                if !outcome.denied.is_empty() {
+                    self.send_payload(
+                        conn,
+                        &ArxPayload::LockDeny {
+                            held: outcome.denied,
+                        },
+                    );
+                }
+            }
+            ArxPayload::LockRenew { ids } if ids.len() <= MAX_LOCK_IDS => {
+                self.locks.renew(conn, &ids, now);
+            }
+            ArxPayload::LockRelease { ids } if ids.len() <= MAX_LOCK_IDS => {
+                if self.locks.release(conn, &ids) {
+                    self.broadcast_locks();
+                }
+            }
+            ArxPayload::LockRequest { .. }
+            | ArxPayload::LockRenew { .. }
+            | ArxPayload::LockRelease { .. } => self.kick(conn, "too many ids in one lock message"),
+            other => {
+                tracing::debug!(?other, "ignoring relay-only payload from a client");
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        if self.locks.expire(now) {
+            self.broadcast_locks();
+        }
+        if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
+            return;
+        }
+        let entries: Vec<PresenceEntry> = std::mem::take(&mut self.presence_dirty)
+            .into_iter()
+            .filter_map(|conn| {
+                let presence = self.presence.get(&conn)?.clone();
+                let peer = self.peers.get(&conn)?.peer.0.clone();
+                Some(PresenceEntry { peer, presence })
+            })
+            .collect();
+        let gone = std::mem::take(&mut self.presence_gone);
+        let payload = ArxPayload::PresenceBatch { entries, gone };
+        let sent = self.broadcast_payload(&payload);
+        Metrics::add(&self.ctx.metrics.presence_batches_total, sent as u64);
+    }
+
+    /// Persists new changes, then sends sync messages. Returns `false` when the room must close.
+    async fn flush(&mut self) -> bool {
+        if !self.to_persist.is_empty() {
+            let changes = std::mem::take(&mut self.to_persist);
+            let n = changes.len();
+            let storage = Arc::clone(&self.ctx.storage);
+            let id = self.id;
+            let result = tokio::task::spawn_blocking(move || storage.append(id, &changes)).await;
+            let failure = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(err) => Some(err.to_string()),
+            };
+            if let Some(err) = failure {
+                // Nothing unpersisted may be revealed: drop every peer and the in-memory room.
+                tracing::error!(room = %self.id, %err, "persisting changes failed; closing room");
+                for peer in self.peers.values() {
+                    let _ = peer
+                        .out
+                        .try_send(Outbound::Close("relay storage failure".into()));
+                }
+                self.peers.clear();
+                return false;
+            }
+            Metrics::add(&self.ctx.metrics.changes_accepted_total, n as u64);
+            self.appended_since_compact += n;
+        }
+        if self.needs_sync {
+            self.needs_sync = false;
+            let conns: Vec<ConnId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.syncing)
+                .map(|(c, _)| *c)
+                .collect();
+            for conn in conns {
+                let Some(peer) = self.peers.get_mut(&conn) else {
+                    continue;
+                };
+                if let Some(message) = self.doc.generate_sync_message(&mut peer.sync) {
+                    let frame = WireMessage::Sync(SyncPayload {
+                        sender_id: self.ctx.relay_peer.clone(),
+                        target_id: peer.peer.clone(),
+                        document_id: self.id,
+                        data: message.encode(),
+                    })
+                    .encode();
+                    self.send(conn, frame);
+                }
+            }
+        }
+        if let Some(t) = self.oldest_unflushed.take() {
+            self.ctx.metrics.observe_propagation(t.elapsed());
+        }
+        if self.appended_since_compact >= self.ctx.compact_every {
+            self.compact().await;
+        }
+        true
+    }
+
+    async fn compact(&mut self) {
+        let snapshot = self.doc.save();
+        let storage = Arc::clone(&self.ctx.storage);
+        let id = self.id;
+        match tokio::task::spawn_blocking(move || storage.compact(id, &snapshot)).await {
+            Ok(Ok(())) => {
+                tracing::debug!(room = %self.id, "compacted");
+                self.appended_since_compact = 0;
+            }
+            Ok(Err(err)) => tracing::error!(room = %self.id, %err, "compaction failed"),
+            Err(err) => tracing::error!(room = %self.id, %err, "compaction task failed"),
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Role, grant and hard-lock enforcement on incoming changes.
+//!
+//! A change is judged by applying it to a working copy of the room document and reading the
+//! patches between the heads before and after: the elements it touches (and their floor and
+//! layer before and after), and the other root sections it touches.
+
+use std::collections::{BTreeSet, HashSet};
+
+use arxos_sync::{Grant, Role};
+use automerge::{Automerge, Change, ChangeHash, ObjType, Prop, ReadDoc, Value};
+use automerge::{ROOT, patches::PatchAction};
+
+/// Who is writing.
+pub(crate) struct Writer<'a> {
+    pub(crate) role: Role,
+    pub(crate) grant: &'a Grant,
+}
+
+impl Writer<'_> {
+    /// Whether changes from this writer need no inspection (besides hard locks).
+    pub(crate) fn is_unrestricted(&self) -> bool {
+        self.role == Role::Owner || (self.role == Role::Editor && !self.grant.is_narrowed())
+    }
+}
+
+/// What one change touches.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Touched {
+    /// Element ids under root `elements`.
+    pub(crate) elements: BTreeSet<String>,
+    /// Other root keys (`comments`, `meta`, `floors`, `layers`, …), including `elements`
+    /// itself when the whole map is replaced.
+    pub(crate) roots: BTreeSet<String>,
+}
+
+fn prop_key(prop: &Prop) -> Option<&str> {
+    match prop {
+        Prop::Map(key) => Some(key),
+        Prop::Seq(_) => None,
+    }
+}
+
+fn action_key(action: &PatchAction) -> Option<&str> {
+    match action {
+        PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key),
+        PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => prop_key(prop),
+        _ => None,
+    }
+}
+
+/// Collects what the patches between `before` and `after` touch.
+pub(crate) fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Touched {
+    let mut out = Touched::default();
+    for patch in doc.diff(before, after) {
+        let root_key = match patch.path.first() {
+            Some((_, prop)) => prop_key(prop).map(str::to_owned),
+            None => action_key(&patch.action).map(str::to_owned),
+        };
+        let Some(root_key) = root_key else { continue };
+        if root_key != "elements" || patch.path.is_empty() {
+            out.roots.insert(root_key);
+            continue;
+        }
+        let element = match patch.path.get(1) {
+            Some((_, prop)) => prop_key(prop).map(str::to_owned),
+            None => action_key(&patch.action).map(str::to_owned),
+        };
+        match element {
+            Some(id) => {
+                out.elements.insert(id);
+            }
+            None => {
+                out.roots.insert(root_key);
+            }
+        }
+    }
+    out
+}
+
+fn text_at(
+    doc: &Automerge,
+    obj: &automerge::ObjId,
+    key: &str,
+    heads: &[ChangeHash],
+) -> Option<String> {
+    match doc.get_at(obj, key, heads).ok().flatten()? {
+        (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// An element's `floor` and `layer` at `heads`, or `None` when it does not exist there.
+fn placement(
+    doc: &Automerge,
+    id: &str,
+    heads: &[ChangeHash],
+) -> Option<(Option<String>, Option<String>)> {
+    let (Value::Object(ObjType::Map), elements) =
+        doc.get_at(ROOT, "elements", heads).ok().flatten()?
+    else {
+        return None;
+    };
+    let (Value::Object(ObjType::Map), element) = doc.get_at(&elements, id, heads).ok().flatten()?
+    else {
+        return None;
+    };
+    Some((
+        text_at(doc, &element, "floor", heads),
+        text_at(doc, &element, "layer", heads),
+    ))
+}
+
+/// Judges one change already applied to `doc` (between `before` and `after`).
+///
+/// `locked_by_others` holds element ids leased by someone else (empty unless the room's locks
+/// are hard).
+pub(crate) fn judge(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+    writer: &Writer<'_>,
+    locked_by_others: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    if writer.role == Role::Viewer {
+        return Err("viewers may not change the document".into());
+    }
+    let touched = touched(doc, before, after);
+    if writer.role == Role::Commenter
+        && (!touched.elements.is_empty() || touched.roots.iter().any(|r| r != "comments"))
+    {
+        return Err("commenters may only change comments".into());
+    }
+    if writer.grant.is_narrowed() {
+        if let Some(root) = touched.roots.iter().find(|r| r.as_str() != "comments") {
+            return Err(format!(
+                "the grant covers elements only; change touches `{root}`"
+            ));
+        }
+        for id in &touched.elements {
+            for heads in [before, after] {
+                if let Some((floor, layer)) = placement(doc, id, heads)
+                    && !writer.grant.allows(floor.as_deref(), layer.as_deref())
+                {
+                    return Err(format!(
+                        "element {id} is on floor {} / layer {}, outside the grant",
+                        floor.as_deref().unwrap_or("-"),
+                        layer.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+        }
+    }
+    for id in &touched.elements {
+        if let Some(holder) = locked_by_others(id) {
+            return Err(format!("element {id} is locked by {holder}"));
+        }
+    }
+    Ok(())
+}
+
+/// Outcome of vetting a batch of incoming changes.
+pub(crate) struct Vetted {
+    /// Changes to apply, in causal order.
+    pub(crate) accepted: Vec<Change>,
+    /// Refused changes with reasons.
+    pub(crate) refused: Vec<(ChangeHash, String)>,
+}
+
+/// Vets `incoming` (new to `room`, in causal order) change by change.
+///
+/// `previously_refused` are hashes refused earlier: changes depending on them are refused too.
+pub(crate) fn vet(
+    room: &Automerge,
+    incoming: Vec<Change>,
+    writer: &Writer<'_>,
+    previously_refused: &HashSet<ChangeHash>,
+    locked_by_others: &dyn Fn(&str) -> Option<String>,
+) -> Vetted {
+    let mut work = room.clone();
+    let mut accepted: Vec<Change> = Vec::new();
+    let mut refused: Vec<(ChangeHash, String)> = Vec::new();
+    let mut refused_now: HashSet<ChangeHash> = HashSet::new();
+    for change in incoming {
+        let hash = change.hash();
+        if let Some(dep) = change
+            .deps()
+            .iter()
+            .find(|d| previously_refused.contains(d) || refused_now.contains(d))
+        {
+            refused.push((hash, format!("depends on refused change {dep}")));
+            refused_now.insert(hash);
+            continue;
+        }
+        let before = work.get_heads();
+        if let Err(err) = work.apply_changes([change.clone()]) {
+            refused.push((hash, format!("invalid change: {err}")));
+            refused_now.insert(hash);
+            continue;
+        }
+        let after = work.get_heads();
+        match judge(&work, &before, &after, writer, locked_by_others) {
+            Ok(()) => accepted.push(change),
+            Err(reason) => {
+                refused.push((hash, reason));
+                refused_now.insert(hash);
+                // Rebuild the working copy without the refused change.
+                work = room.clone();
+                if let Err(err) = work.apply_changes(accepted.iter().cloned()) {
+                    tracing::error!(%err, "re-applying accepted changes failed");
+                }
+            }
+        }
+    }
+    Vetted { accepted, refused }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::AutoCommit;
+    use automerge::transaction::Transactable;
+
+    fn base() -> AutoCommit {
+        let mut doc = AutoCommit::new();
+        let elements = doc.put_object(ROOT, "elements", ObjType::Map).unwrap();
+        doc.put_object(ROOT, "comments", ObjType::Map).unwrap();
+        doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
+        for (id, floor, layer) in [("e1", "f1", "elec"), ("e2", "f2", "elec")] {
+            let e = doc.put_object(&elements, id, ObjType::Map).unwrap();
+            doc.put(&e, "floor", floor).unwrap();
+            doc.put(&e, "layer", layer).unwrap();
+            doc.put(&e, "x", 0.0).unwrap();
+        }
+        doc.commit();
+        doc
+    }
+
+    fn change_with(doc: &AutoCommit, f: impl FnOnce(&mut AutoCommit)) -> Change {
+        let mut fork = doc.clone().with_actor(automerge::ActorId::random());
+        f(&mut fork);
+        fork.commit();
+        fork.get_last_local_change().unwrap()
+    }
+
+    fn element(doc: &AutoCommit, id: &str) -> automerge::ObjId {
+        let (_, elements) = doc.get(ROOT, "elements").unwrap().unwrap();
+        doc.get(&elements, id).unwrap().unwrap().1
+    }
+
+    fn vet_one(doc: &AutoCommit, change: Change, role: Role, grant: &Grant) -> Vetted {
+        let room = Automerge::load(&doc.clone().save()).unwrap();
+        vet(
+            &room,
+            vec![change],
+            &Writer { role, grant },
+            &HashSet::new(),
+            &|_| None,
+        )
+    }
+
+    #[test]
+    fn viewer_is_refused_and_owner_accepted() {
+        let doc = base();
+        let c = change_with(&doc, |d| {
+            let e = element(d, "e1");
+            d.put(&e, "x", 5.0).unwrap();
+        });
+        let v = vet_one(&doc, c.clone(), Role::Viewer, &Grant::default());
+        assert!(v.accepted.is_empty());
+        assert!(v.refused[0].1.contains("viewers"));
+        let v = vet_one(&doc, c, Role::Owner, &Grant::default());
+        assert_eq!(v.accepted.len(), 1);
+    }
+
+    #[test]
+    fn commenter_may_only_touch_comments() {
+        let doc = base();
+        let comment = change_with(&doc, |d| {
+            let (_, comments) = d.get(ROOT, "comments").unwrap().unwrap();
+            let c = d.put_object(&comments, "c1", ObjType::Map).unwrap();
+            d.put(&c, "text", "check this").unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, comment, Role::Commenter, &Grant::default())
+                .accepted
+                .len(),
+            1
+        );
+        let edit = change_with(&doc, |d| {
+            let e = element(d, "e1");
+            d.put(&e, "x", 5.0).unwrap();
+        });
+        let v = vet_one(&doc, edit, Role::Commenter, &Grant::default());
+        assert!(v.refused[0].1.contains("commenters"));
+        let meta = change_with(&doc, |d| {
+            let (_, meta) = d.get(ROOT, "meta").unwrap().unwrap();
+            d.put(&meta, "name", "x").unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, meta, Role::Commenter, &Grant::default())
+                .refused
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn narrowed_editor_checks_floor_before_and_after() {
+        let doc = base();
+        let grant = Grant {
+            floors: vec!["f1".into()],
+            layers: vec![],
+        };
+        let inside = change_with(&doc, |d| {
+            let e = element(d, "e1");
+            d.put(&e, "x", 5.0).unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, inside, Role::Editor, &grant).accepted.len(),
+            1
+        );
+        let outside = change_with(&doc, |d| {
+            let e = element(d, "e2");
+            d.put(&e, "x", 5.0).unwrap();
+        });
+        assert!(
+            vet_one(&doc, outside, Role::Editor, &grant).refused[0]
+                .1
+                .contains("outside the grant")
+        );
+        let move_out = change_with(&doc, |d| {
+            let e = element(d, "e1");
+            d.put(&e, "floor", "f2").unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, move_out, Role::Editor, &grant).refused.len(),
+            1
+        );
+        let delete_out = change_with(&doc, |d| {
+            let (_, elements) = d.get(ROOT, "elements").unwrap().unwrap();
+            d.delete(&elements, "e2").unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, delete_out, Role::Editor, &grant)
+                .refused
+                .len(),
+            1
+        );
+        let create_in = change_with(&doc, |d| {
+            let (_, elements) = d.get(ROOT, "elements").unwrap().unwrap();
+            let e = d.put_object(&elements, "e3", ObjType::Map).unwrap();
+            d.put(&e, "floor", "f1").unwrap();
+        });
+        assert_eq!(
+            vet_one(&doc, create_in, Role::Editor, &grant)
+                .accepted
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn hard_locks_and_refused_dependencies() {
+        let doc = base();
+        let room = Automerge::load(&doc.clone().save()).unwrap();
+        let first = change_with(&doc, |d| {
+            let e = element(d, "e1");
+            d.put(&e, "x", 5.0).unwrap();
+        });
+        let mut after_first = doc.clone();
+        after_first.apply_changes([first.clone()]).unwrap();
+        let second = change_with(&after_first, |d| {
+            let e = element(d, "e2");
+            d.put(&e, "x", 7.0).unwrap();
+        });
+        let v = vet(
+            &room,
+            vec![first, second],
+            &Writer {
+                role: Role::Editor,
+                grant: &Grant::default(),
+            },
+            &HashSet::new(),
+            &|id| (id == "e1").then(|| "bob".to_owned()),
+        );
+        assert!(v.accepted.is_empty());
+        assert!(v.refused[0].1.contains("locked by bob"));
+        assert!(v.refused[1].1.contains("depends on refused change"));
+    }
+}

@@ -1,0 +1,302 @@
+//! The listener: TLS, HTTP routing, authentication at the WebSocket upgrade, graceful
+//! shutdown.
+
+mod conn;
+mod http;
+mod stream;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use arxos_sync::PeerId;
+use arxos_sync::invite::new_secret;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::RelayError;
+use crate::config::{RelayConfig, TlsFiles};
+use crate::invites::{AuthError, InviteStore};
+use crate::metrics::Metrics;
+use crate::room::{RoomContext, Rooms};
+use crate::storage::{DocStorage, FileStorage, StorageError};
+use stream::MaybeTls;
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) config: RelayConfig,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) storage: Arc<dyn DocStorage>,
+    pub(crate) invites: InviteStore,
+    pub(crate) rooms: Arc<Rooms>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) admin_token: String,
+    pub(crate) relay_peer: PeerId,
+    pub(crate) next_conn: AtomicU64,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// A running relay.
+pub struct RelayHandle {
+    /// The bound address.
+    pub local_addr: SocketAddr,
+    /// The admin token in force.
+    pub admin_token: String,
+    /// Whether the token was generated (and stored) by this start; print it once.
+    pub admin_token_generated: bool,
+    /// Relay metrics.
+    pub metrics: Arc<Metrics>,
+    shutdown_tx: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// `ws://` (or `wss://`) base address of this relay.
+    pub fn ws_url(&self, tls: bool) -> String {
+        format!("{}://{}", if tls { "wss" } else { "ws" }, self.local_addr)
+    }
+
+    /// Stops accepting, closes every connection, flushes and compacts rooms, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Err(err) = self.task.await {
+            tracing::error!(%err, "relay task failed");
+        }
+    }
+
+    /// Waits until the relay stops (after [`Self::shutdown`] from elsewhere or an error).
+    pub async fn wait(self) {
+        if let Err(err) = self.task.await {
+            tracing::error!(%err, "relay task failed");
+        }
+    }
+
+    /// A handle that triggers shutdown.
+    pub fn shutdown_trigger(&self) -> watch::Sender<bool> {
+        self.shutdown_tx.clone()
+    }
+}
+
+/// Uses the configured token, or the one stored in the data folder, or generates and stores one.
+fn resolve_admin_token(config: &RelayConfig) -> Result<(String, bool), RelayError> {
+    if let Some(token) = config.admin_token.as_ref().filter(|t| !t.is_empty()) {
+        return Ok((token.clone(), false));
+    }
+    let path = config.data_dir.join("admin-token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok((token.trim().to_owned(), false)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(StorageError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+            .into());
+        }
+    }
+    let token = new_secret();
+    crate::storage::file::write_atomic(&path, format!("{token}\n").as_bytes())?;
+    restrict_permissions(&path);
+    Ok((token, true))
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(err) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        tracing::warn!(%err, path = %path.display(), "cannot restrict admin token permissions");
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}
+
+fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, RelayError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(Iterator::collect)
+        .map_err(|e| RelayError::Tls(format!("{}: {e}", files.cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| RelayError::Tls(format!("{}: {e}", files.key.display())))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RelayError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| RelayError::Tls(e.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Starts a relay on the current tokio runtime.
+pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StorageError::Io {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let storage: Arc<dyn DocStorage> = Arc::new(FileStorage::open(&config.data_dir)?);
+    let invites = InviteStore::open(&config.data_dir)?;
+    let (admin_token, admin_token_generated) = resolve_admin_token(&config)?;
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RelayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| RelayError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let relay_peer = PeerId::random("arxos-relay");
+    let rooms = Rooms::new(RoomContext {
+        storage: Arc::clone(&storage),
+        metrics: Arc::clone(&metrics),
+        relay_peer: relay_peer.clone(),
+        session_id: new_secret(),
+        lock_ttl: config.lock_ttl,
+        presence_tick: config.presence_tick,
+        compact_every: config.compact_every,
+        idle_unload: config.room_idle_unload,
+        shutdown: shutdown_rx.clone(),
+    });
+    let shared = Arc::new(Shared {
+        config,
+        local_addr,
+        storage,
+        invites,
+        rooms,
+        metrics: Arc::clone(&metrics),
+        admin_token: admin_token.clone(),
+        relay_peer,
+        next_conn: AtomicU64::new(1),
+        shutdown: shutdown_rx,
+    });
+    tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
+    let task = tokio::spawn(accept_loop(shared, listener, tls));
+    Ok(RelayHandle {
+        local_addr,
+        admin_token,
+        admin_token_generated,
+        metrics,
+        shutdown_tx,
+        task,
+    })
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let mut conns = JoinSet::new();
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, addr)) => {
+                    let shared = Arc::clone(&shared);
+                    let tls = tls.clone();
+                    conns.spawn(async move { handle_conn(shared, tcp, addr, tls).await });
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() { break; }
+            }
+        }
+    }
+    tracing::info!("relay shutting down");
+    drop(listener);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections did not close in time; aborting them");
+        conns.abort_all();
+    }
+    shared.rooms.join_all().await;
+    tracing::info!("relay stopped");
+}
+
+async fn handle_conn(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let timeout = shared.config.limits.handshake_timeout;
+    let mut stream = match tls {
+        None => MaybeTls::Plain(tcp),
+        Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => MaybeTls::Tls(Box::new(s)),
+            Ok(Err(err)) => {
+                tracing::debug!(%addr, %err, "TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        },
+    };
+    let req = match tokio::time::timeout(timeout, http::read_request(&mut stream)).await {
+        Ok(Ok(req)) => req,
+        Ok(Err(http::HttpError::TooLarge)) => {
+            http::respond(&mut stream, 413, "text/plain", b"request too large\n").await;
+            return;
+        }
+        Ok(Err(http::HttpError::Malformed(m))) => {
+            http::respond(&mut stream, 400, "text/plain", format!("{m}\n").as_bytes()).await;
+            return;
+        }
+        Ok(Err(_)) | Err(_) => return,
+    };
+    if !req.is_websocket_upgrade() {
+        http::serve_http(shared, stream, req).await;
+        return;
+    }
+    // Authentication happens here, before any protocol message.
+    let Some(secret) = req.query("invite").map(str::to_owned) else {
+        Metrics::inc(&shared.metrics.auth_failures_total);
+        http::respond(&mut stream, 401, "text/plain", b"missing invite\n").await;
+        return;
+    };
+    let record = match shared.invites.authenticate(&secret) {
+        Ok(record) => record,
+        Err(err) => {
+            Metrics::inc(&shared.metrics.auth_failures_total);
+            tracing::info!(%addr, %err, "upgrade refused");
+            let status = if err == AuthError::Unknown { 401 } else { 403 };
+            http::respond(
+                &mut stream,
+                status,
+                "text/plain",
+                format!("{err}\n").as_bytes(),
+            )
+            .await;
+            return;
+        }
+    };
+    let storage = Arc::clone(&shared.storage);
+    let doc = record.doc_id;
+    let settings = match tokio::task::spawn_blocking(move || storage.room_settings(doc)).await {
+        Ok(Ok(Some(settings))) => settings,
+        Ok(Ok(None)) => {
+            http::respond(&mut stream, 404, "text/plain", b"no such room\n").await;
+            return;
+        }
+        _ => {
+            http::respond(&mut stream, 500, "text/plain", b"storage error\n").await;
+            return;
+        }
+    };
+    conn::serve_ws(shared, stream, req, record, settings).await;
+}

@@ -1,0 +1,352 @@
+//! One WebSocket session: the upgrade (already authenticated), the `join`/`peer` handshake,
+//! limits (frame size, rate, idle), and relaying messages between the socket and its room.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arxos_sync::protocol::{ErrorMessage, PROTOCOL_VERSION, PeerMessage, PeerMetadata};
+use arxos_sync::{PeerId, WireMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::Shared;
+use super::http::Request;
+use super::stream::MaybeTls;
+use crate::invites::InviteRecord;
+use crate::metrics::Metrics;
+use crate::room::{ConnId, JoinInfo, Outbound, RoomCmd};
+use crate::storage::RoomSettings;
+
+/// Per-connection outbound queue length; a peer that falls this far behind is dropped.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// A token bucket: `rate` per second, up to `burst`.
+struct TokenBucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    conn: ConnId,
+    record: InviteRecord,
+    settings: RoomSettings,
+    ws: WebSocketStream<MaybeTls>,
+    peer: Option<PeerId>,
+    room: Option<mpsc::Sender<RoomCmd>>,
+}
+
+/// Completes the upgrade and runs the session until either side closes.
+pub(crate) async fn serve_ws(
+    shared: Arc<Shared>,
+    mut stream: MaybeTls,
+    req: Request,
+    record: InviteRecord,
+    settings: RoomSettings,
+) {
+    let Some(key) = req.header("sec-websocket-key") else {
+        super::http::respond(
+            &mut stream,
+            400,
+            "text/plain",
+            b"missing Sec-WebSocket-Key\n",
+        )
+        .await;
+        return;
+    };
+    let accept = derive_accept_key(key.trim().as_bytes());
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    if stream.write_all(head.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
+    let limits = &shared.config.limits;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes));
+    let ws =
+        WebSocketStream::from_partially_read(stream, req.leftover, WsRole::Server, Some(config))
+            .await;
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    Metrics::inc(&shared.metrics.connections_total);
+    Metrics::inc(&shared.metrics.connections_open);
+    let mut session = Session {
+        shared: Arc::clone(&shared),
+        conn,
+        record,
+        settings,
+        ws,
+        peer: None,
+        room: None,
+    };
+    session.run().await;
+    if let Some(room) = session.room.take() {
+        let _ = room.send(RoomCmd::Leave { conn }).await;
+    }
+    Metrics::dec(&shared.metrics.connections_open);
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+impl Session {
+    async fn run(&mut self) {
+        let limits = self.shared.config.limits.clone();
+        let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+        let mut out_tx = Some(out_tx);
+        let mut bucket = TokenBucket::new(limits.messages_per_sec, limits.burst);
+        let mut last_seen = Instant::now();
+        let join_deadline = tokio::time::Instant::now() + limits.handshake_timeout;
+        let mut ping =
+            tokio::time::interval((limits.idle_timeout / 3).max(Duration::from_millis(100)));
+        ping.reset();
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            tokio::select! {
+                frame = self.ws.next() => {
+                    let step = match frame {
+                        None => Step::Stop,
+                        Some(Err(err)) => self.on_ws_error(err).await,
+                        Some(Ok(msg)) => {
+                            last_seen = Instant::now();
+                            self.on_frame(msg, &mut bucket, &mut out_tx).await
+                        }
+                    };
+                    if matches!(step, Step::Stop) { break; }
+                }
+                out = out_rx.recv(), if self.room.is_some() => {
+                    match out {
+                        Some(Outbound::Frame(bytes)) => {
+                            Metrics::inc(&self.shared.metrics.messages_out_total);
+                            Metrics::add(&self.shared.metrics.bytes_out_total, bytes.len() as u64);
+                            if self.ws.send(Message::Binary(bytes.into())).await.is_err() { break; }
+                        }
+                        Some(Outbound::Close(reason)) => { self.fail(&reason).await; break; }
+                        None => { self.fail("dropped by the room").await; break; }
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_seen.elapsed() >= limits.idle_timeout {
+                        self.fail("idle timeout").await;
+                        break;
+                    }
+                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+                }
+                () = tokio::time::sleep_until(join_deadline), if self.peer.is_none() => {
+                    self.fail("no join message in time").await;
+                    break;
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        let _ = self.ws.close(None).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_ws_error(&mut self, err: WsError) -> Step {
+        match err {
+            WsError::Capacity(e) => self.fail(&format!("message too large: {e}")).await,
+            WsError::Protocol(e) => self.fail(&format!("WebSocket protocol error: {e}")).await,
+            WsError::Utf8(_) => self.fail("invalid UTF-8 in a text frame").await,
+            other => tracing::debug!(conn = self.conn, %other, "connection ended"),
+        }
+        Step::Stop
+    }
+
+    /// Sends an `error` message and a close frame.
+    async fn fail(&mut self, reason: &str) {
+        Metrics::inc(&self.shared.metrics.protocol_errors_total);
+        tracing::info!(conn = self.conn, peer = ?self.peer, reason, "closing connection");
+        let msg = WireMessage::Error(ErrorMessage {
+            sender_id: self.shared.relay_peer.clone(),
+            target_id: self.peer.clone(),
+            message: reason.to_owned(),
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = self.ws.send(Message::Binary(msg.encode().into())).await;
+            let _ = self.ws.close(None).await;
+        })
+        .await;
+    }
+
+    async fn send_msg(&mut self, msg: &WireMessage) -> bool {
+        let bytes = msg.encode();
+        Metrics::inc(&self.shared.metrics.messages_out_total);
+        Metrics::add(&self.shared.metrics.bytes_out_total, bytes.len() as u64);
+        self.ws.send(Message::Binary(bytes.into())).await.is_ok()
+    }
+
+    async fn on_frame(
+        &mut self,
+        msg: Message,
+        bucket: &mut TokenBucket,
+        out_tx: &mut Option<mpsc::Sender<Outbound>>,
+    ) -> Step {
+        let bytes = match msg {
+            Message::Binary(b) => b,
+            Message::Text(_) => {
+                self.fail("text frames are not part of the protocol").await;
+                return Step::Stop;
+            }
+            Message::Close(_) => return Step::Stop,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
+        };
+        Metrics::inc(&self.shared.metrics.messages_in_total);
+        Metrics::add(&self.shared.metrics.bytes_in_total, bytes.len() as u64);
+        if !bucket.take() {
+            self.fail("rate limit exceeded").await;
+            return Step::Stop;
+        }
+        let received = Instant::now();
+        let msg = match WireMessage::decode(&bytes) {
+            Ok(m) => m,
+            Err(err) => {
+                self.fail(&format!("malformed message: {err}")).await;
+                return Step::Stop;
+            }
+        };
+        let doc = self.record.doc_id;
+        match msg {
+            WireMessage::Join(join) => self.on_join(join, out_tx).await,
+            _ if self.peer.is_none() => {
+                self.fail("expected a join message first").await;
+                Step::Stop
+            }
+            WireMessage::Request(p) | WireMessage::Sync(p) => {
+                if p.document_id != doc {
+                    let reply = WireMessage::DocUnavailable {
+                        sender_id: self.shared.relay_peer.clone(),
+                        target_id: p.sender_id,
+                        document_id: p.document_id,
+                    };
+                    return if self.send_msg(&reply).await {
+                        Step::Continue
+                    } else {
+                        Step::Stop
+                    };
+                }
+                self.forward_to_room(RoomCmd::Sync {
+                    conn: self.conn,
+                    data: p.data,
+                    received,
+                })
+                .await
+            }
+            WireMessage::Ephemeral(e) => {
+                if e.document_id != doc {
+                    return Step::Continue;
+                }
+                self.forward_to_room(RoomCmd::Ephemeral {
+                    conn: self.conn,
+                    msg: e,
+                })
+                .await
+            }
+            WireMessage::Leave { .. } | WireMessage::Error(_) => Step::Stop,
+            WireMessage::Peer(_)
+            | WireMessage::DocUnavailable { .. }
+            | WireMessage::Unknown { .. } => Step::Continue,
+        }
+    }
+
+    async fn on_join(
+        &mut self,
+        join: arxos_sync::protocol::JoinMessage,
+        out_tx: &mut Option<mpsc::Sender<Outbound>>,
+    ) -> Step {
+        let doc = self.record.doc_id;
+        if self.peer.is_some() {
+            self.fail("duplicate join").await;
+            return Step::Stop;
+        }
+        if !join
+            .supported_protocol_versions
+            .iter()
+            .any(|v| v == PROTOCOL_VERSION)
+        {
+            self.fail("unsupported protocol version").await;
+            return Step::Stop;
+        }
+        let peer_msg = WireMessage::Peer(PeerMessage {
+            sender_id: self.shared.relay_peer.clone(),
+            target_id: join.sender_id.clone(),
+            peer_metadata: PeerMetadata {
+                storage_id: None,
+                is_ephemeral: false,
+            },
+            selected_protocol_version: PROTOCOL_VERSION.into(),
+        });
+        if !self.send_msg(&peer_msg).await {
+            return Step::Stop;
+        }
+        let Some(out) = out_tx.take() else {
+            return Step::Stop;
+        };
+        let room = self.shared.rooms.get_or_open(doc, self.settings.clone());
+        let info = JoinInfo {
+            conn: self.conn,
+            peer: join.sender_id.clone(),
+            role: self.record.role,
+            grant: self.record.grant.clone(),
+            label: self.record.label.clone(),
+            out,
+        };
+        if room.send(RoomCmd::Join(info)).await.is_err() {
+            self.fail("room unavailable, retry").await;
+            return Step::Stop;
+        }
+        tracing::debug!(conn = self.conn, peer = %join.sender_id, room = %doc, role = %self.record.role, "joined");
+        self.peer = Some(join.sender_id);
+        self.room = Some(room);
+        Step::Continue
+    }
+
+    async fn forward_to_room(&mut self, cmd: RoomCmd) -> Step {
+        let Some(room) = &self.room else {
+            return Step::Stop;
+        };
+        if room.send(cmd).await.is_err() {
+            self.fail("room closed, reconnect").await;
+            return Step::Stop;
+        }
+        Step::Continue
+    }
+}

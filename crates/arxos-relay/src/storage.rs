@@ -1,0 +1,65 @@
+//! Durable room storage behind a trait.
+//!
+//! The contract: when [`DocStorage::append`] returns `Ok`, the changes survive a crash (the
+//! file implementation fsyncs before returning). The relay calls it before any peer can learn
+//! that it has those changes. [`DocStorage::compact`] replaces the log with one snapshot.
+//! Other back ends (object store, `PostgreSQL`) implement the same trait.
+
+pub(crate) mod file;
+
+pub use file::FileStorage;
+
+use arxos_sync::DocumentId;
+use serde::{Deserialize, Serialize};
+
+/// Errors from a storage back end.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An I/O error, with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Stored data could not be parsed.
+    #[error("corrupt storage at {path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The room already exists.
+    #[error("room {0} already exists")]
+    RoomExists(DocumentId),
+}
+
+/// Per-room settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    /// Refuse changes to elements locked by someone else.
+    #[serde(default)]
+    pub hard_locks: bool,
+    /// Unix seconds when the room was created.
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+/// Durable storage of rooms.
+pub trait DocStorage: Send + Sync + 'static {
+    /// Creates a room; errors if it exists.
+    fn create_room(&self, doc: DocumentId, settings: &RoomSettings) -> Result<(), StorageError>;
+    /// A room's settings, or `None` when the room does not exist.
+    fn room_settings(&self, doc: DocumentId) -> Result<Option<RoomSettings>, StorageError>;
+    /// All rooms.
+    fn list_rooms(&self) -> Result<Vec<DocumentId>, StorageError>;
+    /// Everything stored for a room, as chunks to feed to `Automerge::load_incremental` in
+    /// order (a snapshot, then appended changes).
+    fn load(&self, doc: DocumentId) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Appends changes durably: when this returns `Ok` they survive a crash.
+    fn append(&self, doc: DocumentId, changes: &[Vec<u8>]) -> Result<(), StorageError>;
+    /// Replaces everything stored for the room by `snapshot` (a full `save()`), durably.
+    fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError>;
+}
