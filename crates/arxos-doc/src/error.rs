@@ -1,0 +1,151 @@
+//! The one error type of the document crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when reading, editing, importing or saving a document.
+///
+/// Variants are precise so that a UI can point at the offending field and a CLI can print a
+/// one-line message that says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    /// No element has this id (or it was deleted).
+    #[error("unknown element `{0}`")]
+    UnknownElement(String),
+    /// No element carries this tag.
+    #[error("no element is tagged `{0}`")]
+    UnknownTag(String),
+    /// Several elements carry this tag (possible after concurrent edits merged).
+    #[error("tag `{tag}` is ambiguous: it names {count} elements; use an element id")]
+    AmbiguousTag {
+        /// The tag that was looked up.
+        tag: String,
+        /// How many elements carry it.
+        count: usize,
+    },
+    /// A tag is already taken by another element.
+    #[error("tag `{0}` is already used by another element")]
+    DuplicateTag(String),
+    /// A tag is syntactically invalid.
+    #[error("invalid tag `{tag}`: {reason}")]
+    InvalidTag {
+        /// The rejected tag.
+        tag: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// No floor has this id.
+    #[error("unknown floor `{0}`")]
+    UnknownFloor(String),
+    /// No layer has this id.
+    #[error("unknown layer `{0}`")]
+    UnknownLayer(String),
+    /// A reference points at an element that does not exist.
+    #[error("reference `{name}` of `{element}` points to missing element `{target}`")]
+    MissingReference {
+        /// The element holding the reference.
+        element: String,
+        /// The reference name (`host`, `circuit`, ...).
+        name: String,
+        /// The id that does not exist.
+        target: String,
+    },
+    /// A property was given a value of the wrong type.
+    #[error("property `{property}` of `{element}` is a {expected}, not a {found}")]
+    WrongPropertyType {
+        /// The element (tag or id) being edited.
+        element: String,
+        /// The property name.
+        property: String,
+        /// The type the property holds or the schema demands.
+        expected: &'static str,
+        /// The type that was given.
+        found: &'static str,
+    },
+    /// A property name is not acceptable (empty, or containing reserved characters).
+    #[error("invalid property name `{0}`: use letters, digits, `_` and `-`")]
+    InvalidPropertyName(String),
+    /// The element has no such property.
+    #[error("`{element}` has no property `{property}`")]
+    UnknownProperty {
+        /// The element (tag or id).
+        element: String,
+        /// The missing property.
+        property: String,
+    },
+    /// Text holds characters a drawing file cannot carry (control characters).
+    #[error("{what} contains a control character (U+{code:04X}); remove it")]
+    ControlCharacter {
+        /// Which text (`tag`, `text of door:D1`, `property name of ...`).
+        what: String,
+        /// The offending code point.
+        code: u32,
+    },
+    /// A geometric value is unusable (NaN, negative size, too few points...).
+    #[error("invalid geometry: {0}")]
+    InvalidGeometry(String),
+    /// A value could not be parsed from text.
+    #[error("cannot parse `{input}` as {what}")]
+    Parse {
+        /// What was being parsed.
+        what: &'static str,
+        /// The offending input.
+        input: String,
+    },
+    /// The bytes are not an Automerge document at all.
+    #[error("{}: not an Arxos document (unrecognised file format)", path.display())]
+    ForeignFile {
+        /// The file that was read.
+        path: PathBuf,
+    },
+    /// The bytes are an Automerge document but damaged.
+    #[error("{}: the document is corrupt: {reason}", path.display())]
+    CorruptFile {
+        /// The file that was read.
+        path: PathBuf,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// The document loads but lacks the Arxos schema (meta, floors, layers, elements).
+    #[error("{}: an Automerge document, but not an Arxos plan ({reason})", path.display())]
+    NotAPlan {
+        /// The file that was read.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// The document was written by a newer schema than this build understands.
+    #[error("the document uses schema version {found}; this build reads up to {supported}")]
+    UnsupportedSchema {
+        /// Version found in the document.
+        found: u64,
+        /// Highest version this build supports.
+        supported: u64,
+    },
+    /// A filesystem operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SVG could not be parsed.
+    #[error("SVG import failed: {0}")]
+    Svg(String),
+    /// An error surfaced by Automerge itself.
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+/// Shorthand result type of this crate.
+pub type Result<T, E = DocError> = std::result::Result<T, E>;
+
+impl DocError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The materialised read model: every element decoded once, plus the indexes a UI needs to
+//! stay fast on large plans (tag lookup, spatial R-tree, z-order). Kept in step with the
+//! Automerge document incrementally, element by element, from the patches of each change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{ObjId, ObjType, ReadDoc, ValueRef};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::geometry::Bounds;
+use crate::ids::{ElementId, FloorId, LayerId};
+use crate::model::{Element, Floor, Layer, Meta};
+use crate::schema::{self, root};
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, ElementId>;
+
+fn entry(e: &Element) -> Entry {
+    let b = e.bounds();
+    GeomWithData::new(
+        Rectangle::from_corners([b.min.x, b.min.y], [b.max.x, b.max.y]),
+        e.id.clone(),
+    )
+}
+
+/// What changed in the element set, as seen by readers.
+#[derive(Debug, Default)]
+pub(crate) struct ElementDelta {
+    pub added: Vec<ElementId>,
+    pub updated: Vec<ElementId>,
+    pub removed: Vec<ElementId>,
+}
+
+/// Decoded elements and their indexes.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    pub meta: Meta,
+    pub floors: BTreeMap<FloorId, Floor>,
+    pub layers: BTreeMap<LayerId, Layer>,
+    /// Every element, live and deleted.
+    pub elements: BTreeMap<ElementId, Element>,
+    /// Live elements by tag (a set: concurrent edits can give two elements one tag).
+    pub tags: BTreeMap<String, BTreeSet<ElementId>>,
+    /// Live elements by world bounds.
+    pub rtree: RTree<Entry>,
+    /// Live elements by (z, id): draw order, and the neighbours for reordering.
+    pub zorder: BTreeSet<(String, ElementId)>,
+    /// Elements whose stored form could not be decoded (foreign writer, newer schema).
+    pub undecodable: BTreeSet<String>,
+    pub elements_obj: Option<ObjId>,
+}
+
+impl Cache {
+    /// Decodes a whole document.
+    pub fn build<D: ReadDoc>(doc: &D) -> Self {
+        let elements_obj = schema::root_map(doc, root::ELEMENTS);
+        let mut elements = BTreeMap::new();
+        let mut undecodable = BTreeSet::new();
+        if let Some(obj) = &elements_obj {
+            for item in doc.map_range(obj, ..) {
+                if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                    continue;
+                }
+                let flat = schema::read_flat(doc, &item.id());
+                if let Some(e) = schema::element_from_flat(&item.key, &flat) {
+                    elements.insert(e.id.clone(), e);
+                } else {
+                    tracing::warn!(id = %item.key, "element cannot be decoded; skipped");
+                    undecodable.insert(item.key.to_string());
+                }
+            }
+        }
+        let live = || elements.values().filter(|e| !e.deleted);
+        let rtree = RTree::bulk_load(live().map(entry).collect());
+        let mut tags: BTreeMap<String, BTreeSet<ElementId>> = BTreeMap::new();
+        for e in live() {
+            tags.entry(e.tag.clone()).or_default().insert(e.id.clone());
+        }
+        let zorder = live().map(|e| (e.z.clone(), e.id.clone())).collect();
+        Self {
+            meta: schema::read_meta(doc).unwrap_or(Meta {
+                name: String::new(),
+                units: "mm".into(),
+                schema_version: 0,
+            }),
+            floors: schema::read_floors(doc),
+            layers: schema::read_layers(doc),
+            elements,
+            tags,
+            rtree,
+            zorder,
+            undecodable,
+            elements_obj,
+        }
+    }
+
+    fn unindex(&mut self, e: &Element) {
+        if e.deleted {
+            return;
+        }
+        self.rtree.remove(&entry(e));
+        if let Some(set) = self.tags.get_mut(&e.tag) {
+            set.remove(&e.id);
+            if set.is_empty() {
+                self.tags.remove(&e.tag);
+            }
+        }
+        self.zorder.remove(&(e.z.clone(), e.id.clone()));
+    }
+
+    fn index(&mut self, e: &Element) {
+        if e.deleted {
+            return;
+        }
+        self.rtree.insert(entry(e));
+        self.tags
+            .entry(e.tag.clone())
+            .or_default()
+            .insert(e.id.clone());
+        self.zorder.insert((e.z.clone(), e.id.clone()));
+    }
+
+    /// Re-reads the given elements from the document and updates the indexes.
+    pub fn refresh_elements<D: ReadDoc>(
+        &mut self,
+        doc: &D,
+        ids: &BTreeSet<String>,
+    ) -> ElementDelta {
+        if self.elements_obj.is_none() {
+            self.elements_obj = schema::root_map(doc, root::ELEMENTS);
+        }
+        let mut delta = ElementDelta::default();
+        let Some(obj) = self.elements_obj.clone() else {
+            return delta;
+        };
+        for raw in ids {
+            let id = ElementId::new(raw.clone());
+            let new = schema::child_map(doc, &obj, raw).and_then(|o| {
+                let flat = schema::read_flat(doc, &o);
+                let decoded = schema::element_from_flat(raw, &flat);
+                if decoded.is_none() {
+                    tracing::warn!(id = %raw, "element cannot be decoded; skipped");
+                }
+                decoded
+            });
+            if new.is_some() {
+                self.undecodable.remove(raw);
+            } else {
+                self.undecodable.insert(raw.clone());
+            }
+            let old = self.elements.remove(&id);
+            if let Some(o) = &old {
+                self.unindex(o);
+            }
+            let was_live = old.as_ref().is_some_and(|e| !e.deleted);
+            let is_live = new.as_ref().is_some_and(|e| !e.deleted);
+            match (was_live, is_live) {
+                (false, true) => delta.added.push(id.clone()),
+                (true, false) => delta.removed.push(id.clone()),
+                (true, true) if old != new => delta.updated.push(id.clone()),
+                _ => {}
+            }
+            if let Some(n) = new {
+                self.index(&n);
+                self.elements.insert(id, n);
+            }
+        }
+        delta
+    }
+
+    /// Re-reads floors, layers and meta (they are few; no need to be incremental).
+    pub fn refresh_structure<D: ReadDoc>(&mut self, doc: &D) {
+        if let Some(m) = schema::read_meta(doc) {
+            self.meta = m;
+        }
+        self.floors = schema::read_floors(doc);
+        self.layers = schema::read_layers(doc);
+    }
+
+    /// Live element ids whose bounds intersect `b`.
+    pub fn ids_in(&self, b: Bounds) -> impl Iterator<Item = &ElementId> {
+        let aabb = AABB::from_corners([b.min.x, b.min.y], [b.max.x, b.max.y]);
+        self.rtree
+            .locate_in_envelope_intersecting(aabb)
+            .map(|g| &g.data)
+    }
+}

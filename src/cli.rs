@@ -1,0 +1,255 @@
+//! Command-line interface: argument definitions and dispatch. Each family of subcommands
+//! lives in its own module; all of them edit plans only through `arxos_doc` commands.
+
+mod convert;
+mod edit;
+mod output;
+mod read;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use output::Out;
+
+/// Arxos Studio — collaborative floor plans. Run without arguments to see the sample plan.
+#[derive(Debug, Parser)]
+#[command(name = "arxos", version, about, long_about = None)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do (nothing: summary of the bundled sample plan and this help).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Who is making an edit (recorded in history).
+#[derive(Debug, Args)]
+pub struct Author {
+    /// Author name recorded in history [default: `$ARXOS_USER`, else `$USER`].
+    #[arg(long = "as", value_name = "NAME")]
+    pub author: Option<String>,
+}
+
+impl Author {
+    /// The author name to record.
+    pub fn name(&self) -> String {
+        self.author
+            .clone()
+            .or_else(|| std::env::var("ARXOS_USER").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "anonymous".into())
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import an SVG or SVGX drawing as a new plan (.arx).
+    Import {
+        /// Input SVG/SVGX file.
+        input: PathBuf,
+        /// Output plan file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace the output if it exists (the old file is kept as .bak).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Export a plan as SVGX (SVG with arx: semantics).
+    Export {
+        /// Input plan file.
+        input: PathBuf,
+        /// Output SVG file, or `-` for standard output.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Only this floor (id).
+        #[arg(long)]
+        floor: Option<String>,
+    },
+    /// Summary: floors, layers, and element counts by floor, layer and kind.
+    Info {
+        /// Plan file.
+        file: PathBuf,
+    },
+    /// List elements matching filters.
+    Find(read::FindArgs),
+    /// Show an element (`TAG`) or one property (`TAG.prop`).
+    Get {
+        /// Plan file.
+        file: PathBuf,
+        /// `TAG`, `TAG.prop`, or an element id.
+        target: String,
+    },
+    /// Set properties: `TAG.prop=value` (several at once are one change).
+    Set {
+        /// Plan file.
+        file: PathBuf,
+        /// Assignments `TAG.prop=value`; quote a value ("\"240\"") to force text.
+        #[arg(required = true, value_name = "TAG.PROP=VALUE")]
+        assignments: Vec<String>,
+        /// Unit for the values set (e.g. V, A, mm).
+        #[arg(long)]
+        unit: Option<String>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Remove properties: `TAG.prop`.
+    Unset {
+        /// Plan file.
+        file: PathBuf,
+        /// `TAG.prop` to remove.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Delete elements (restorable; history keeps everything).
+    Delete {
+        /// Plan file.
+        file: PathBuf,
+        /// Tags or ids.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Restore deleted elements.
+    Restore {
+        /// Plan file.
+        file: PathBuf,
+        /// Tags or ids.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Move elements by an offset.
+    Move {
+        /// Plan file.
+        file: PathBuf,
+        /// Tags or ids.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// X offset.
+        #[arg(long, allow_hyphen_values = true)]
+        dx: f64,
+        /// Y offset.
+        #[arg(long, allow_hyphen_values = true)]
+        dy: f64,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Apply typed commands from a JSON file (an array of commands) as one change.
+    Apply {
+        /// Plan file.
+        file: PathBuf,
+        /// JSON file with commands, or `-` for standard input.
+        commands: PathBuf,
+        /// Summary recorded in history.
+        #[arg(short, long, default_value = "scripted edit")]
+        message: String,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Change history: author, time and summary of every change.
+    History {
+        /// Plan file.
+        file: PathBuf,
+        /// Only the last N changes.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
+    Generate {
+        /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Number of elements.
+        #[arg(long, default_value_t = 10_000)]
+        elements: usize,
+        /// Number of floors.
+        #[arg(long, default_value_t = 1)]
+        floors: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the bundled sample office instead.
+        #[arg(long)]
+        sample: bool,
+        /// Replace the output if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Out { json: cli.json };
+    match cli.command {
+        None => read::welcome(out),
+        Some(cmd) => match cmd {
+            Command::Import {
+                input,
+                output,
+                force,
+                author,
+            } => convert::import(out, &input, &output, force, &author),
+            Command::Export {
+                input,
+                output,
+                floor,
+            } => convert::export(out, &input, &output, floor),
+            Command::Generate {
+                output,
+                elements,
+                floors,
+                seed,
+                sample,
+                force,
+            } => convert::generate(out, &output, elements, floors, seed, sample, force),
+            Command::Info { file } => read::info(out, &file),
+            Command::Find(args) => read::find(out, &args),
+            Command::Get { file, target } => read::get(out, &file, &target),
+            Command::History { file, limit } => read::history(out, &file, limit),
+            Command::Set {
+                file,
+                assignments,
+                unit,
+                author,
+            } => edit::set(out, &file, &assignments, unit.as_deref(), &author),
+            Command::Unset {
+                file,
+                targets,
+                author,
+            } => edit::unset(out, &file, &targets, &author),
+            Command::Delete {
+                file,
+                targets,
+                author,
+            } => edit::delete(out, &file, &targets, &author, true),
+            Command::Restore {
+                file,
+                targets,
+                author,
+            } => edit::delete(out, &file, &targets, &author, false),
+            Command::Move {
+                file,
+                targets,
+                dx,
+                dy,
+                author,
+            } => edit::move_by(out, &file, &targets, dx, dy, &author),
+            Command::Apply {
+                file,
+                commands,
+                message,
+                author,
+            } => edit::apply_json(out, &file, &commands, &message, &author),
+        },
+    }
+}

@@ -1,0 +1,245 @@
+//! Editing subcommands: set, unset, delete/restore, move, apply. Each opens the plan, turns the
+//! arguments into typed commands, applies them as one change and saves incrementally. Nothing
+//! is written unless every command validates.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use arxos_doc::file::PlanFile;
+use arxos_doc::props::{self, PropType, split_tag_prop};
+use arxos_doc::{ChangeSet, Command, DocError, Document, EditContext, ElementId, PropValue};
+use serde::Serialize;
+
+use super::{Author, Out};
+
+#[derive(Serialize)]
+struct Applied<'a> {
+    file: String,
+    author: &'a str,
+    summary: &'a str,
+    changes: &'a ChangeSet,
+    saved: arxos_doc::file::SaveKind,
+}
+
+/// Opens `path`, applies `cmds` as one change by `author`, saves, and reports.
+fn edit_file(
+    out: Out,
+    path: &Path,
+    author: &Author,
+    summary: impl FnOnce(&Document) -> String,
+    build: impl FnOnce(&Document) -> anyhow::Result<Vec<Command>>,
+) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let cmds = build(&doc)?;
+    let summary = summary(&doc);
+    let who = author.name();
+    let changes = doc.apply_batch(&EditContext::now(&who), &summary, cmds)?;
+    let saved = file.save(&mut doc)?;
+    let report = Applied {
+        file: path.display().to_string(),
+        author: &who,
+        summary: &summary,
+        changes: &changes,
+        saved,
+    };
+    out.emit(&report, || {
+        let n = changes.added.len() + changes.updated.len() + changes.removed.len();
+        println!(
+            "{summary} ({n} element(s) changed, saved to {})",
+            path.display()
+        );
+    })
+}
+
+/// Reads a value typed on the command line as the type the property already has (or the
+/// well-known type of its name), so `number=05` on a text property stays text.
+fn typed_value(
+    doc: &Document,
+    id: &ElementId,
+    tag: &str,
+    prop: &str,
+    raw: &str,
+) -> Result<PropValue, DocError> {
+    let existing = doc
+        .element(id)
+        .and_then(|e| e.props.get(prop))
+        .map(|p| match p.value {
+            PropValue::Number(_) => PropType::Number,
+            PropValue::Text(_) => PropType::Text,
+            PropValue::Bool(_) => PropType::Bool,
+        });
+    let expected = existing.or_else(|| props::known(prop).map(|(t, _)| t));
+    let mismatch = |found: &'static str, ty: PropType| DocError::WrongPropertyType {
+        element: tag.to_owned(),
+        property: prop.to_owned(),
+        expected: ty.name(),
+        found,
+    };
+    match expected {
+        None => Ok(PropValue::parse_loose(raw)),
+        Some(PropType::Text) => Ok(PropValue::Text(
+            raw.strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or(raw)
+                .to_owned(),
+        )),
+        Some(ty @ PropType::Number) => match PropValue::parse_loose(raw) {
+            v @ PropValue::Number(_) => Ok(v),
+            other => Err(mismatch(other.type_name(), ty)),
+        },
+        Some(ty @ PropType::Bool) => match PropValue::parse_loose(raw) {
+            v @ PropValue::Bool(_) => Ok(v),
+            other => Err(mismatch(other.type_name(), ty)),
+        },
+    }
+}
+
+/// Resolves a live element by tag or id.
+fn live(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
+    let e = doc.resolve(target)?;
+    if e.deleted {
+        bail!("`{target}` is deleted (use `arxos restore`)");
+    }
+    Ok(e.id.clone())
+}
+
+/// `arxos set FILE TAG.prop=value...`.
+pub fn set(
+    out: Out,
+    path: &Path,
+    assignments: &[String],
+    unit: Option<&str>,
+    author: &Author,
+) -> anyhow::Result<()> {
+    edit_file(
+        out,
+        path,
+        author,
+        |_| format!("set {}", assignments.join(" ")),
+        |doc| {
+            let mut cmds = Vec::new();
+            for a in assignments {
+                let (lhs, raw) = a
+                    .split_once('=')
+                    .with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
+                let (tag, prop) = split_tag_prop(lhs);
+                let prop = prop.with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
+                let id = live(doc, tag)?;
+                let value = typed_value(doc, &id, tag, prop, raw)?;
+                cmds.push(Command::SetProperties {
+                    id,
+                    set: vec![(prop.to_owned(), arxos_doc::prop(value, unit))],
+                    remove: vec![],
+                });
+            }
+            Ok(cmds)
+        },
+    )
+}
+
+/// `arxos unset FILE TAG.prop...`.
+pub fn unset(out: Out, path: &Path, targets: &[String], author: &Author) -> anyhow::Result<()> {
+    edit_file(
+        out,
+        path,
+        author,
+        |_| format!("unset {}", targets.join(" ")),
+        |doc| {
+            targets
+                .iter()
+                .map(|t| {
+                    let (tag, prop) = split_tag_prop(t);
+                    let prop = prop.with_context(|| format!("`{t}`: expected TAG.prop"))?;
+                    Ok(Command::SetProperties {
+                        id: live(doc, tag)?,
+                        set: vec![],
+                        remove: vec![prop.to_owned()],
+                    })
+                })
+                .collect()
+        },
+    )
+}
+
+/// `arxos delete` (when `delete`) or `arxos restore`.
+pub fn delete(
+    out: Out,
+    path: &Path,
+    targets: &[String],
+    author: &Author,
+    delete: bool,
+) -> anyhow::Result<()> {
+    let verb = if delete { "delete" } else { "restore" };
+    edit_file(
+        out,
+        path,
+        author,
+        |_| format!("{verb} {}", targets.join(" ")),
+        |doc| {
+            let mut ids = Vec::new();
+            for t in targets {
+                let e = doc.resolve(t)?;
+                if delete && e.deleted {
+                    bail!("`{t}` is already deleted");
+                }
+                if !delete && !e.deleted {
+                    bail!("`{t}` is not deleted");
+                }
+                ids.push(e.id.clone());
+            }
+            Ok(vec![if delete {
+                Command::Delete { ids }
+            } else {
+                Command::Restore { ids }
+            }])
+        },
+    )
+}
+
+/// `arxos move`.
+pub fn move_by(
+    out: Out,
+    path: &Path,
+    targets: &[String],
+    dx: f64,
+    dy: f64,
+    author: &Author,
+) -> anyhow::Result<()> {
+    edit_file(
+        out,
+        path,
+        author,
+        |_| format!("move {} by ({dx}, {dy})", targets.join(" ")),
+        |doc| {
+            let ids = targets
+                .iter()
+                .map(|t| live(doc, t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(vec![Command::Move { ids, dx, dy }])
+        },
+    )
+}
+
+/// `arxos apply FILE commands.json`.
+pub fn apply_json(
+    out: Out,
+    path: &Path,
+    commands: &Path,
+    message: &str,
+    author: &Author,
+) -> anyhow::Result<()> {
+    let text = if commands.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading commands from standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(commands)
+            .with_context(|| format!("reading {}", commands.display()))?
+    };
+    let cmds: Vec<Command> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON array of commands", commands.display()))?;
+    edit_file(out, path, author, |_| message.to_owned(), |_| Ok(cmds))
+}

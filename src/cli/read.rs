@@ -1,0 +1,354 @@
+//! Read-only subcommands: welcome, info, find, get, history.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use arxos_doc::props::split_tag_prop;
+use arxos_doc::{Bounds, Document, ElementKind, Filter, FloorId, LayerId, Point};
+use clap::Args;
+use serde::Serialize;
+
+use super::Out;
+
+/// Opens a plan file for reading.
+pub fn open(path: &Path) -> anyhow::Result<Document> {
+    Ok(arxos_doc::file::load(path)?)
+}
+
+/// Formats epoch milliseconds as an RFC 3339 UTC timestamp.
+pub fn timestamp(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[derive(Serialize)]
+struct Info {
+    name: String,
+    units: String,
+    schema_version: u64,
+    floors: Vec<FloorInfo>,
+    layers: Vec<LayerInfo>,
+    by_kind: std::collections::BTreeMap<ElementKind, usize>,
+    elements: usize,
+    deleted: usize,
+    undecodable: usize,
+    changes: usize,
+}
+
+#[derive(Serialize)]
+struct FloorInfo {
+    id: FloorId,
+    name: String,
+    elevation_mm: f64,
+    elements: usize,
+}
+
+#[derive(Serialize)]
+struct LayerInfo {
+    id: LayerId,
+    name: String,
+    system: String,
+    visible: bool,
+    elements: usize,
+}
+
+fn summarize(doc: &mut Document) -> Info {
+    let stats = doc.stats();
+    Info {
+        name: doc.meta().name.clone(),
+        units: doc.meta().units.clone(),
+        schema_version: doc.meta().schema_version,
+        floors: doc
+            .floors_ordered()
+            .into_iter()
+            .map(|f| FloorInfo {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                elevation_mm: f.elevation_mm,
+                elements: stats.by_floor.get(&f.id).copied().unwrap_or(0),
+            })
+            .collect(),
+        layers: doc
+            .layers()
+            .values()
+            .map(|l| LayerInfo {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                system: l.system.to_string(),
+                visible: l.visible,
+                elements: stats.by_layer.get(&l.id).copied().unwrap_or(0),
+            })
+            .collect(),
+        by_kind: stats.by_kind,
+        elements: stats.elements,
+        deleted: stats.deleted,
+        undecodable: stats.undecodable,
+        changes: stats.changes,
+    }
+}
+
+fn print_info(i: &Info) {
+    println!("{}  ({} elements, units {})", i.name, i.elements, i.units);
+    if i.deleted > 0 {
+        println!("  {} deleted (restorable)", i.deleted);
+    }
+    if i.undecodable > 0 {
+        println!("  {} elements could not be decoded", i.undecodable);
+    }
+    println!("floors:");
+    for f in &i.floors {
+        println!(
+            "  {:<14} {:<20} {:>8} mm  {:>7} elements",
+            f.id.as_str(),
+            f.name,
+            f.elevation_mm,
+            f.elements
+        );
+    }
+    println!("layers:");
+    for l in &i.layers {
+        let hidden = if l.visible { "" } else { "  (hidden)" };
+        println!(
+            "  {:<14} {:<14} {:<14} {:>7} elements{hidden}",
+            l.id.as_str(),
+            l.name,
+            l.system,
+            l.elements
+        );
+    }
+    println!("kinds:");
+    for (k, n) in &i.by_kind {
+        println!("  {:<14} {n:>7}", k.as_str());
+    }
+    println!("history: {} changes", i.changes);
+}
+
+/// `arxos` without arguments: the sample plan's summary, then the help.
+pub fn welcome(out: Out) -> anyhow::Result<()> {
+    let mut doc = crate::sample::sample_plan().context("the bundled sample plan")?;
+    let info = summarize(&mut doc);
+    out.emit(&info, || {
+        println!(
+            "Arxos Studio — the editor window is not built yet; this is the bundled sample plan.\n"
+        );
+        print_info(&info);
+        println!();
+        let mut cmd = <super::Cli as clap::CommandFactory>::command();
+        let _ = cmd.print_help();
+    })
+}
+
+/// `arxos info`.
+pub fn info(out: Out, path: &Path) -> anyhow::Result<()> {
+    let mut doc = open(path)?;
+    let info = summarize(&mut doc);
+    out.emit(&info, || print_info(&info))
+}
+
+/// Filters for `arxos find`.
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Plan file.
+    pub file: PathBuf,
+    /// Only this kind (wall, door, outlet...).
+    #[arg(long)]
+    pub kind: Option<ElementKind>,
+    /// Only this layer (id).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Only this floor (id).
+    #[arg(long)]
+    pub floor: Option<String>,
+    /// Only tags starting with this text.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only elements intersecting `x0,y0,x1,y1`.
+    #[arg(long, value_name = "X0,Y0,X1,Y1")]
+    pub bbox: Option<String>,
+    /// Include deleted elements.
+    #[arg(long)]
+    pub deleted: bool,
+}
+
+fn parse_bbox(s: &str) -> anyhow::Result<Bounds> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|t| t.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--bbox `{s}`: expected four numbers x0,y0,x1,y1"))?;
+    let [x0, y0, x1, y1] = v[..] else {
+        bail!("--bbox `{s}`: expected four numbers x0,y0,x1,y1");
+    };
+    Ok(Bounds::from_corners(Point::new(x0, y0), Point::new(x1, y1)))
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    tag: &'a str,
+    kind: ElementKind,
+    floor: &'a str,
+    layer: &'a str,
+    x: f64,
+    y: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+}
+
+/// `arxos find`.
+pub fn find(out: Out, a: &FindArgs) -> anyhow::Result<()> {
+    let doc = open(&a.file)?;
+    let filter = Filter {
+        kind: a.kind,
+        layer: a.layer.clone().map(LayerId::new),
+        floor: a.floor.clone().map(FloorId::new),
+        tag_prefix: a.tag.clone(),
+    };
+    if let Some(l) = &filter.layer
+        && !doc.layers().contains_key(l)
+    {
+        bail!("unknown layer `{l}` (see `arxos info`)");
+    }
+    if let Some(f) = &filter.floor
+        && !doc.floors().contains_key(f)
+    {
+        bail!("unknown floor `{f}` (see `arxos info`)");
+    }
+    let mut found: Vec<&arxos_doc::Element> = match &a.bbox {
+        Some(b) => doc.query_area(&parse_bbox(b)?, &filter).collect(),
+        None => doc.query(&filter).collect(),
+    };
+    if a.deleted {
+        found.extend(doc.deleted_elements().filter(|e| filter.matches(e)));
+    }
+    found.sort_by(|x, y| x.tag.cmp(&y.tag));
+    let rows: Vec<Row<'_>> = found
+        .iter()
+        .map(|e| Row {
+            id: e.id.as_str(),
+            tag: &e.tag,
+            kind: e.kind,
+            floor: e.floor.as_str(),
+            layer: e.layer.as_str(),
+            x: e.transform.x,
+            y: e.transform.y,
+            deleted: e.deleted,
+        })
+        .collect();
+    out.emit(&rows, || {
+        for r in &rows {
+            let del = if r.deleted { "  (deleted)" } else { "" };
+            println!(
+                "{:<28} {:<10} {:<10} {:<14} ({}, {}){del}",
+                r.tag,
+                r.kind.as_str(),
+                r.floor,
+                r.layer,
+                r.x,
+                r.y
+            );
+        }
+        eprintln!("{} elements", rows.len());
+    })
+}
+
+#[derive(Serialize)]
+struct PropOut<'a> {
+    tag: &'a str,
+    property: &'a str,
+    value: &'a arxos_doc::PropValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+}
+
+/// `arxos get`.
+pub fn get(out: Out, path: &Path, target: &str) -> anyhow::Result<()> {
+    let doc = open(path)?;
+    // A whole tag (or id) first: ids and tags never contain `.`, so a `.` means a property.
+    let (tag, prop) = split_tag_prop(target);
+    let e = doc.resolve(tag)?;
+    let Some(prop) = prop else {
+        return out.emit(e, || {
+            let deleted = if e.deleted { "  (deleted)" } else { "" };
+            println!("{}  [{}]  id {}{deleted}", e.tag, e.kind, e.id);
+            println!("  floor      {}", e.floor);
+            println!("  layer      {}", e.layer);
+            println!(
+                "  position   ({}, {})  rotation {}°",
+                e.transform.x, e.transform.y, e.transform.rotation
+            );
+            println!("  geometry   {}", e.geometry.type_name());
+            if let Some(t) = &e.text {
+                println!("  text       {t}");
+            }
+            for (k, p) in &e.props {
+                let unit = p.unit.as_deref().unwrap_or("");
+                println!(
+                    "  {k:<10} {}{}{unit}",
+                    p.value,
+                    if unit.is_empty() { "" } else { " " }
+                );
+            }
+            for (k, t) in &e.refs {
+                let to = doc.element_any(t).map_or(t.as_str(), |t| t.tag.as_str());
+                println!("  {k:<10} -> {to}");
+            }
+        });
+    };
+    let p = e
+        .props
+        .get(prop)
+        .ok_or_else(|| arxos_doc::DocError::UnknownProperty {
+            element: e.tag.clone(),
+            property: prop.to_owned(),
+        })?;
+    let o = PropOut {
+        tag: &e.tag,
+        property: prop,
+        value: &p.value,
+        unit: p.unit.as_deref(),
+    };
+    out.emit(&o, || match &p.unit {
+        Some(u) => println!("{} {u}", p.value),
+        None => println!("{}", p.value),
+    })
+}
+
+#[derive(Serialize)]
+struct HistoryRow {
+    hash: String,
+    author: String,
+    time: String,
+    time_ms: i64,
+    summary: String,
+}
+
+/// `arxos history`.
+pub fn history(out: Out, path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
+    let mut doc = open(path)?;
+    let all = doc.history();
+    let skip = limit.map_or(0, |n| all.len().saturating_sub(n));
+    let rows: Vec<HistoryRow> = all
+        .into_iter()
+        .skip(skip)
+        .map(|h| HistoryRow {
+            time: timestamp(h.time_ms),
+            hash: h.hash,
+            author: h.author,
+            time_ms: h.time_ms,
+            summary: h.summary,
+        })
+        .collect();
+    out.emit(&rows, || {
+        for r in &rows {
+            println!(
+                "{}  {}  {:<12} {}",
+                &r.hash[..12.min(r.hash.len())],
+                r.time,
+                r.author,
+                r.summary
+            );
+        }
+    })
+}
