@@ -15,12 +15,16 @@
 //! * [`invite`] — invite codes: one pasteable string with the relay address, the document and a
 //!   secret.
 //! * [`store`] — the client's local persistence (document, per-relay sync state, refused list).
+//! * [`admin`] — the relay admin API client and `share`.
 //! * [`client`] — the background sync engine (connect, sync, reconnect with backoff, status).
 //!
 //! [automerge-repo]: https://github.com/automerge/automerge-repo
 
+pub mod admin;
+pub mod client;
 pub mod invite;
 pub mod protocol;
+pub mod store;
 
 pub use invite::{Grant, InviteCode, Role};
 pub use protocol::{DocumentId, PeerId, WireMessage};

@@ -1,0 +1,479 @@
+//! The client sync engine.
+//!
+//! [`SyncClient::start`] loads the local document and sidecar, then syncs with the relay named
+//! by the invite on a dedicated named thread (its own tokio runtime), reconnecting with
+//! exponential backoff and jitter. The document is shared behind a mutex: edit it with
+//! [`SyncClient::change`], which commits and wakes the engine. Status (Connected / Syncing /
+//! Offline / Conflict with pending, refused and conflict counts) is published on a watch
+//! channel; presence, locks, refusals and remote changes arrive as [`ClientEvent`]s on a
+//! bounded broadcast channel.
+
+mod backoff;
+mod engine;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use automerge::AutoCommit;
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+
+pub use backoff::Backoff;
+
+use crate::invite::InviteCode;
+use crate::protocol::PeerId;
+use crate::protocol::payload::{ArxPayload, LockEntry, Presence, PresenceEntry, RefusedChange};
+use crate::store::{LocalStore, StoreError, SyncMeta};
+
+/// Connection state shown to the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionState {
+    /// Not connected (connecting, waiting to retry, or the invite was rejected).
+    Offline,
+    /// Connected; changes are still flowing.
+    Syncing,
+    /// Connected and in sync: nothing pending, nothing missing.
+    Connected,
+    /// In sync, but the document holds unresolved conflicts.
+    Conflict,
+}
+
+/// A snapshot of the engine's state.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SyncStatus {
+    /// Connection state.
+    pub state: ConnectionState,
+    /// Local changes the relay has not acknowledged (refused ones excluded).
+    pub pending: usize,
+    /// Changes the relay refused.
+    pub refused: usize,
+    /// Keys with concurrent values under `elements`.
+    pub conflicts: usize,
+    /// Changes sent to the relay in this run.
+    pub sent_changes: usize,
+    /// Changes received from the relay in this run.
+    pub received_changes: usize,
+    /// Unix seconds of the last time we were in sync.
+    pub last_sync: Option<u64>,
+    /// The last connection error.
+    pub last_error: Option<String>,
+    /// The relay refused the invite (bad, expired or revoked): the engine stopped retrying.
+    pub rejected: bool,
+    /// The relay's base address.
+    pub relay: String,
+}
+
+/// Something that happened, for UIs and `arxos watch`.
+#[derive(Clone, Debug)]
+pub enum ClientEvent {
+    /// The state changed.
+    Status(SyncStatus),
+    /// Remote changes were applied; the new heads (hex).
+    RemoteChanges {
+        /// Heads after applying.
+        heads: Vec<String>,
+        /// Hashes (hex) of the changes that arrived.
+        changes: Vec<String>,
+    },
+    /// Presence of other peers changed.
+    Presence {
+        /// Changed entries.
+        entries: Vec<PresenceEntry>,
+        /// Peers that left.
+        gone: Vec<String>,
+    },
+    /// The lock table.
+    Locks {
+        /// All leases.
+        locks: Vec<LockEntry>,
+        /// Hard mode.
+        hard: bool,
+    },
+    /// Leases granted to us.
+    LockGranted(Vec<String>),
+    /// Lease requests denied.
+    LockDenied(Vec<LockEntry>),
+    /// The relay refused some of our changes.
+    Refused(Vec<RefusedChange>),
+}
+
+/// Errors of the client engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Local files.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine thread could not start.
+    #[error("cannot start the sync thread: {0}")]
+    Thread(std::io::Error),
+    /// The engine has stopped.
+    #[error("the sync engine has stopped")]
+    Closed,
+    /// The command queue is full (back-pressure); retry later.
+    #[error("the sync engine is busy")]
+    Busy,
+    /// Timed out.
+    #[error("timed out after {0:?} ({1})")]
+    Timeout(Duration, String),
+    /// The relay refused the invite.
+    #[error("relay refused the invite: {0}")]
+    Rejected(String),
+    /// An invite code or argument problem.
+    #[error("{0}")]
+    Invalid(String),
+    /// An admin request failed.
+    #[error("admin request failed: {0}")]
+    Admin(String),
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Where to connect and with which secret.
+    pub invite: InviteCode,
+    /// Local files.
+    pub store: LocalStore,
+    /// Display name for presence and locks.
+    pub user: String,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// Ping / lock-renew period (shortened automatically to a third of the lock lease).
+    pub heartbeat: Duration,
+    /// How long changes may wait before the document and sidecar are written.
+    pub persist_debounce: Duration,
+    /// Connect + handshake timeout.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the invite and files.
+    pub fn new(invite: InviteCode, store: LocalStore) -> Self {
+        Self {
+            invite,
+            store,
+            user: std::env::var("USER").unwrap_or_else(|_| "arxos".into()),
+            backoff: Backoff::default(),
+            heartbeat: Duration::from_secs(30),
+            persist_debounce: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Commands from the handle to the engine.
+enum Command {
+    Send(ArxPayload),
+}
+
+/// State shared between the handle and the engine thread.
+struct Shared {
+    doc: Mutex<AutoCommit>,
+    meta: Mutex<SyncMeta>,
+    status: watch::Sender<SyncStatus>,
+    events: broadcast::Sender<ClientEvent>,
+    local_change: Notify,
+    presence: Mutex<BTreeMap<String, Presence>>,
+    locks: Mutex<Vec<LockEntry>>,
+    peer_id: PeerId,
+    /// Key of this relay room in the sidecar.
+    relay_key: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running sync engine. Dropping it stops the engine after a final save.
+pub struct SyncClient {
+    shared: Arc<Shared>,
+    cmd_tx: mpsc::Sender<Command>,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    invite: InviteCode,
+}
+
+impl SyncClient {
+    /// Loads the local files (an empty document when the file does not exist) and starts
+    /// syncing in the background.
+    pub fn start(config: ClientConfig) -> Result<Self, ClientError> {
+        let doc = config.store.load_doc()?.unwrap_or_default();
+        let meta = config.store.load_meta()?;
+        let refused = meta.refused.len();
+        let status = SyncStatus {
+            state: ConnectionState::Offline,
+            pending: 0,
+            refused,
+            conflicts: 0,
+            sent_changes: 0,
+            received_changes: 0,
+            last_sync: None,
+            last_error: None,
+            rejected: false,
+            relay: config.invite.relay.clone(),
+        };
+        let (status_tx, _) = watch::channel(status);
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            doc: Mutex::new(doc),
+            meta: Mutex::new(meta),
+            status: status_tx,
+            events,
+            local_change: Notify::new(),
+            presence: Mutex::new(BTreeMap::new()),
+            locks: Mutex::new(Vec::new()),
+            peer_id: PeerId::random("arxos"),
+            relay_key: crate::store::relay_key(&config.invite.relay, config.invite.document_id),
+        });
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let invite = config.invite.clone();
+        let engine_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("arxos-sync".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(engine::run(engine_shared, config, cmd_rx, shutdown_rx)),
+                    Err(err) => tracing::error!(%err, "cannot build the sync runtime"),
+                }
+            })
+            .map_err(ClientError::Thread)?;
+        engine::refresh_status(&shared, None, false);
+        Ok(Self {
+            shared,
+            cmd_tx,
+            shutdown,
+            thread: Some(thread),
+            invite,
+        })
+    }
+
+    /// Our peer id in this run.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.shared.peer_id
+    }
+
+    /// The invite in use.
+    pub fn invite(&self) -> &InviteCode {
+        &self.invite
+    }
+
+    /// Runs `f` with the document locked (for reads; use [`Self::change`] to write).
+    pub fn with_doc<R>(&self, f: impl FnOnce(&mut AutoCommit) -> R) -> R {
+        f(&mut lock(&self.shared.doc))
+    }
+
+    /// Runs `f` on the document, commits, and schedules a sync.
+    pub fn change<R>(&self, f: impl FnOnce(&mut AutoCommit) -> R) -> R {
+        let result = {
+            let mut doc = lock(&self.shared.doc);
+            let r = f(&mut doc);
+            doc.commit();
+            r
+        };
+        if self.shared.status.borrow().state == ConnectionState::Offline {
+            // No session to recount for us: count pending against the stored acknowledgements.
+            engine::refresh_status(&self.shared, None, false);
+        }
+        self.notify_local_change();
+        result
+    }
+
+    /// Tells the engine the document changed (when edited through [`Self::with_doc`]).
+    pub fn notify_local_change(&self) {
+        self.shared.local_change.notify_one();
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SyncStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn watch_status(&self) -> watch::Receiver<SyncStatus> {
+        self.shared.status.subscribe()
+    }
+
+    /// Events from now on (bounded; a slow receiver skips events).
+    pub fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Latest presence of the other peers, by peer id.
+    pub fn presence(&self) -> BTreeMap<String, Presence> {
+        lock(&self.shared.presence).clone()
+    }
+
+    /// The latest lock table.
+    pub fn locks(&self) -> Vec<LockEntry> {
+        lock(&self.shared.locks).clone()
+    }
+
+    /// Changes the relay refused (hash → reason).
+    pub fn refused(&self) -> BTreeMap<String, String> {
+        lock(&self.shared.meta)
+            .refused
+            .iter()
+            .map(|(h, r)| (h.clone(), r.reason.clone()))
+            .collect()
+    }
+
+    fn send(&self, payload: ArxPayload) -> Result<(), ClientError> {
+        self.cmd_tx
+            .try_send(Command::Send(payload))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => ClientError::Busy,
+                mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+            })
+    }
+
+    /// Publishes our presence (the relay coalesces it into ticks).
+    pub fn set_presence(&self, presence: Presence) -> Result<(), ClientError> {
+        self.send(ArxPayload::Presence(presence))
+    }
+
+    /// Asks for leases on elements.
+    pub fn request_locks(&self, ids: Vec<String>) -> Result<(), ClientError> {
+        self.send(ArxPayload::LockRequest { ids })
+    }
+
+    /// Releases leases (all of ours when `ids` is empty).
+    pub fn release_locks(&self, ids: Vec<String>) -> Result<(), ClientError> {
+        self.send(ArxPayload::LockRelease { ids })
+    }
+
+    /// Blocks until `pred` holds for the status, or `timeout`.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&SyncStatus) -> bool,
+    ) -> Option<SyncStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status();
+            if pred(&status) {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Blocks until in sync (Connected or Conflict), the invite is rejected, or `timeout`.
+    pub fn wait_synced(&self, timeout: Duration) -> Result<SyncStatus, ClientError> {
+        let status = self
+            .wait_for(timeout, |s| {
+                s.rejected
+                    || matches!(
+                        s.state,
+                        ConnectionState::Connected | ConnectionState::Conflict
+                    )
+            })
+            .ok_or_else(|| {
+                let s = self.status();
+                ClientError::Timeout(
+                    timeout,
+                    s.last_error
+                        .unwrap_or_else(|| format!("state {:?}, {} pending", s.state, s.pending)),
+                )
+            })?;
+        if status.rejected {
+            return Err(ClientError::Rejected(status.last_error.unwrap_or_default()));
+        }
+        Ok(status)
+    }
+
+    /// Stops the engine after saving the document and sidecar; returns the final status.
+    pub fn shutdown(mut self) -> SyncStatus {
+        self.stop();
+        self.status()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("sync thread panicked");
+        }
+    }
+}
+
+impl Drop for SyncClient {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Result of a one-shot sync.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SyncSummary {
+    /// Changes sent.
+    pub sent: usize,
+    /// Changes received.
+    pub received: usize,
+    /// Changes refused by the relay (all time, for this file).
+    pub refused: usize,
+    /// Changes still pending.
+    pub pending: usize,
+    /// Unresolved conflicts.
+    pub conflicts: usize,
+}
+
+/// Connects, pushes and pulls until in sync, saves, disconnects (`arxos sync FILE`).
+pub fn sync_once(
+    invite: InviteCode,
+    store: LocalStore,
+    timeout: Duration,
+) -> Result<SyncSummary, ClientError> {
+    {
+        let mut meta = store.load_meta()?;
+        meta.invite = Some(invite.encode());
+        store.save_meta(&meta)?;
+    }
+    let mut config = ClientConfig::new(invite, store);
+    config.backoff = Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+    };
+    let client = SyncClient::start(config)?;
+    let waited = client.wait_synced(timeout);
+    // Let a final acknowledgement for our last changes arrive.
+    let _ = client.wait_for(Duration::from_secs(2).min(timeout), |s| s.pending == 0);
+    let status = client.shutdown();
+    waited?;
+    Ok(SyncSummary {
+        sent: status.sent_changes,
+        received: status.received_changes,
+        refused: status.refused,
+        pending: status.pending,
+        conflicts: status.conflicts,
+    })
+}
+
+/// Fetches the document behind an invite into a new local file (`arxos clone CODE -o FILE`).
+pub fn clone_document(
+    invite: InviteCode,
+    path: &std::path::Path,
+    timeout: Duration,
+) -> Result<SyncSummary, ClientError> {
+    if path.exists() {
+        return Err(ClientError::Invalid(format!(
+            "{} already exists",
+            path.display()
+        )));
+    }
+    let store = LocalStore::beside(path);
+    let summary = sync_once(invite, store.clone(), timeout)?;
+    let mut doc = store.load_doc()?.unwrap_or_default();
+    if doc.get_heads().is_empty() {
+        // Make sure an (empty) document file exists even for an empty room.
+        store.save_doc(&mut doc)?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,579 @@
+//! The engine loop: connect, handshake, sync, persist, reconnect.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{ClientConfig, ClientEvent, Command, ConnectionState, Shared, lock};
+use crate::protocol::payload::ArxPayload;
+use crate::protocol::{
+    EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
+};
+use crate::store::{RefusedRecord, pending_changes, relay_key};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How a session ended.
+enum SessionEnd {
+    Shutdown,
+    Rejected(String),
+    Lost { reason: String, was_synced: bool },
+}
+
+/// Counts keys under `elements` holding concurrent values.
+fn count_conflicts(doc: &AutoCommit) -> usize {
+    let Ok(Some((Value::Object(ObjType::Map), elements))) = doc.get(automerge::ROOT, "elements")
+    else {
+        return 0;
+    };
+    let mut n = 0;
+    for item in doc.map_range(&elements, ..) {
+        if let automerge::ValueRef::Object(ObjType::Map) = item.value {
+            let element = item.id();
+            for key in doc.keys(&element) {
+                if doc.get_all(&element, key.as_str()).map_or(0, |v| v.len()) > 1 {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+/// Recomputes the status from the document, sidecar and sync state and publishes it.
+pub(super) fn refresh_status(shared: &Shared, state: Option<&sync::State>, online: bool) {
+    let (pending, conflicts, have_theirs) = {
+        let mut doc = lock(&shared.doc);
+        let meta = lock(&shared.meta);
+        let refused = meta.refused_hashes();
+        let key_heads: Vec<ChangeHash> = meta
+            .relays
+            .get(&shared.relay_key)
+            .map(|r| {
+                r.acked_heads
+                    .iter()
+                    .filter_map(|h| h.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(meta);
+        let acked = state.map_or(key_heads, |s| s.shared_heads.clone());
+        let pending = pending_changes(&mut doc, &acked, &refused);
+        let have_theirs = state
+            .and_then(|s| s.their_heads.as_ref())
+            .is_some_and(|theirs| theirs.iter().all(|h| doc.get_change_by_hash(h).is_some()));
+        (pending, count_conflicts(&doc), have_theirs)
+    };
+    let refused = lock(&shared.meta).refused.len();
+    let state = if !online {
+        ConnectionState::Offline
+    } else if pending == 0 && have_theirs {
+        if conflicts > 0 {
+            ConnectionState::Conflict
+        } else {
+            ConnectionState::Connected
+        }
+    } else {
+        ConnectionState::Syncing
+    };
+    let mut changed = false;
+    shared.status.send_if_modified(|s| {
+        let synced_now = matches!(
+            state,
+            ConnectionState::Connected | ConnectionState::Conflict
+        );
+        let next_last_sync = if synced_now {
+            Some(unix_now())
+        } else {
+            s.last_sync
+        };
+        if s.state != state
+            || s.pending != pending
+            || s.conflicts != conflicts
+            || s.refused != refused
+            || (synced_now && s.last_sync != next_last_sync)
+        {
+            s.state = state;
+            s.pending = pending;
+            s.conflicts = conflicts;
+            s.refused = refused;
+            s.last_sync = next_last_sync;
+            if online {
+                s.last_error = None;
+            }
+            changed = true;
+            true
+        } else {
+            false
+        }
+    });
+    if changed {
+        let _ = shared
+            .events
+            .send(ClientEvent::Status(shared.status.borrow().clone()));
+    }
+}
+
+fn set_error(shared: &Shared, error: &str, rejected: bool) {
+    shared.status.send_modify(|s| {
+        s.state = ConnectionState::Offline;
+        s.last_error = Some(error.to_owned());
+        s.rejected = rejected;
+    });
+    let _ = shared
+        .events
+        .send(ClientEvent::Status(shared.status.borrow().clone()));
+}
+
+/// Writes the document and sidecar.
+fn persist(shared: &Shared, config: &ClientConfig, state: Option<&sync::State>) {
+    let key = relay_key(&config.invite.relay, config.invite.document_id);
+    let meta = {
+        let mut meta = lock(&shared.meta);
+        if let Some(state) = state {
+            let entry = meta.relays.entry(key).or_default();
+            entry.sync_state = hex::encode(state.encode());
+            entry.acked_heads = state.shared_heads.iter().map(ToString::to_string).collect();
+            if let Some(t) = shared.status.borrow().last_sync {
+                entry.last_sync = Some(t);
+            }
+        }
+        meta.clone()
+    };
+    let result = {
+        let mut doc = lock(&shared.doc);
+        config.store.save_doc(&mut doc)
+    };
+    if let Err(err) = result.and_then(|()| config.store.save_meta(&meta)) {
+        tracing::error!(%err, "saving the local document failed");
+        shared
+            .status
+            .send_modify(|s| s.last_error = Some(format!("saving failed: {err}")));
+    }
+}
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    config: ClientConfig,
+    mut cmd_rx: mpsc::Receiver<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        match session(&shared, &config, &mut cmd_rx, &mut shutdown).await {
+            SessionEnd::Shutdown => break,
+            SessionEnd::Rejected(reason) => {
+                tracing::warn!(%reason, "relay rejected the invite; not retrying");
+                set_error(&shared, &reason, true);
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                break;
+            }
+            SessionEnd::Lost { reason, was_synced } => {
+                tracing::info!(%reason, "disconnected from relay");
+                set_error(&shared, &reason, false);
+                if was_synced {
+                    attempt = 0;
+                }
+            }
+        }
+        let delay = config.backoff.delay(attempt);
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    persist(&shared, &config, None);
+}
+
+async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
+    let url = config.invite.ws_url();
+    let attempt = tokio_tungstenite::connect_async(url.as_str());
+    match tokio::time::timeout(config.connect_timeout, attempt).await {
+        Err(_) => Err(SessionEnd::Lost {
+            reason: "connection timed out".into(),
+            was_synced: false,
+        }),
+        Ok(Err(WsError::Http(response))) => {
+            let status = response.status();
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+                .unwrap_or_default();
+            let reason = format!("{} {body}", status.as_u16());
+            if matches!(status.as_u16(), 401 | 403 | 404) {
+                Err(SessionEnd::Rejected(reason))
+            } else {
+                Err(SessionEnd::Lost {
+                    reason,
+                    was_synced: false,
+                })
+            }
+        }
+        Ok(Err(err)) => Err(SessionEnd::Lost {
+            reason: format!("cannot reach {}: {err}", config.invite.relay),
+            was_synced: false,
+        }),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    config: &'a ClientConfig,
+    ws: Ws,
+    relay_peer: PeerId,
+    state: sync::State,
+    ephemeral_id: String,
+    count: u64,
+    dirty: bool,
+    held_locks: bool,
+    heartbeat: Duration,
+    was_synced: bool,
+}
+
+async fn session(
+    shared: &Shared,
+    config: &ClientConfig,
+    cmd_rx: &mut mpsc::Receiver<Command>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> SessionEnd {
+    let mut ws = match connect(config).await {
+        Ok(ws) => ws,
+        Err(end) => return end,
+    };
+    let join = WireMessage::Join(JoinMessage {
+        sender_id: shared.peer_id.clone(),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: false,
+        },
+        supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
+    });
+    if let Err(err) = ws.send(Message::Binary(join.encode().into())).await {
+        return SessionEnd::Lost {
+            reason: err.to_string(),
+            was_synced: false,
+        };
+    }
+    let relay_peer = match tokio::time::timeout(config.connect_timeout, wait_peer(&mut ws)).await {
+        Ok(Ok(peer)) => peer,
+        Ok(Err(end)) => return end,
+        Err(_) => {
+            return SessionEnd::Lost {
+                reason: "no answer to join".into(),
+                was_synced: false,
+            };
+        }
+    };
+    let key = relay_key(&config.invite.relay, config.invite.document_id);
+    let state = lock(&shared.meta)
+        .relays
+        .get(&key)
+        .and_then(|r| hex::decode(&r.sync_state).ok())
+        .and_then(|b| sync::State::decode(&b).ok())
+        .unwrap_or_default();
+    let mut session = Session {
+        shared,
+        config,
+        ws,
+        relay_peer,
+        state,
+        ephemeral_id: crate::invite::new_secret(),
+        count: 0,
+        dirty: false,
+        held_locks: false,
+        heartbeat: config.heartbeat,
+        was_synced: false,
+    };
+    tracing::info!(relay = %config.invite.relay, doc = %config.invite.document_id, "connected");
+    session.run(cmd_rx, shutdown).await
+}
+
+async fn wait_peer(ws: &mut Ws) -> Result<PeerId, SessionEnd> {
+    while let Some(frame) = ws.next().await {
+        let frame = frame.map_err(|e| SessionEnd::Lost {
+            reason: e.to_string(),
+            was_synced: false,
+        })?;
+        if let Message::Binary(bytes) = frame {
+            match WireMessage::decode(&bytes) {
+                Ok(WireMessage::Peer(p)) => return Ok(p.sender_id),
+                Ok(WireMessage::Error(e)) => return Err(SessionEnd::Rejected(e.message)),
+                Ok(_) => {}
+                Err(err) => {
+                    return Err(SessionEnd::Lost {
+                        reason: format!("bad message from relay: {err}"),
+                        was_synced: false,
+                    });
+                }
+            }
+        }
+    }
+    Err(SessionEnd::Lost {
+        reason: "relay closed during handshake".into(),
+        was_synced: false,
+    })
+}
+
+impl Session<'_> {
+    fn lost(&self, reason: impl Into<String>) -> SessionEnd {
+        SessionEnd::Lost {
+            reason: reason.into(),
+            was_synced: self.was_synced,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        cmd_rx: &mut mpsc::Receiver<Command>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> SessionEnd {
+        if let Err(end) = self.send_sync(true).await {
+            return end;
+        }
+        refresh_status(self.shared, Some(&self.state), true);
+        let mut persist_tick = tokio::time::interval(self.config.persist_debounce);
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.reset();
+        let end = loop {
+            tokio::select! {
+                frame = self.ws.next() => {
+                    let result = match frame {
+                        None | Some(Ok(Message::Close(_))) => Err(self.lost("relay closed the connection")),
+                        Some(Err(err)) => Err(self.lost(err.to_string())),
+                        Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
+                        Some(Ok(_)) => Ok(()),
+                    };
+                    if let Err(end) = result { break end; }
+                }
+                () = self.shared.local_change.notified() => {
+                    self.dirty = true;
+                    if let Err(end) = self.send_sync(false).await { break end; }
+                    refresh_status(self.shared, Some(&self.state), true);
+                }
+                cmd = cmd_rx.recv() => {
+                    let Some(Command::Send(payload)) = cmd else { break SessionEnd::Shutdown };
+                    if let Err(end) = self.send_payload(&payload).await { break end; }
+                }
+                _ = persist_tick.tick() => {
+                    if self.dirty {
+                        self.dirty = false;
+                        persist(self.shared, self.config, Some(&self.state));
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break self.lost("ping failed");
+                    }
+                    if self.held_locks
+                        && let Err(end) = self.send_payload(&ArxPayload::LockRenew { ids: Vec::new() }).await
+                    {
+                        break end;
+                    }
+                }
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    let leave = WireMessage::Leave { sender_id: self.shared.peer_id.clone() };
+                    let _ = self.ws.send(Message::Binary(leave.encode().into())).await;
+                    let _ = self.ws.close(None).await;
+                    break SessionEnd::Shutdown;
+                }
+            }
+        };
+        persist(self.shared, self.config, Some(&self.state));
+        end
+    }
+
+    async fn send_frame(&mut self, msg: &WireMessage) -> Result<(), SessionEnd> {
+        let bytes = msg.encode();
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .map_err(|e| self.lost(e.to_string()))
+    }
+
+    async fn send_sync(&mut self, first: bool) -> Result<(), SessionEnd> {
+        let (message, empty_doc) = {
+            let mut doc = lock(&self.shared.doc);
+            let empty = doc.get_heads().is_empty();
+            (doc.sync().generate_sync_message(&mut self.state), empty)
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
+        let n = message.changes.len();
+        let payload = SyncPayload {
+            sender_id: self.shared.peer_id.clone(),
+            target_id: self.relay_peer.clone(),
+            document_id: self.config.invite.document_id,
+            data: message.encode(),
+        };
+        let msg = if first && empty_doc {
+            WireMessage::Request(payload)
+        } else {
+            WireMessage::Sync(payload)
+        };
+        self.send_frame(&msg).await?;
+        if n > 0 {
+            self.shared.status.send_modify(|s| s.sent_changes += n);
+        }
+        Ok(())
+    }
+
+    async fn send_payload(&mut self, payload: &ArxPayload) -> Result<(), SessionEnd> {
+        let data = match payload.encode() {
+            Ok(d) => d,
+            Err(err) => {
+                tracing::error!(%err, "payload encoding failed");
+                return Ok(());
+            }
+        };
+        self.count += 1;
+        let msg = WireMessage::Ephemeral(EphemeralMessage {
+            sender_id: self.shared.peer_id.clone(),
+            target_id: self.relay_peer.clone(),
+            document_id: self.config.invite.document_id,
+            session_id: self.ephemeral_id.clone(),
+            count: self.count,
+            data,
+        });
+        self.send_frame(&msg).await
+    }
+
+    async fn on_message(&mut self, bytes: &[u8]) -> Result<(), SessionEnd> {
+        let msg = WireMessage::decode(bytes)
+            .map_err(|e| self.lost(format!("bad message from relay: {e}")))?;
+        match msg {
+            WireMessage::Sync(p) | WireMessage::Request(p) => self.on_sync(&p.data).await,
+            WireMessage::Ephemeral(e) => {
+                self.on_ephemeral(&e.data);
+                Ok(())
+            }
+            WireMessage::DocUnavailable { .. } => Err(SessionEnd::Rejected(
+                "the relay does not have this document".into(),
+            )),
+            WireMessage::Error(e) => Err(self.lost(format!("relay error: {}", e.message))),
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_sync(&mut self, data: &[u8]) -> Result<(), SessionEnd> {
+        let message =
+            sync::Message::decode(data).map_err(|e| self.lost(format!("bad sync message: {e}")))?;
+        let (before, after, new) = {
+            let mut doc = lock(&self.shared.doc);
+            let before = doc.get_heads();
+            doc.sync()
+                .receive_sync_message(&mut self.state, message)
+                .map_err(|e| SessionEnd::Lost {
+                    reason: format!("cannot apply relay changes: {e}"),
+                    was_synced: self.was_synced,
+                })?;
+            let after = doc.get_heads();
+            let new: Vec<String> = if before == after {
+                Vec::new()
+            } else {
+                doc.get_changes(&before)
+                    .iter()
+                    .map(|c| c.hash().to_string())
+                    .collect()
+            };
+            (before, after, new)
+        };
+        if before != after {
+            self.dirty = true;
+            let n = new.len();
+            self.shared.status.send_modify(|s| s.received_changes += n);
+            let _ = self.shared.events.send(ClientEvent::RemoteChanges {
+                heads: after.iter().map(ToString::to_string).collect(),
+                changes: new,
+            });
+        }
+        // Acknowledgements move the shared heads: persist them too.
+        self.dirty = true;
+        self.send_sync(false).await?;
+        refresh_status(self.shared, Some(&self.state), true);
+        if matches!(
+            self.shared.status.borrow().state,
+            ConnectionState::Connected | ConnectionState::Conflict
+        ) {
+            self.was_synced = true;
+        }
+        Ok(())
+    }
+
+    fn on_ephemeral(&mut self, data: &[u8]) {
+        let Ok(payload) = ArxPayload::decode(data) else {
+            return;
+        };
+        let own = self.shared.peer_id.as_str();
+        match payload {
+            ArxPayload::PresenceBatch { entries, gone } => {
+                let entries: Vec<_> = entries.into_iter().filter(|e| e.peer != own).collect();
+                {
+                    let mut presence = lock(&self.shared.presence);
+                    for e in &entries {
+                        presence.insert(e.peer.clone(), e.presence.clone());
+                    }
+                    for g in &gone {
+                        presence.remove(g);
+                    }
+                }
+                let _ = self
+                    .shared
+                    .events
+                    .send(ClientEvent::Presence { entries, gone });
+            }
+            ArxPayload::LockTable { locks, hard } => {
+                self.held_locks = locks.iter().any(|l| l.holder_peer == own);
+                lock(&self.shared.locks).clone_from(&locks);
+                let _ = self.shared.events.send(ClientEvent::Locks { locks, hard });
+            }
+            ArxPayload::LockGrant { ids, ttl_ms } => {
+                self.held_locks = true;
+                let third = Duration::from_millis(ttl_ms / 3).max(Duration::from_millis(50));
+                self.heartbeat = self.heartbeat.min(third);
+                let _ = self.shared.events.send(ClientEvent::LockGranted(ids));
+            }
+            ArxPayload::LockDeny { held } => {
+                let _ = self.shared.events.send(ClientEvent::LockDenied(held));
+            }
+            ArxPayload::Refused { changes } => {
+                {
+                    let mut meta = lock(&self.shared.meta);
+                    for c in &changes {
+                        meta.refused.insert(
+                            c.hash.clone(),
+                            RefusedRecord {
+                                reason: c.reason.clone(),
+                                at: unix_now(),
+                            },
+                        );
+                    }
+                }
+                tracing::warn!(count = changes.len(), "relay refused changes");
+                self.dirty = true;
+                refresh_status(self.shared, Some(&self.state), true);
+                let _ = self.shared.events.send(ClientEvent::Refused(changes));
+            }
+            other => tracing::debug!(?other, "ignoring client-only payload from the relay"),
+        }
+    }
+}
