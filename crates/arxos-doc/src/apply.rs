@@ -7,21 +7,31 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType};
 use fractional_index::FractionalIndex;
 
-use crate::command::{Command, NewElement, ZPosition};
+use crate::command::{Command, NewElement, RecordSet, ZPosition};
 use crate::error::{DocError, Result};
 use crate::ids::{ElementId, FloorId, LayerId};
 use crate::index::Cache;
 use crate::model::{Element, ElementKind, Floor, Layer, Meta, Property};
 use crate::props;
-use crate::schema::{self, root};
+use crate::schema::{self, Stored, root};
 
 /// The validated outcome of a batch: the new state of everything it touches.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
+    /// Keys written even when unchanged (conflict resolution).
+    forced: Vec<(ElementId, String, Option<Stored>)>,
+    /// Record writes, in order.
+    records: Vec<RecordOp>,
     meta: Option<Meta>,
     floors: BTreeMap<FloorId, Floor>,
     layers: BTreeMap<LayerId, Layer>,
     elements: BTreeMap<ElementId, Element>,
+}
+
+#[derive(Debug)]
+enum RecordOp {
+    Put(RecordSet, String, BTreeMap<String, Stored>),
+    Delete(RecordSet, String),
 }
 
 struct Planner<'a> {
@@ -161,6 +171,11 @@ impl Planner<'_> {
             }
         };
         props::validate_tag(&e.tag)?;
+        if e.deleted {
+            // A tombstone keeps whatever it had; its links and tag are checked on restore.
+            self.plan.elements.insert(e.id.clone(), e);
+            return Ok(());
+        }
         props::check_text(&format!("text of {}", name()), e.text.as_deref())?;
         props::check_text(&format!("style of {}", name()), e.style.stroke.as_deref())?;
         props::check_text(&format!("style of {}", name()), e.style.fill.as_deref())?;
@@ -170,7 +185,7 @@ impl Planner<'_> {
             }
             props::check_text(&format!("unit of {}.{k}", name()), p.unit.as_deref())?;
         }
-        if !e.deleted && self.tag_taken(&e.tag, &e.id) {
+        if self.tag_taken(&e.tag, &e.id) {
             return Err(DocError::DuplicateTag(e.tag.clone()));
         }
         if !self.floor_exists(&e.floor) {
@@ -236,12 +251,10 @@ impl Planner<'_> {
         {
             set.remove(&e.id);
         }
-        if !e.deleted {
-            self.batch_tags
-                .entry(e.tag.clone())
-                .or_default()
-                .insert(e.id.clone());
-        }
+        self.batch_tags
+            .entry(e.tag.clone())
+            .or_default()
+            .insert(e.id.clone());
         self.plan.elements.insert(e.id.clone(), e);
         Ok(())
     }
@@ -564,6 +577,53 @@ impl Planner<'_> {
                     })?;
                 }
             }
+            Command::Replace(e) => {
+                if self.current(&e.id).is_none() {
+                    return Err(DocError::UnknownElement(e.id.to_string()));
+                }
+                self.stage(*e)?;
+            }
+            Command::ResolveKey { id, key, value } => {
+                let cur = self
+                    .current(&id)
+                    .cloned()
+                    .ok_or_else(|| DocError::UnknownElement(id.to_string()))?;
+                let mut flat = schema::element_to_flat(&cur);
+                let stored = value.as_ref().map(Stored::from);
+                match &stored {
+                    Some(v) => flat.insert(key.clone(), v.clone()),
+                    None => flat.remove(&key),
+                };
+                let e = schema::element_from_flat(id.as_str(), &flat).ok_or_else(|| {
+                    DocError::InvalidGeometry(format!(
+                        "`{}` would not be a valid element with `{key}` = {}",
+                        cur.tag,
+                        value
+                            .as_ref()
+                            .map_or("(nothing)".into(), ToString::to_string)
+                    ))
+                })?;
+                self.stage(e)?;
+                self.plan.forced.push((id, key, stored));
+            }
+            Command::PutRecord { set, id, fields } => {
+                props::check_text("record id", Some(&id))?;
+                if id.is_empty() {
+                    return Err(DocError::InvalidPropertyName(id));
+                }
+                let mut out = BTreeMap::new();
+                for (k, v) in fields {
+                    props::validate_name(&k)?;
+                    if let crate::PropValue::Text(t) = &v {
+                        props::check_text(&format!("{set:?} {id}.{k}"), Some(t))?;
+                    }
+                    out.insert(k, Stored::from(&v));
+                }
+                self.plan.records.push(RecordOp::Put(set, id, out));
+            }
+            Command::DeleteRecord { set, id } => {
+                self.plan.records.push(RecordOp::Delete(set, id));
+            }
             Command::Restore { ids } => {
                 for id in ids {
                     let mut e = self
@@ -611,6 +671,28 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
             schema::write_layer(am, &layers, l)?;
         }
     }
+    for op in &plan.records {
+        match op {
+            RecordOp::Put(set, id, fields) => {
+                let parent = schema::root_map(am, set.root()).ok_or_else(|| missing(set.root()))?;
+                let obj = match schema::child_map(am, &parent, id) {
+                    Some(o) => o,
+                    None => am.put_object(&parent, id.as_str(), ObjType::Map)?,
+                };
+                let old = schema::read_flat(am, &obj);
+                let mut new = old.clone();
+                new.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                schema::write_flat_diff(am, &obj, &old, &new)?;
+            }
+            RecordOp::Delete(set, id) => {
+                let parent = schema::root_map(am, set.root()).ok_or_else(|| missing(set.root()))?;
+                if schema::child_map(am, &parent, id).is_none() {
+                    return Err(DocError::UnknownElement(format!("{set:?} record `{id}`")));
+                }
+                am.delete(&parent, id.as_str())?;
+            }
+        }
+    }
     if plan.elements.is_empty() {
         return Ok(());
     }
@@ -626,6 +708,14 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
         } else {
             let obj = am.put_object(&elements, e.id.as_str(), ObjType::Map)?;
             schema::write_flat_diff(am, &obj, &BTreeMap::new(), &new)?;
+        }
+    }
+    for (id, key, value) in &plan.forced {
+        let obj = schema::child_map(am, &elements, id.as_str())
+            .ok_or_else(|| DocError::UnknownElement(id.to_string()))?;
+        match value {
+            Some(v) => am.put(&obj, key.as_str(), v.to_scalar())?,
+            None => am.delete(&obj, key.as_str())?,
         }
     }
     Ok(())

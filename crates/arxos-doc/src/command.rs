@@ -118,6 +118,78 @@ impl NewElement {
     }
 }
 
+/// The kind of a change, recorded in history (and the audit trail).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// An ordinary edit.
+    #[default]
+    Edit,
+    /// A drawing imported or generated.
+    Import,
+    /// A conflict resolved (by a person or a rule).
+    Resolve,
+    /// A revert to an earlier version.
+    Revert,
+    /// A branch merged back.
+    Merge,
+    /// A named version created or removed.
+    Version,
+    /// A branch or proposal created or updated.
+    Branch,
+    /// A review action on a proposal.
+    Review,
+    /// Conflict or constraint rules changed.
+    Rule,
+}
+
+impl ChangeKind {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Edit => "edit",
+            Self::Import => "import",
+            Self::Resolve => "resolve",
+            Self::Revert => "revert",
+            Self::Merge => "merge",
+            Self::Version => "version",
+            Self::Branch => "branch",
+            Self::Review => "review",
+            Self::Rule => "rule",
+        }
+    }
+}
+
+/// Document-level record collections: small maps of flat fields, one key per field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordSet {
+    /// Review comments.
+    Comments,
+    /// Conflict strategies and constraint rules.
+    Rules,
+    /// Named versions.
+    Versions,
+    /// Branches and proposals.
+    Branches,
+    /// Acknowledged conflicts.
+    Acks,
+}
+
+impl RecordSet {
+    /// The root map holding the set.
+    pub fn root(self) -> &'static str {
+        use crate::schema::root;
+        match self {
+            Self::Comments => root::COMMENTS,
+            Self::Rules => root::RULES,
+            Self::Versions => root::VERSIONS,
+            Self::Branches => root::BRANCHES,
+            Self::Acks => root::ACKS,
+        }
+    }
+}
+
 /// Where to put an element in the drawing order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ZPosition {
@@ -291,6 +363,35 @@ pub enum Command {
         /// Target elements.
         ids: Vec<ElementId>,
     },
+    /// Replace an element's whole state (revert to a version); validated like any edit.
+    Replace(Box<crate::model::Element>),
+    /// Write one raw key of an element even if it already holds that value: this is what
+    /// settles a conflict (a write that has seen every concurrent value supersedes them all).
+    /// The element must still decode and validate afterwards. `None` deletes the key.
+    ResolveKey {
+        /// Target element (live or deleted).
+        id: ElementId,
+        /// The flat key (`x`, `props.voltage`, `deleted`, `ref.host`...).
+        key: String,
+        /// The value to keep.
+        value: Option<crate::PropValue>,
+    },
+    /// Create or update a record (version, branch, rule, comment, acknowledgement).
+    PutRecord {
+        /// Which collection.
+        set: RecordSet,
+        /// Record id.
+        id: String,
+        /// Fields to write (others are left as they are).
+        fields: BTreeMap<String, crate::PropValue>,
+    },
+    /// Remove a record.
+    DeleteRecord {
+        /// Which collection.
+        set: RecordSet,
+        /// Record id.
+        id: String,
+    },
 }
 
 impl Command {
@@ -327,6 +428,13 @@ impl Command {
             Self::Reorder { id, .. } => format!("reorder {id}"),
             Self::Delete { ids } => format!("delete {}", count(ids)),
             Self::Restore { ids } => format!("restore {}", count(ids)),
+            Self::Replace(e) => format!("restore state of {}", e.tag),
+            Self::ResolveKey { id, key, value } => match value {
+                Some(v) => format!("resolve {id}.{key} = {v}"),
+                None => format!("resolve {id}.{key} (removed)"),
+            },
+            Self::PutRecord { set, id, .. } => format!("update {set:?} {id}"),
+            Self::DeleteRecord { set, id } => format!("remove {set:?} {id}"),
         }
     }
 }

@@ -55,6 +55,8 @@ impl ChangeSet {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct ChangeMessage {
     pub author: String,
+    #[serde(default)]
+    pub kind: crate::command::ChangeKind,
     pub summary: String,
     /// Milliseconds; Automerge's own timestamp field is in seconds.
     pub time_ms: i64,
@@ -128,12 +130,18 @@ impl Document {
         schema::write_meta(
             &mut am,
             &Meta {
+                id: uuid::Uuid::new_v4().simple().to_string(),
                 name: name.to_owned(),
                 units: "mm".into(),
                 schema_version: SCHEMA_VERSION,
             },
         )?;
-        commit(&mut am, ctx, "create plan");
+        commit(
+            &mut am,
+            ctx,
+            crate::command::ChangeKind::Import,
+            "create plan",
+        );
         Ok(Self::from_automerge_unchecked(am))
     }
 
@@ -352,6 +360,17 @@ impl Document {
         summary: &str,
         cmds: Vec<Command>,
     ) -> Result<ChangeSet> {
+        self.apply_batch_as(ctx, crate::command::ChangeKind::Edit, summary, cmds)
+    }
+
+    /// [`Self::apply_batch`] recording what kind of change this is (resolve, revert...).
+    pub fn apply_batch_as(
+        &mut self,
+        ctx: &EditContext,
+        kind: crate::command::ChangeKind,
+        summary: &str,
+        cmds: Vec<Command>,
+    ) -> Result<ChangeSet> {
         let before = self.am.get_heads();
         let plan = crate::apply::plan(&self.cache, cmds)?;
         if let Err(e) = crate::apply::write(&mut self.am, &self.cache, &plan) {
@@ -362,7 +381,7 @@ impl Document {
             self.am.rollback();
             return Ok(ChangeSet::default());
         }
-        commit(&mut self.am, ctx, summary);
+        commit(&mut self.am, ctx, kind, summary);
         Ok(self.refresh_since(&before))
     }
 
@@ -488,6 +507,32 @@ impl Document {
         crate::history::entries(&mut self.am)
     }
 
+    /// Every record of a collection: id → fields.
+    pub fn records(
+        &self,
+        set: crate::command::RecordSet,
+    ) -> BTreeMap<String, BTreeMap<String, crate::PropValue>> {
+        let Some(parent) = schema::root_map(&self.am, set.root()) else {
+            return BTreeMap::new();
+        };
+        self.am
+            .map_range(&parent, ..)
+            .filter(|item| {
+                matches!(
+                    item.value,
+                    automerge::ValueRef::Object(automerge::ObjType::Map)
+                )
+            })
+            .map(|item| {
+                let fields = schema::read_flat(&self.am, &item.id())
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_prop()))
+                    .collect();
+                (item.key.to_string(), fields)
+            })
+            .collect()
+    }
+
     /// Reads a root-level map's raw id (for crates layered on top: conflicts, versions).
     pub fn root_map_id(&self, name: &str) -> Option<automerge::ObjId> {
         schema::root_map(&self.am, name)
@@ -499,9 +544,15 @@ impl Document {
     }
 }
 
-pub(crate) fn commit(am: &mut AutoCommit, ctx: &EditContext, summary: &str) -> Option<ChangeHash> {
+pub(crate) fn commit(
+    am: &mut AutoCommit,
+    ctx: &EditContext,
+    kind: crate::command::ChangeKind,
+    summary: &str,
+) -> Option<ChangeHash> {
     let msg = ChangeMessage {
         author: ctx.author.clone(),
+        kind,
         summary: summary.to_owned(),
         time_ms: ctx.time_ms,
     };

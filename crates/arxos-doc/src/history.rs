@@ -16,6 +16,8 @@ pub struct HistoryEntry {
     pub time_ms: i64,
     /// What it did.
     pub summary: String,
+    /// What kind of change (edit, resolve, revert...).
+    pub kind: crate::command::ChangeKind,
     /// The Automerge actor (one per replica session).
     pub actor: String,
     /// Hashes of the changes it builds on.
@@ -34,12 +36,13 @@ pub(crate) fn entries(am: &mut AutoCommit) -> Vec<HistoryEntry> {
         .map(|m| {
             let parsed = parse_message(m.message.as_deref());
             let actor = m.actor.to_hex_string();
-            let (author, summary, time_ms) = match parsed {
-                Some(p) => (p.author, p.summary, p.time_ms),
+            let (author, summary, time_ms, kind) = match parsed {
+                Some(p) => (p.author, p.summary, p.time_ms, p.kind),
                 None => (
                     actor.clone(),
                     m.message.as_deref().unwrap_or("").to_owned(),
                     m.timestamp.saturating_mul(1000),
+                    crate::command::ChangeKind::Edit,
                 ),
             };
             HistoryEntry {
@@ -47,6 +50,7 @@ pub(crate) fn entries(am: &mut AutoCommit) -> Vec<HistoryEntry> {
                 author,
                 time_ms,
                 summary,
+                kind,
                 actor,
                 deps: m.deps.iter().map(ChangeHash::to_string).collect(),
             }

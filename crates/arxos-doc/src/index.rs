@@ -79,6 +79,7 @@ impl Cache {
         let zorder = live().map(|e| (e.z.clone(), e.id.clone())).collect();
         Self {
             meta: schema::read_meta(doc).unwrap_or(Meta {
+                id: String::new(),
                 name: String::new(),
                 units: "mm".into(),
                 schema_version: 0,

@@ -55,7 +55,7 @@ pub mod schema;
 pub mod svgx;
 
 pub use apply::prop;
-pub use command::{Command, EditContext, NewElement, ZPosition};
+pub use command::{ChangeKind, Command, EditContext, NewElement, RecordSet, ZPosition};
 pub use document::{ChangeSet, Document, Filter, Stats, default_layers};
 pub use error::{DocError, Result};
 pub use geometry::{Bounds, Point};

@@ -17,6 +17,8 @@ use crate::ids::{ElementId, FloorId, LayerId};
 /// Document-wide metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
+    /// Stable document id (random, set when the plan is created).
+    pub id: String,
     /// Human name of the plan.
     pub name: String,
     /// Length unit of all coordinates (`mm` by default).

@@ -12,6 +12,8 @@
 //! | `comments` | comment id → map (review comments; the only thing commenters write) |
 //! | `rules`    | sync and constraint rules (conflict policy)                         |
 //! | `versions` | named versions (stored heads)                                       |
+//! | `branches` | branches and change proposals (review state, comments)              |
+//! | `acks`     | conflicts people looked at and accepted as they are                 |
 //!
 //! An element is a *flat* map: `kind`, `tag`, `floor`, `layer`, `geom`, `points`|`w`,`h`|`r`|`d`,
 //! `x`, `y`, `rotation`, `z`, `deleted`, `text`, `style.stroke`, `style.fill`,
@@ -51,8 +53,14 @@ pub mod root {
     pub const RULES: &str = "rules";
     /// Named versions.
     pub const VERSIONS: &str = "versions";
+    /// Branches and change proposals.
+    pub const BRANCHES: &str = "branches";
+    /// Acknowledged (dismissed) conflicts.
+    pub const ACKS: &str = "acks";
     /// Every root map, in creation order.
-    pub const ALL: [&str; 7] = [META, FLOORS, LAYERS, ELEMENTS, COMMENTS, RULES, VERSIONS];
+    pub const ALL: [&str; 9] = [
+        META, FLOORS, LAYERS, ELEMENTS, COMMENTS, RULES, VERSIONS, BRANCHES, ACKS,
+    ];
 }
 
 /// Prefix of property keys.
@@ -97,7 +105,8 @@ impl Stored {
         })
     }
 
-    fn to_scalar(&self) -> ScalarValue {
+    /// Converts to an Automerge scalar for writing.
+    pub fn to_scalar(&self) -> ScalarValue {
         match self {
             Self::Str(s) => ScalarValue::Str(s.as_str().into()),
             Self::Num(n) => ScalarValue::F64(*n),
@@ -177,6 +186,7 @@ pub fn read_meta<D: ReadDoc>(doc: &D) -> Option<Meta> {
     let obj = root_map(doc, root::META)?;
     let m = read_flat(doc, &obj);
     Some(Meta {
+        id: get_str(&m, "id").unwrap_or_default(),
         name: get_str(&m, "name").unwrap_or_default(),
         units: get_str(&m, "units").unwrap_or_else(|| "mm".into()),
         schema_version: get_num(&m, "schema_version").map_or(0, |v| v as u64),
@@ -423,6 +433,7 @@ pub fn write_meta<T: Transactable>(tx: &mut T, meta: &Meta) -> Result<(), DocErr
     })?;
     let old = read_flat(tx, &obj);
     let new: BTreeMap<String, Stored> = [
+        ("id".to_owned(), Stored::Str(meta.id.clone())),
         ("name".to_owned(), Stored::Str(meta.name.clone())),
         ("units".to_owned(), Stored::Str(meta.units.clone())),
         (

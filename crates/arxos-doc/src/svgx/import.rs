@@ -470,7 +470,12 @@ pub fn import_svg(
         cmds.push(Command::Create(Box::new(n)));
     }
     cmds.extend(ref_cmds);
-    doc.apply_batch(ctx, &format!("import {fallback_name}"), cmds)?;
+    doc.apply_batch_as(
+        ctx,
+        crate::command::ChangeKind::Import,
+        &format!("import {fallback_name}"),
+        cmds,
+    )?;
     Ok((doc, report))
 }
 
