@@ -8,7 +8,7 @@
 mod locks;
 mod policy;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -175,12 +175,56 @@ struct Room {
     presence: BTreeMap<ConnId, Presence>,
     presence_dirty: BTreeSet<ConnId>,
     presence_gone: Vec<String>,
-    refused: HashSet<ChangeHash>,
+    refused: HashMap<ChangeHash, String>,
     to_persist: Vec<Vec<u8>>,
     oldest_unflushed: Option<Instant>,
     needs_sync: bool,
     appended_since_compact: usize,
     empty_since: Option<Instant>,
+}
+
+/// Loads a room's document and refused list; `None` when storage fails.
+async fn load_room(
+    id: DocumentId,
+    ctx: &RoomContext,
+) -> Option<(Automerge, HashMap<ChangeHash, String>, usize)> {
+    let storage = Arc::clone(&ctx.storage);
+    let loaded = tokio::task::spawn_blocking(move || storage.load(id)).await;
+    let chunks = match loaded {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(err)) => {
+            tracing::error!(room = %id, %err, "cannot load room");
+            return None;
+        }
+        Err(err) => {
+            tracing::error!(room = %id, %err, "room loader panicked");
+            return None;
+        }
+    };
+    let storage = Arc::clone(&ctx.storage);
+    let refused: HashMap<ChangeHash, String> =
+        match tokio::task::spawn_blocking(move || storage.load_refused(id)).await {
+            Ok(Ok(list)) => list
+                .into_iter()
+                .filter_map(|(h, r)| h.parse().ok().map(|h| (h, r)))
+                .collect(),
+            Ok(Err(err)) => {
+                tracing::error!(room = %id, %err, "cannot load refused changes");
+                HashMap::new()
+            }
+            Err(err) => {
+                tracing::error!(room = %id, %err, "refused loader failed");
+                HashMap::new()
+            }
+        };
+    let mut doc = Automerge::new();
+    for chunk in &chunks {
+        if let Err(err) = doc.load_incremental(chunk) {
+            tracing::error!(room = %id, %err, "corrupt stored chunk skipped");
+        }
+    }
+    tracing::info!(room = %id, chunks = chunks.len(), heads = doc.get_heads().len(), "room loaded");
+    Some((doc, refused, chunks.len()))
 }
 
 async fn run_room(
@@ -189,28 +233,10 @@ async fn run_room(
     ctx: RoomContext,
     mut rx: mpsc::Receiver<RoomCmd>,
 ) {
-    let storage = Arc::clone(&ctx.storage);
-    let loaded = tokio::task::spawn_blocking(move || storage.load(id)).await;
-    let chunks = match loaded {
-        Ok(Ok(chunks)) => chunks,
-        Ok(Err(err)) => {
-            tracing::error!(room = %id, %err, "cannot load room");
-            fail_all(&mut rx, "room storage unavailable").await;
-            return;
-        }
-        Err(err) => {
-            tracing::error!(room = %id, %err, "room loader panicked");
-            fail_all(&mut rx, "room storage unavailable").await;
-            return;
-        }
+    let Some((doc, refused, stored_chunks)) = load_room(id, &ctx).await else {
+        fail_all(&mut rx, "room storage unavailable").await;
+        return;
     };
-    let mut doc = Automerge::new();
-    for chunk in &chunks {
-        if let Err(err) = doc.load_incremental(chunk) {
-            tracing::error!(room = %id, %err, "corrupt stored chunk skipped");
-        }
-    }
-    tracing::info!(room = %id, chunks = chunks.len(), heads = doc.get_heads().len(), "room loaded");
     let mut room = Room {
         id,
         doc,
@@ -222,11 +248,11 @@ async fn run_room(
         presence: BTreeMap::new(),
         presence_dirty: BTreeSet::new(),
         presence_gone: Vec::new(),
-        refused: HashSet::new(),
+        refused,
         to_persist: Vec::new(),
         oldest_unflushed: None,
         needs_sync: false,
-        appended_since_compact: chunks.len().saturating_sub(1),
+        appended_since_compact: stored_chunks.saturating_sub(1),
         empty_since: Some(Instant::now()),
     };
     let mut tick = tokio::time::interval(ctx.presence_tick);
@@ -288,7 +314,39 @@ async fn fail_all(rx: &mut mpsc::Receiver<RoomCmd>, reason: &str) {
     }
 }
 
+/// Whether any chunk is (or depends on) a refused change, or cannot be checked cheaply.
+fn touches_refused(chunks: &ChunkList, refused: &HashMap<ChangeHash, String>) -> bool {
+    if refused.is_empty() {
+        return false;
+    }
+    chunks.iter().any(
+        |chunk| match automerge::Change::from_bytes(chunk.to_vec()) {
+            Ok(change) => {
+                refused.contains_key(&change.hash())
+                    || change.deps().iter().any(|d| refused.contains_key(d))
+            }
+            // Not a single change (e.g. a compressed document chunk): take the careful path.
+            Err(_) => true,
+        },
+    )
+}
+
 impl Room {
+    fn record_refused(&self, refused: &[(ChangeHash, String)]) {
+        let entries: Vec<(String, String)> = refused
+            .iter()
+            .map(|(h, r)| (h.to_string(), r.clone()))
+            .collect();
+        let storage = Arc::clone(&self.ctx.storage);
+        let id = self.id;
+        // Best effort and off the room task: losing this only means a re-judgement later.
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = storage.record_refused(id, &entries) {
+                tracing::error!(room = %id, %err, "cannot record refused changes");
+            }
+        });
+    }
+
     fn handle(&mut self, cmd: RoomCmd) {
         match cmd {
             RoomCmd::Join(join) => self.join(join),
@@ -445,7 +503,11 @@ impl Room {
             grant: &peer.grant,
         };
         let mut refused = Vec::new();
-        let result = if message.changes.is_empty() || (writer.is_unrestricted() && !hard) {
+        let fast = message.changes.is_empty()
+            || (writer.is_unrestricted()
+                && !hard
+                && !touches_refused(&message.changes, &self.refused));
+        let result = if fast {
             self.doc.receive_sync_message(&mut peer.sync, message)
         } else {
             let mut scratch = self.doc.clone();
@@ -486,7 +548,12 @@ impl Room {
                     reason: reason.clone(),
                 })
                 .collect();
-            self.refused.extend(refused.iter().map(|(h, _)| *h));
+            for (hash, reason) in &refused {
+                self.refused
+                    .entry(*hash)
+                    .or_insert_with(|| format!("previously refused: {reason}"));
+            }
+            self.record_refused(&refused);
             self.send_payload(conn, &ArxPayload::Refused { changes });
         }
         let new: Vec<Vec<u8>> = self

@@ -62,4 +62,12 @@ pub trait DocStorage: Send + Sync + 'static {
     fn append(&self, doc: DocumentId, changes: &[Vec<u8>]) -> Result<(), StorageError>;
     /// Replaces everything stored for the room by `snapshot` (a full `save()`), durably.
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError>;
+    /// Remembers refused changes (hash hex, reason) so they stay refused after a restart.
+    fn record_refused(
+        &self,
+        doc: DocumentId,
+        refused: &[(String, String)],
+    ) -> Result<(), StorageError>;
+    /// The refused changes recorded for the room.
+    fn load_refused(&self, doc: DocumentId) -> Result<Vec<(String, String)>, StorageError>;
 }

@@ -144,6 +144,8 @@ pub struct ClientConfig {
     pub persist_debounce: Duration,
     /// Connect + handshake timeout.
     pub connect_timeout: Duration,
+    /// Renew held locks on every heartbeat (turn off to let leases lapse, e.g. in tests).
+    pub auto_renew_locks: bool,
 }
 
 impl ClientConfig {
@@ -157,6 +159,7 @@ impl ClientConfig {
             heartbeat: Duration::from_secs(30),
             persist_debounce: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(10),
+            auto_renew_locks: true,
         }
     }
 }
@@ -178,6 +181,10 @@ struct Shared {
     peer_id: PeerId,
     /// Key of this relay room in the sidecar.
     relay_key: String,
+    /// Heads the relay has acknowledged (durably stored).
+    acked: Mutex<Vec<automerge::ChangeHash>>,
+    /// Local files.
+    store: LocalStore,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -224,6 +231,8 @@ impl SyncClient {
             locks: Mutex::new(Vec::new()),
             peer_id: PeerId::random("arxos"),
             relay_key: crate::store::relay_key(&config.invite.relay, config.invite.document_id),
+            acked: Mutex::new(Vec::new()),
+            store: config.store.clone(),
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -307,6 +316,12 @@ impl SyncClient {
         lock(&self.shared.presence).clone()
     }
 
+    /// Heads the relay has acknowledged: every change in their history is durably stored on
+    /// the relay.
+    pub fn acked_heads(&self) -> Vec<automerge::ChangeHash> {
+        lock(&self.shared.acked).clone()
+    }
+
     /// The latest lock table.
     pub fn locks(&self) -> Vec<LockEntry> {
         lock(&self.shared.locks).clone()
@@ -319,6 +334,50 @@ impl SyncClient {
             .iter()
             .map(|(h, r)| (h.clone(), r.reason.clone()))
             .collect()
+    }
+
+    /// Sets refused changes aside so editing can continue: the current document (with the
+    /// refused changes) is saved as `<file>.refused.arx`, and the working document is rebuilt
+    /// from every change that is neither refused nor built on a refused change. The refused
+    /// list is kept. Returns how many changes were set aside.
+    pub fn discard_refused(&self) -> Result<usize, ClientError> {
+        let refused: std::collections::HashSet<automerge::ChangeHash> = lock(&self.shared.meta)
+            .refused_hashes()
+            .into_iter()
+            .collect();
+        if refused.is_empty() {
+            return Ok(0);
+        }
+        let set_aside = {
+            let mut doc = lock(&self.shared.doc);
+            let mut bad = refused;
+            let mut kept = Vec::new();
+            let mut set_aside = 0;
+            for change in doc.get_changes(&[]) {
+                if bad.contains(&change.hash()) || change.deps().iter().any(|d| bad.contains(d)) {
+                    bad.insert(change.hash());
+                    set_aside += 1;
+                } else {
+                    kept.push(change);
+                }
+            }
+            if set_aside == 0 {
+                return Ok(0);
+            }
+            let mut backup_path = self.shared.store.doc_path().as_os_str().to_owned();
+            backup_path.push(".refused.arx");
+            let backup = LocalStore::beside(std::path::Path::new(&backup_path));
+            backup.save_doc(&mut doc)?;
+            let mut rebuilt = AutoCommit::new();
+            rebuilt.apply_changes(kept).map_err(|e| {
+                ClientError::Invalid(format!("rebuilding the document failed: {e}"))
+            })?;
+            *doc = rebuilt;
+            self.shared.store.save_doc(&mut doc)?;
+            set_aside
+        };
+        self.notify_local_change();
+        Ok(set_aside)
     }
 
     fn send(&self, payload: ArxPayload) -> Result<(), ClientError> {

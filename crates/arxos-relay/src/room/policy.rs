@@ -4,7 +4,7 @@
 //! patches between the heads before and after: the elements it touches (and their floor and
 //! layer before and after), and the other root sections it touches.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use arxos_sync::{Grant, Role};
 use automerge::{Automerge, Change, ChangeHash, ObjType, Prop, ReadDoc, Value};
@@ -173,7 +173,7 @@ pub(crate) fn vet(
     room: &Automerge,
     incoming: Vec<Change>,
     writer: &Writer<'_>,
-    previously_refused: &HashSet<ChangeHash>,
+    previously_refused: &HashMap<ChangeHash, String>,
     locked_by_others: &dyn Fn(&str) -> Option<String>,
 ) -> Vetted {
     let mut work = room.clone();
@@ -182,10 +182,15 @@ pub(crate) fn vet(
     let mut refused_now: HashSet<ChangeHash> = HashSet::new();
     for change in incoming {
         let hash = change.hash();
+        if let Some(reason) = previously_refused.get(&hash) {
+            refused.push((hash, reason.clone()));
+            refused_now.insert(hash);
+            continue;
+        }
         if let Some(dep) = change
             .deps()
             .iter()
-            .find(|d| previously_refused.contains(d) || refused_now.contains(d))
+            .find(|d| previously_refused.contains_key(d) || refused_now.contains(d))
         {
             refused.push((hash, format!("depends on refused change {dep}")));
             refused_now.insert(hash);
@@ -253,7 +258,7 @@ mod tests {
             &room,
             vec![change],
             &Writer { role, grant },
-            &HashSet::new(),
+            &HashMap::new(),
             &|_| None,
         )
     }
@@ -380,7 +385,7 @@ mod tests {
                 role: Role::Editor,
                 grant: &Grant::default(),
             },
-            &HashSet::new(),
+            &HashMap::new(),
             &|id| (id == "e1").then(|| "bob".to_owned()),
         );
         assert!(v.accepted.is_empty());

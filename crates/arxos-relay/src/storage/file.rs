@@ -19,6 +19,7 @@ use super::{DocStorage, RoomSettings, StorageError};
 const SNAPSHOT: &str = "snapshot.am";
 const LOG: &str = "changes.log";
 const SETTINGS: &str = "room.json";
+const REFUSED: &str = "refused.log";
 
 /// Rooms stored under `<data>/rooms/<document id>/`.
 pub struct FileStorage {
@@ -192,6 +193,41 @@ impl DocStorage for FileStorage {
         Ok(())
     }
 
+    fn record_refused(
+        &self,
+        doc: DocumentId,
+        refused: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        let path = self.room_dir(doc).join(REFUSED);
+        let mut text = String::new();
+        for (hash, reason) in refused {
+            text.push_str(hash);
+            text.push('\t');
+            text.push_str(&reason.replace(['\n', '\t'], " "));
+            text.push('\n');
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        file.write_all(text.as_bytes()).map_err(io_err(&path))?;
+        file.sync_data().map_err(io_err(&path))
+    }
+
+    fn load_refused(&self, doc: DocumentId) -> Result<Vec<(String, String)>, StorageError> {
+        let path = self.room_dir(doc).join(REFUSED);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .map(|(h, r)| (h.to_owned(), r.to_owned()))
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError> {
         let dir = self.room_dir(doc);
         write_atomic(&dir.join(SNAPSHOT), snapshot)?;
@@ -254,6 +290,15 @@ mod tests {
         assert_eq!(chunks.len(), 2, "snapshot + one appended change");
         let mut loaded = replay(&chunks);
         assert_eq!(loaded.get_heads(), doc.get_heads());
+
+        assert!(storage.load_refused(id).unwrap().is_empty());
+        storage
+            .record_refused(id, &[("ab".into(), "viewers\tmay not".into())])
+            .unwrap();
+        assert_eq!(
+            storage.load_refused(id).unwrap(),
+            vec![("ab".to_owned(), "viewers may not".to_owned())]
+        );
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub(super) fn refresh_status(shared: &Shared, state: Option<&sync::State>, onlin
             .unwrap_or_default();
         drop(meta);
         let acked = state.map_or(key_heads, |s| s.shared_heads.clone());
+        lock(&shared.acked).clone_from(&acked);
         let pending = pending_changes(&mut doc, &acked, &refused);
         let have_theirs = state
             .and_then(|s| s.their_heads.as_ref())
@@ -235,6 +236,7 @@ async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
     }
 }
 
+#[allow(clippy::struct_excessive_bools)] // independent session flags, not a state machine
 struct Session<'a> {
     shared: &'a Shared,
     config: &'a ClientConfig,
@@ -246,6 +248,7 @@ struct Session<'a> {
     dirty: bool,
     held_locks: bool,
     heartbeat: Duration,
+    heartbeat_changed: bool,
     was_synced: bool,
 }
 
@@ -301,6 +304,7 @@ async fn session(
         dirty: false,
         held_locks: false,
         heartbeat: config.heartbeat,
+        heartbeat_changed: false,
         was_synced: false,
     };
     tracing::info!(relay = %config.invite.relay, doc = %config.invite.document_id, "connected");
@@ -354,6 +358,11 @@ impl Session<'_> {
         let mut heartbeat = tokio::time::interval(self.heartbeat);
         heartbeat.reset();
         let end = loop {
+            if self.heartbeat_changed {
+                self.heartbeat_changed = false;
+                heartbeat = tokio::time::interval(self.heartbeat);
+                heartbeat.reset();
+            }
             tokio::select! {
                 frame = self.ws.next() => {
                     let result = match frame {
@@ -384,6 +393,7 @@ impl Session<'_> {
                         break self.lost("ping failed");
                     }
                     if self.held_locks
+                        && self.config.auto_renew_locks
                         && let Err(end) = self.send_payload(&ArxPayload::LockRenew { ids: Vec::new() }).await
                     {
                         break end;
@@ -549,7 +559,10 @@ impl Session<'_> {
             ArxPayload::LockGrant { ids, ttl_ms } => {
                 self.held_locks = true;
                 let third = Duration::from_millis(ttl_ms / 3).max(Duration::from_millis(50));
-                self.heartbeat = self.heartbeat.min(third);
+                if third < self.heartbeat {
+                    self.heartbeat = third;
+                    self.heartbeat_changed = true;
+                }
                 let _ = self.shared.events.send(ClientEvent::LockGranted(ids));
             }
             ArxPayload::LockDeny { held } => {
