@@ -714,7 +714,13 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
         let obj = schema::child_map(am, &elements, id.as_str())
             .ok_or_else(|| DocError::UnknownElement(id.to_string()))?;
         match value {
-            Some(v) => am.put(&obj, key.as_str(), v.to_scalar())?,
+            Some(v) => {
+                // Automerge skips a put of the value a key already holds alone, but the write
+                // must exist so that it supersedes (has seen) every concurrent edit; writing a
+                // placeholder first makes the final put a real op in this change.
+                am.put(&obj, key.as_str(), automerge::ScalarValue::Null)?;
+                am.put(&obj, key.as_str(), v.to_scalar())?;
+            }
             None => am.delete(&obj, key.as_str())?,
         }
     }

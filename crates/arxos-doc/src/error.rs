@@ -133,6 +133,14 @@ pub enum DocError {
     /// The SVG could not be parsed.
     #[error("SVG import failed: {0}")]
     Svg(String),
+    /// A conflict resolution that does not fit the conflict.
+    #[error("cannot resolve {conflict} that way: {reason}")]
+    InvalidChoice {
+        /// The conflict id.
+        conflict: String,
+        /// What would work instead.
+        reason: String,
+    },
     /// An error surfaced by Automerge itself.
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),

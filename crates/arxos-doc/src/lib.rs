@@ -41,6 +41,7 @@
 
 mod apply;
 pub mod command;
+pub mod conflict;
 pub mod document;
 pub mod error;
 pub mod file;
