@@ -144,6 +144,72 @@ pub enum DocError {
     /// An error surfaced by Automerge itself.
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// No version, branch or proposal has this name.
+    #[error("no {what} named `{name}`")]
+    UnknownName {
+        /// `version`, `branch`, `proposal`.
+        what: &'static str,
+        /// The name looked up.
+        name: String,
+    },
+    /// The name is already taken by another version, branch or proposal.
+    #[error("a {what} named `{name}` already exists")]
+    DuplicateName {
+        /// `version`, `branch`, `proposal`.
+        what: &'static str,
+        /// The taken name.
+        name: String,
+    },
+    /// A version or branch name cannot be used.
+    #[error("invalid {what} name `{name}`: {reason}")]
+    InvalidName {
+        /// `version`, `branch`, `proposal`.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A stored version, branch or comment record lacks a field or holds a malformed one.
+    #[error("{what} record `{id}` is damaged: {reason}")]
+    BadRecord {
+        /// `version`, `branch`, `comment`.
+        what: &'static str,
+        /// The record id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A branch or proposal is not in a state that allows the action.
+    #[error("{what} `{name}` is {state}; cannot {action}")]
+    BranchState {
+        /// `branch` or `proposal`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// Its state (`merged`, `closed`...).
+        state: String,
+        /// What was refused (`merge it`, `approve it`...).
+        action: &'static str,
+    },
+    /// A review action named a plain branch.
+    #[error("`{0}` is a branch, not a proposal; only proposals are reviewed")]
+    NotAProposal(String),
+    /// A proposal whose review asked for changes cannot be merged without forcing it.
+    #[error("proposal `{0}` has changes requested; address the review first or force the merge")]
+    ChangesRequested(String),
+    /// The branch file is not a fork of this plan.
+    #[error(
+        "`{branch}` is not a branch of this plan (plan id `{expected}`, the branch file's is `{found}`)"
+    )]
+    ForeignBranch {
+        /// The branch name.
+        branch: String,
+        /// The parent plan's id.
+        expected: String,
+        /// The id found in the branch file.
+        found: String,
+    },
 }
 
 /// Shorthand result type of this crate.

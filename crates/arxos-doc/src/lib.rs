@@ -40,6 +40,8 @@
 //! file. [`svgx`] imports and exports SVG with the `arx:` namespace, losslessly.
 
 mod apply;
+pub mod audit;
+pub mod branches;
 pub mod command;
 pub mod conflict;
 pub mod document;
@@ -54,6 +56,7 @@ pub mod model;
 pub mod props;
 pub mod schema;
 pub mod svgx;
+pub mod versions;
 
 pub use apply::prop;
 pub use command::{ChangeKind, Command, EditContext, NewElement, RecordSet, ZPosition};
