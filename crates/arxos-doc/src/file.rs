@@ -49,6 +49,56 @@ pub fn backup_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// State that belongs to one replica (one file on one machine), not to the shared document:
+/// kept beside the plan as `<name>.replica.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplicaState {
+    /// Our heads before the last merge: changes within them are "local" in conflict views.
+    #[serde(default)]
+    pub local_heads: Vec<String>,
+}
+
+impl ReplicaState {
+    /// The local heads, parsed (unparseable entries are dropped).
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.local_heads
+            .iter()
+            .filter_map(|h| h.parse().ok())
+            .collect()
+    }
+}
+
+/// Where a plan's replica state lives.
+pub fn replica_state_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".replica.json");
+    path.with_file_name(name)
+}
+
+/// Reads the replica state of `path`, if there is one.
+pub fn load_replica_state(path: &Path) -> Result<Option<ReplicaState>> {
+    let p = replica_state_path(path);
+    match fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DocError::CorruptFile {
+                path: p,
+                reason: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DocError::io(p, e)),
+    }
+}
+
+/// Writes the replica state of `path` atomically.
+pub fn save_replica_state(path: &Path, state: &ReplicaState) -> Result<()> {
+    let json = serde_json::to_vec_pretty(state).map_err(|e| DocError::CorruptFile {
+        path: replica_state_path(path),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&replica_state_path(path), &json, false)
+}
+
 /// Reads and decodes a plan from `path`.
 pub fn load(path: &Path) -> Result<Document> {
     PlanFile::open(path).map(|(_, d)| d)

@@ -28,7 +28,11 @@ fn stable_id(prefix: &str, parts: &[&str]) -> String {
         h.update([0u8]);
     }
     let d = h.finalize();
-    let hex: String = d.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let hex: String = d.iter().take(5).fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
     format!("{prefix}-{hex}")
 }
 
@@ -177,6 +181,7 @@ pub(crate) fn detect(
         } else {
             relationships(&cx, e, &mut out);
             spatial(&cx, e, &mut out);
+            duplicate_tags(&cx, e, &mut out);
             constraints(&cx, e, &mut out);
         }
     }
@@ -190,6 +195,7 @@ fn scalar(v: &automerge::Value<'_>) -> Option<PropValue> {
     }
 }
 
+#[allow(clippy::too_many_lines)] // gather values, split sides, find the base: one story
 fn property_conflicts(cx: &mut Ctx<'_>, e: &Element, obj: &ObjId, out: &mut Vec<Conflict>) {
     let keys: Vec<String> = cx
         .am
@@ -245,13 +251,9 @@ fn property_conflicts(cx: &mut Ctx<'_>, e: &Element, obj: &ObjId, out: &mut Vec<
         }
         let (local, local_hash) = locals
             .first()
-            .map(|(s, h, _)| (Some(s.clone()), *h))
-            .unwrap_or((None, None));
+            .map_or((None, None), |(s, h, _)| (Some(s.clone()), *h));
         let mut rest = remotes.into_iter().chain(locals.into_iter().skip(1));
-        let (remote, remote_hash) = rest
-            .next()
-            .map(|(s, h, _)| (Some(s), h))
-            .unwrap_or((None, None));
+        let (remote, remote_hash) = rest.next().map_or((None, None), |(s, h, _)| (Some(s), h));
         let others: Vec<Side> = rest.map(|(s, _, _)| s).collect();
         let base_local = local_hash.map(|h| cx.value_at(obj, &key, &cx.deps(&h)));
         let base_remote = remote_hash.map(|h| cx.value_at(obj, &key, &cx.deps(&h)));
@@ -259,7 +261,7 @@ fn property_conflicts(cx: &mut Ctx<'_>, e: &Element, obj: &ObjId, out: &mut Vec<
             (Some(a), Some(b)) if a == b => a,
             (Some(Some(a)), _) => Some(a),
             (_, Some(b)) => b,
-            (Some(None), None) | (None, None) => None,
+            (Some(None) | None, None) => None,
         };
         let mut ids: Vec<String> = values
             .iter()
@@ -427,7 +429,10 @@ fn spatial(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
     {
         let pts = world_points(host);
         let b = e.bounds();
-        let centre = Point::new((b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0);
+        let centre = Point::new(
+            f64::midpoint(b.min.x, b.max.x),
+            f64::midpoint(b.min.y, b.max.y),
+        );
         let dist = pts
             .windows(2)
             .map(|w| distance_to_segment(centre, w[0], w[1]))
@@ -509,7 +514,7 @@ fn area_m2(points: &[Point]) -> f64 {
     twice.abs() / 2.0 / 1e6
 }
 
-fn constraints(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
+fn duplicate_tags(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
     // Concurrent edits can give two elements one tag; every command that names it then fails.
     if let Some(owners) = cx.cache.tags.get(&e.tag)
         && owners.len() > 1
@@ -541,6 +546,9 @@ fn constraints(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
             ),
         });
     }
+}
+
+fn constraints(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
     for (rule_id, rule) in &cx.rules {
         let (key, message, current) = match rule {
             Rule::Allowed {

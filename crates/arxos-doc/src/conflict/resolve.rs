@@ -67,6 +67,58 @@ fn is_deleted_side(s: Option<&Side>) -> bool {
     s.is_some_and(|s| s.value == Some(PropValue::Text("deleted".into())))
 }
 
+fn relationship_command(
+    doc: &Document,
+    c: &Conflict,
+    choice: &Choice,
+    id: crate::ids::ElementId,
+    key: &str,
+) -> Result<(Command, String)> {
+    let name = key
+        .strip_prefix(schema::REF_PREFIX)
+        .unwrap_or(key)
+        .to_owned();
+    match choice {
+        Choice::ClearReference => Ok((
+            Command::SetReference {
+                id,
+                name: name.clone(),
+                target: None,
+            },
+            format!("resolve {}: clear {name}", c.tag),
+        )),
+        Choice::Restore => {
+            let target = c
+                .related
+                .first()
+                .cloned()
+                .ok_or_else(|| invalid(c, "nothing to restore"))?;
+            if doc.element_any(&target).is_none() {
+                return Err(invalid(c, "the target is gone for good; choose clear"));
+            }
+            Ok((
+                Command::Restore { ids: vec![target] },
+                format!("resolve {}: restore its {name}", c.tag),
+            ))
+        }
+        Choice::Value(PropValue::Text(t)) => {
+            let target = doc.resolve(t)?.id.clone();
+            Ok((
+                Command::SetReference {
+                    id,
+                    name: name.clone(),
+                    target: Some(target),
+                },
+                format!("resolve {}: {name} -> {t}", c.tag),
+            ))
+        }
+        _ => Err(invalid(
+            c,
+            "choose clear, restore, or give another element's tag as the value",
+        )),
+    }
+}
+
 /// The command settling `c` as `choice`, and a summary for history.
 fn command_for(doc: &Document, c: &Conflict, choice: &Choice) -> Result<(Command, String)> {
     let id = c.element.clone();
@@ -111,51 +163,7 @@ fn command_for(doc: &Document, c: &Conflict, choice: &Choice) -> Result<(Command
                 },
             ))
         }
-        ConflictType::Relationship => {
-            let name = key
-                .strip_prefix(schema::REF_PREFIX)
-                .unwrap_or(&key)
-                .to_owned();
-            match choice {
-                Choice::ClearReference => Ok((
-                    Command::SetReference {
-                        id,
-                        name: name.clone(),
-                        target: None,
-                    },
-                    format!("resolve {}: clear {name}", c.tag),
-                )),
-                Choice::Restore => {
-                    let target = c
-                        .related
-                        .first()
-                        .cloned()
-                        .ok_or_else(|| invalid(c, "nothing to restore"))?;
-                    if doc.element_any(&target).is_none() {
-                        return Err(invalid(c, "the target is gone for good; choose clear"));
-                    }
-                    Ok((
-                        Command::Restore { ids: vec![target] },
-                        format!("resolve {}: restore its {name}", c.tag),
-                    ))
-                }
-                Choice::Value(PropValue::Text(t)) => {
-                    let target = doc.resolve(t)?.id.clone();
-                    Ok((
-                        Command::SetReference {
-                            id,
-                            name: name.clone(),
-                            target: Some(target),
-                        },
-                        format!("resolve {}: {name} -> {t}", c.tag),
-                    ))
-                }
-                _ => Err(invalid(
-                    c,
-                    "choose clear, restore, or give another element's tag as the value",
-                )),
-            }
-        }
+        ConflictType::Relationship => relationship_command(doc, c, choice, id, &key),
         ConflictType::Spatial | ConflictType::Constraint => match choice {
             Choice::Accept => Ok((
                 Command::PutRecord {

@@ -16,8 +16,10 @@ use crate::model::{Element, PropValue};
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// The value written last by wall-clock time wins.
+    #[serde(rename = "lww")]
     LastWriteWins,
     /// The value written first wins.
+    #[serde(rename = "fww")]
     FirstWriteWins,
     /// The value of the author with the highest role wins (owner > editor > commenter > viewer).
     Priority,
