@@ -3,6 +3,7 @@
 
 mod convert;
 mod edit;
+mod history_cmds;
 mod output;
 mod read;
 
@@ -164,6 +165,32 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Named versions: create, list, show, diff, revert.
+    Version {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: history_cmds::VersionCmd,
+    },
+    /// Branches: fork the plan into a file, list, merge back.
+    Branch {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: history_cmds::BranchCmd,
+    },
+    /// Change proposals: branches reviewed before they merge.
+    Proposal {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: history_cmds::ProposalCmd,
+    },
+    /// Audit trail: who changed, resolved, reverted or merged what, and when.
+    Audit {
+        /// Plan file.
+        file: PathBuf,
+        /// Print CSV (a header row, then one row per change).
+        #[arg(long)]
+        csv: bool,
+    },
     /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
     Generate {
         /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
@@ -216,6 +243,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Find(args) => read::find(out, &args),
             Command::Get { file, target } => read::get(out, &file, &target),
             Command::History { file, limit } => read::history(out, &file, limit),
+            Command::Version { cmd } => history_cmds::run_version(out, cmd),
+            Command::Branch { cmd } => history_cmds::run_branch(out, cmd),
+            Command::Proposal { cmd } => history_cmds::run_proposal(out, cmd),
+            Command::Audit { file, csv } => history_cmds::audit(out, &file, csv),
             Command::Set {
                 file,
                 assignments,

@@ -1,0 +1,826 @@
+//! History on the command line: `version create|list|show|diff|revert`,
+//! `branch create|list|merge|close`, `proposal create|list|show|approve|request-changes|
+//! comment|merge`, and `audit [--csv]`.
+//!
+//! Every editing command opens the plan, applies one change through `arxos_doc` and saves; a
+//! refused command writes nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use arxos_doc::audit::{self, rfc3339_ms};
+use arxos_doc::branches::{self, Branch, BranchMerge, Comment, ProposalView};
+use arxos_doc::conflict::{AutoResolution, Conflict, ConflictIndex, LocalSide, auto_resolve};
+use arxos_doc::file::{self, PlanFile, SaveKind};
+use arxos_doc::versions::{self, Diff, ElementChange, FieldChange, StructureChange, Version};
+use arxos_doc::{ChangeSet, Document, EditContext, ElementKind, PropValue};
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{Author, Out};
+
+/// `arxos version ...`.
+#[derive(Debug, Subcommand)]
+pub enum VersionCmd {
+    /// Name the current state of the plan.
+    Create {
+        /// Plan file.
+        file: PathBuf,
+        /// Version name (unique; `current` and `HEAD` are reserved).
+        name: String,
+        /// Description.
+        #[arg(short, long, default_value = "")]
+        message: String,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// List named versions, oldest first.
+    List {
+        /// Plan file.
+        file: PathBuf,
+    },
+    /// A version's details and the plan's element counts at that version.
+    Show {
+        /// Plan file.
+        file: PathBuf,
+        /// Version name.
+        name: String,
+    },
+    /// Elements added, removed and changed (old -> new) between two versions.
+    Diff {
+        /// Plan file.
+        file: PathBuf,
+        /// From this version (or `current`).
+        from: String,
+        /// To this version [default: `current`].
+        to: Option<String>,
+    },
+    /// Make the plan look as it did at a version, as one new change (history is kept).
+    Revert {
+        /// Plan file.
+        file: PathBuf,
+        /// Version name.
+        name: String,
+        #[command(flatten)]
+        author: Author,
+    },
+}
+
+/// `arxos branch ...`.
+#[derive(Debug, Subcommand)]
+pub enum BranchCmd {
+    /// Fork the plan into a branch file (recorded in the plan).
+    Create {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Branch name.
+        name: String,
+        /// Fork at this version instead of the current state.
+        #[arg(long, value_name = "VERSION")]
+        from: Option<String>,
+        /// Branch file [default: `<stem>.<NAME>.arx` beside the plan].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// List branches and proposals.
+    List {
+        /// Parent plan file.
+        file: PathBuf,
+    },
+    /// Merge a branch file back into the plan and list the conflicts it leaves.
+    Merge {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Branch name.
+        name: String,
+        /// Merge a proposal even though its review requested changes.
+        #[arg(long)]
+        force: bool,
+        /// The branch file, when it moved since it was created.
+        #[arg(long, value_name = "FILE")]
+        branch_file: Option<PathBuf>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Mark a branch abandoned (its file is left alone).
+    Close {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Branch name.
+        name: String,
+        #[command(flatten)]
+        author: Author,
+    },
+}
+
+/// `arxos proposal ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProposalCmd {
+    /// Propose changes: a branch that is reviewed before it is merged.
+    Create {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+        /// What it changes and why.
+        #[arg(short, long, default_value = "")]
+        message: String,
+        /// Fork at this version instead of the current state.
+        #[arg(long, value_name = "VERSION")]
+        from: Option<String>,
+        /// Proposal file [default: `<stem>.<NAME>.arx` beside the plan].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// List proposals with their review state.
+    List {
+        /// Parent plan file.
+        file: PathBuf,
+    },
+    /// A proposal with its review comments.
+    Show {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+    },
+    /// Approve a proposal.
+    Approve {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+        /// Optional comment.
+        #[arg(short, long)]
+        message: Option<String>,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Ask for changes (merging is then refused unless forced).
+    RequestChanges {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+        /// What should change.
+        #[arg(short, long)]
+        message: String,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Comment on a proposal.
+    Comment {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+        /// The comment.
+        #[arg(short, long)]
+        message: String,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Merge a proposal (same as `arxos branch merge`).
+    Merge {
+        /// Parent plan file.
+        file: PathBuf,
+        /// Proposal name.
+        name: String,
+        /// Merge even though the review requested changes.
+        #[arg(long)]
+        force: bool,
+        /// The proposal file, when it moved since it was created.
+        #[arg(long, value_name = "FILE")]
+        branch_file: Option<PathBuf>,
+        #[command(flatten)]
+        author: Author,
+    },
+}
+
+// ---- versions -------------------------------------------------------------------------
+
+/// Runs `arxos version ...`.
+pub fn run_version(out: Out, cmd: VersionCmd) -> anyhow::Result<()> {
+    match cmd {
+        VersionCmd::Create {
+            file,
+            name,
+            message,
+            author,
+        } => version_create(out, &file, &name, &message, &author),
+        VersionCmd::List { file } => version_list(out, &file),
+        VersionCmd::Show { file, name } => version_show(out, &file, &name),
+        VersionCmd::Diff { file, from, to } => version_diff(
+            out,
+            &file,
+            &from,
+            to.as_deref().unwrap_or(versions::CURRENT),
+        ),
+        VersionCmd::Revert { file, name, author } => version_revert(out, &file, &name, &author),
+    }
+}
+
+#[derive(Serialize)]
+struct VersionRow<'a> {
+    #[serde(flatten)]
+    version: &'a Version,
+    time: String,
+}
+
+fn version_row(v: &Version) -> VersionRow<'_> {
+    VersionRow {
+        version: v,
+        time: rfc3339_ms(v.time_ms),
+    }
+}
+
+fn version_create(
+    out: Out,
+    path: &Path,
+    name: &str,
+    message: &str,
+    author: &Author,
+) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let v = versions::create_version(&mut doc, &EditContext::now(author.name()), name, message)?;
+    file.save(&mut doc)?;
+    out.emit(&version_row(&v), || {
+        println!("created version {name} of {}", path.display());
+    })
+}
+
+fn version_list(out: Out, path: &Path) -> anyhow::Result<()> {
+    let doc = file::load(path)?;
+    let list = versions::list_versions(&doc);
+    let rows: Vec<VersionRow<'_>> = list.iter().map(version_row).collect();
+    out.emit(&rows, || {
+        for r in &rows {
+            println!(
+                "{:<20} {}  {:<12} {}",
+                r.version.name, r.time, r.version.author, r.version.description
+            );
+        }
+        if rows.is_empty() {
+            println!("no versions (create one with `arxos version create`)");
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct VersionShow<'a> {
+    #[serde(flatten)]
+    version: VersionRow<'a>,
+    floors: usize,
+    layers: usize,
+    elements: usize,
+    deleted: usize,
+    by_kind: std::collections::BTreeMap<ElementKind, usize>,
+}
+
+fn version_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
+    let mut doc = file::load(path)?;
+    let v = versions::get_version(&doc, name)?;
+    let mut preview = versions::preview(&mut doc, &v)?;
+    let stats = preview.stats();
+    let show = VersionShow {
+        version: version_row(&v),
+        floors: preview.floors().len(),
+        layers: preview.layers().len(),
+        elements: stats.elements,
+        deleted: stats.deleted,
+        by_kind: stats.by_kind,
+    };
+    out.emit(&show, || {
+        println!("version {}", v.name);
+        println!("  created  {} by {}", show.version.time, v.author);
+        if !v.description.is_empty() {
+            println!("  about    {}", v.description);
+        }
+        println!(
+            "  heads    {}",
+            v.heads
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "  plan     {} element(s), {} deleted, {} floor(s), {} layer(s)",
+            show.elements, show.deleted, show.floors, show.layers
+        );
+        for (kind, n) in &show.by_kind {
+            println!("    {kind:<10} {n}");
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct DiffReport<'a> {
+    from: &'a str,
+    to: &'a str,
+    #[serde(flatten)]
+    diff: &'a Diff,
+}
+
+fn show_value(v: Option<&PropValue>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(PropValue::Text(t)) => format!("{t:?}"),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn print_fields(indent: &str, fields: &[FieldChange]) {
+    for f in fields {
+        println!(
+            "{indent}{}: {} -> {}",
+            f.key,
+            show_value(f.old.as_ref()),
+            show_value(f.new.as_ref())
+        );
+    }
+}
+
+fn print_structure(what: &str, changes: &[StructureChange]) {
+    for c in changes {
+        let verb = match c.change {
+            versions::StructureChangeKind::Added => "added",
+            versions::StructureChangeKind::Removed => "removed",
+            versions::StructureChangeKind::Changed => "changed",
+        };
+        println!("{what} {} {verb}", c.id);
+        print_fields("    ", &c.fields);
+    }
+}
+
+fn version_diff(out: Out, path: &Path, from: &str, to: &str) -> anyhow::Result<()> {
+    let mut doc = file::load(path)?;
+    let a = versions::resolve_heads(&mut doc, from)?;
+    let b = versions::resolve_heads(&mut doc, to)?;
+    let d = versions::diff(&mut doc, &a, &b)?;
+    let report = DiffReport { from, to, diff: &d };
+    out.emit(&report, || {
+        println!(
+            "{from} -> {to}: {} added, {} removed, {} changed",
+            d.added.len(),
+            d.removed.len(),
+            d.changed.len()
+        );
+        let line = |sign: &str, e: &ElementChange| println!("{sign} {} ({})", e.tag, e.kind);
+        for e in &d.added {
+            line("+", e);
+        }
+        for e in &d.removed {
+            line("-", e);
+        }
+        for e in &d.changed {
+            line("~", e);
+            print_fields("    ", &e.fields);
+        }
+        print_structure("floor", &d.floors);
+        print_structure("layer", &d.layers);
+        if !d.meta.is_empty() {
+            println!("plan info changed");
+            print_fields("    ", &d.meta);
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct Reverted<'a> {
+    file: String,
+    version: &'a str,
+    author: &'a str,
+    changes: &'a ChangeSet,
+    saved: SaveKind,
+}
+
+fn version_revert(out: Out, path: &Path, name: &str, author: &Author) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let v = versions::get_version(&doc, name)?;
+    let who = author.name();
+    let changes = versions::revert_to(&mut doc, &EditContext::now(&who), &v)?;
+    let saved = file.save(&mut doc)?;
+    let report = Reverted {
+        file: path.display().to_string(),
+        version: name,
+        author: &who,
+        changes: &changes,
+        saved,
+    };
+    out.emit(&report, || {
+        if changes.is_empty() {
+            println!(
+                "{} already matches version {name}; nothing written",
+                path.display()
+            );
+        } else {
+            println!(
+                "reverted {} to version {name}: {} restored, {} updated, {} removed",
+                path.display(),
+                changes.added.len(),
+                changes.updated.len(),
+                changes.removed.len()
+            );
+        }
+    })
+}
+
+// ---- branches and proposals -----------------------------------------------------------
+
+/// Runs `arxos branch ...`.
+pub fn run_branch(out: Out, cmd: BranchCmd) -> anyhow::Result<()> {
+    match cmd {
+        BranchCmd::Create {
+            file,
+            name,
+            from,
+            output,
+            author,
+        } => branch_create(out, &file, &name, from.as_deref(), output, None, &author),
+        BranchCmd::List { file } => branch_list(out, &file),
+        BranchCmd::Merge {
+            file,
+            name,
+            force,
+            branch_file,
+            author,
+        } => branch_merge(out, &file, &name, force, branch_file, &author),
+        BranchCmd::Close { file, name, author } => {
+            let (mut pf, mut doc) = PlanFile::open(&file)?;
+            let b = branches::close_branch(&mut doc, &EditContext::now(author.name()), &name)?;
+            pf.save(&mut doc)?;
+            out.emit(&b, || {
+                println!("closed {name}; {} is left as it is", b.file);
+            })
+        }
+    }
+}
+
+/// Runs `arxos proposal ...`.
+pub fn run_proposal(out: Out, cmd: ProposalCmd) -> anyhow::Result<()> {
+    match cmd {
+        ProposalCmd::Create {
+            file,
+            name,
+            message,
+            from,
+            output,
+            author,
+        } => branch_create(
+            out,
+            &file,
+            &name,
+            from.as_deref(),
+            output,
+            Some(&message),
+            &author,
+        ),
+        ProposalCmd::List { file } => proposal_list(out, &file),
+        ProposalCmd::Show { file, name } => proposal_show(out, &file, &name),
+        ProposalCmd::Approve {
+            file,
+            name,
+            message,
+            author,
+        } => review(out, &file, &author, |doc, ctx| {
+            branches::approve(doc, ctx, &name, message.as_deref())
+                .map(|b| format!("approved proposal {}", b.name))
+        }),
+        ProposalCmd::RequestChanges {
+            file,
+            name,
+            message,
+            author,
+        } => review(out, &file, &author, |doc, ctx| {
+            branches::request_changes(doc, ctx, &name, &message)
+                .map(|b| format!("requested changes on proposal {}", b.name))
+        }),
+        ProposalCmd::Comment {
+            file,
+            name,
+            message,
+            author,
+        } => review(out, &file, &author, |doc, ctx| {
+            branches::comment(doc, ctx, &name, &message)
+                .map(|_| format!("commented on proposal {name}"))
+        }),
+        ProposalCmd::Merge {
+            file,
+            name,
+            force,
+            branch_file,
+            author,
+        } => branch_merge(out, &file, &name, force, branch_file, &author),
+    }
+}
+
+/// The default branch file: `<stem>.<name>.arx` beside the plan, with the name reduced to
+/// characters safe in a file name.
+fn default_branch_path(parent: &Path, name: &str) -> PathBuf {
+    let stem = parent
+        .file_stem()
+        .map_or_else(|| "plan".into(), |s| s.to_string_lossy().into_owned());
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    parent.with_file_name(format!("{stem}.{safe}.arx"))
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    #[serde(flatten)]
+    branch: &'a Branch,
+    time: String,
+}
+
+fn branch_create(
+    out: Out,
+    path: &Path,
+    name: &str,
+    from: Option<&str>,
+    output: Option<PathBuf>,
+    proposal: Option<&str>,
+    author: &Author,
+) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let from = match from {
+        Some(v) if !versions::is_current(v) => Some(versions::get_version(&doc, v)?),
+        _ => None,
+    };
+    let target = output.unwrap_or_else(|| default_branch_path(path, name));
+    if target.exists() {
+        bail!(
+            "{} already exists; choose another file with -o",
+            target.display()
+        );
+    }
+    let ctx = EditContext::now(author.name());
+    let shown = target.display().to_string();
+    let (branch, mut fork) = match proposal {
+        Some(description) => {
+            branches::create_proposal(&mut doc, &ctx, name, from.as_ref(), &shown, description)?
+        }
+        None => branches::create_branch(&mut doc, &ctx, name, from.as_ref(), &shown)?,
+    };
+    PlanFile::create(&target, &mut fork)?;
+    if let Err(e) = file.save(&mut doc) {
+        // Leave nothing half done: the branch is not recorded, so its file goes too.
+        let _ = std::fs::remove_file(&target);
+        return Err(e.into());
+    }
+    let what = if branch.proposal {
+        "proposal"
+    } else {
+        "branch"
+    };
+    out.emit(
+        &Created {
+            branch: &branch,
+            time: rfc3339_ms(branch.time_ms),
+        },
+        || {
+            let at = branch
+                .from_version
+                .as_deref()
+                .unwrap_or("the current state");
+            println!("created {what} {name} from {at}: {shown}");
+        },
+    )
+}
+
+fn branch_list(out: Out, path: &Path) -> anyhow::Result<()> {
+    let doc = file::load(path)?;
+    let list = branches::list_branches(&doc);
+    out.emit(&list, || {
+        for b in &list {
+            let review = b
+                .review
+                .map(|r| format!(" proposal, review {}", r.as_str()))
+                .unwrap_or_default();
+            println!(
+                "{:<20} {:<7}{review}  from {}  by {}  {}",
+                b.name,
+                b.state.as_str(),
+                b.from_version.clone().unwrap_or_else(|| b
+                    .from_heads
+                    .first()
+                    .map(|h| h.to_string().chars().take(12).collect())
+                    .unwrap_or_default()),
+                b.created_by,
+                b.file
+            );
+        }
+        if list.is_empty() {
+            println!("no branches");
+        }
+    })
+}
+
+/// Finds the branch file: as recorded, else beside the parent plan.
+fn branch_path(parent: &Path, branch: &Branch) -> anyhow::Result<PathBuf> {
+    let recorded = PathBuf::from(&branch.file);
+    if recorded.exists() {
+        return Ok(recorded);
+    }
+    if let Some(name) = recorded.file_name() {
+        let beside = parent.with_file_name(name);
+        if beside.exists() {
+            return Ok(beside);
+        }
+    }
+    bail!(
+        "branch file {} of `{}` not found; give its path with --branch-file",
+        branch.file,
+        branch.name
+    )
+}
+
+#[derive(Serialize)]
+struct MergeReport<'a> {
+    file: String,
+    branch_file: String,
+    #[serde(flatten)]
+    merge: &'a BranchMerge,
+    auto_resolved: &'a [AutoResolution],
+    conflicts: &'a [Conflict],
+    saved: SaveKind,
+}
+
+fn branch_merge(
+    out: Out,
+    path: &Path,
+    name: &str,
+    force: bool,
+    branch_file: Option<PathBuf>,
+    author: &Author,
+) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let branch = branches::get_branch(&doc, name)?;
+    let bpath = match branch_file {
+        Some(p) => p,
+        None => branch_path(path, &branch)?,
+    };
+    let mut bdoc = file::load(&bpath)?;
+    let ctx = EditContext::now(author.name());
+    let merged = branches::merge_branch(&mut doc, &mut bdoc, &ctx, name, force)?;
+    // Conflicts as for any merge: local = the parent before the merge, remote = the branch.
+    let local = LocalSide::Heads(merged.before.clone());
+    let found = ConflictIndex::scan(&mut doc, local.clone()).list(&doc);
+    let auto = auto_resolve(&mut doc, &ctx, &found).context("applying the plan's rules")?;
+    let open = if auto.is_empty() {
+        found
+    } else {
+        ConflictIndex::scan(&mut doc, local).list(&doc)
+    };
+    let saved = file.save(&mut doc)?;
+    let report = MergeReport {
+        file: path.display().to_string(),
+        branch_file: bpath.display().to_string(),
+        merge: &merged,
+        auto_resolved: &auto,
+        conflicts: &open,
+        saved,
+    };
+    out.emit(&report, || {
+        let c = &merged.changes;
+        println!(
+            "merged {name} into {}: {} added, {} updated, {} removed",
+            path.display(),
+            c.added.len(),
+            c.updated.len(),
+            c.removed.len()
+        );
+        if !auto.is_empty() {
+            println!("{} conflict(s) settled by the plan's rules", auto.len());
+        }
+        if open.is_empty() {
+            println!("no conflicts");
+        } else {
+            println!(
+                "{} conflict(s) to decide (arxos conflicts list {}):",
+                open.len(),
+                path.display()
+            );
+            for c in &open {
+                println!("  {:<16} {:<8} {}", c.id, c.severity, c.message);
+            }
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct Done<'a> {
+    file: String,
+    author: &'a str,
+    summary: &'a str,
+}
+
+/// Opens the plan, applies one review action, saves, and reports it.
+fn review(
+    out: Out,
+    path: &Path,
+    author: &Author,
+    act: impl FnOnce(&mut Document, &EditContext) -> arxos_doc::Result<String>,
+) -> anyhow::Result<()> {
+    let (mut file, mut doc) = PlanFile::open(path)?;
+    let who = author.name();
+    let what = act(&mut doc, &EditContext::now(&who))?;
+    file.save(&mut doc)?;
+    out.emit(
+        &Done {
+            file: path.display().to_string(),
+            author: &who,
+            summary: &what,
+        },
+        || println!("{what}"),
+    )
+}
+
+fn proposal_list(out: Out, path: &Path) -> anyhow::Result<()> {
+    let doc = file::load(path)?;
+    let list = branches::list_proposals(&doc);
+    out.emit(&list, || {
+        for p in &list {
+            println!(
+                "{:<20} {:<17} {:<7} by {:<12} {} comment(s)  {}",
+                p.branch.name,
+                p.branch.review.map_or("open", |r| r.as_str()),
+                p.branch.state.as_str(),
+                p.branch.created_by,
+                p.comments.len(),
+                p.branch.description
+            );
+        }
+        if list.is_empty() {
+            println!("no proposals");
+        }
+    })
+}
+
+fn proposal_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
+    let doc = file::load(path)?;
+    let view: ProposalView = branches::list_proposals(&doc)
+        .into_iter()
+        .find(|p| p.branch.name == name)
+        .with_context(|| format!("no proposal named `{name}`"))?;
+    out.emit(&view, || {
+        let b = &view.branch;
+        println!("proposal {}", b.name);
+        println!("  by       {} at {}", b.created_by, rfc3339_ms(b.time_ms));
+        if !b.description.is_empty() {
+            println!("  about    {}", b.description);
+        }
+        println!("  review   {}", b.review.map_or("open", |r| r.as_str()));
+        println!("  state    {}", b.state.as_str());
+        println!("  file     {}", b.file);
+        for c in &view.comments {
+            print_comment(c);
+        }
+    })
+}
+
+fn print_comment(c: &Comment) {
+    println!(
+        "  - {} {} ({}): {}",
+        rfc3339_ms(c.time_ms),
+        c.author,
+        c.action,
+        c.text
+    );
+}
+
+// ---- audit ----------------------------------------------------------------------------
+
+/// `arxos audit FILE [--csv]`: every change with time, author, kind and summary.
+pub fn audit(out: Out, path: &Path, csv: bool) -> anyhow::Result<()> {
+    let mut doc = file::load(path)?;
+    let trail = audit::audit_trail(&mut doc);
+    if csv {
+        let stdout = std::io::stdout();
+        return audit::write_csv(&trail, stdout.lock()).context("writing CSV to standard output");
+    }
+    out.emit(&trail, || {
+        for e in &trail {
+            println!(
+                "{}  {:<12} {:<8} {}  {}",
+                e.time,
+                e.author,
+                e.kind.as_str(),
+                &e.change[..12.min(e.change.len())],
+                e.summary
+            );
+        }
+    })
+}
