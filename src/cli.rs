@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch. Each family of subcommands
 //! lives in its own module; all of them edit plans only through `arxos_doc` commands.
 
+mod conflicts;
 mod convert;
 mod edit;
 mod history_cmds;
@@ -165,6 +166,36 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Merge another replica of the same plan; lists the conflicts left to decide.
+    Merge {
+        /// Our plan (local side).
+        ours: PathBuf,
+        /// Their plan (remote side).
+        theirs: PathBuf,
+        /// Output file for the merged plan.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only report what the merge would do; write nothing.
+        #[arg(long)]
+        preview: bool,
+        /// Replace the output if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// List, inspect and resolve conflicts.
+    Conflicts {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: conflicts::ConflictsCmd,
+    },
+    /// Conflict strategies and constraint rules stored in the plan.
+    Rules {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: conflicts::RulesCmd,
+    },
     /// Named versions: create, list, show, diff, revert.
     Version {
         /// What to do.
@@ -240,6 +271,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 force,
             } => convert::generate(out, &output, elements, floors, seed, sample, force),
             Command::Info { file } => read::info(out, &file),
+            Command::Merge {
+                ours,
+                theirs,
+                output,
+                preview,
+                force,
+                author,
+            } => conflicts::merge(
+                out,
+                &ours,
+                &theirs,
+                output.as_deref(),
+                preview,
+                force,
+                &author,
+            ),
+            Command::Conflicts { cmd } => conflicts::run_conflicts(out, cmd),
+            Command::Rules { cmd } => conflicts::run_rules(out, cmd),
             Command::Find(args) => read::find(out, &args),
             Command::Get { file, target } => read::get(out, &file, &target),
             Command::History { file, limit } => read::history(out, &file, limit),

@@ -135,7 +135,7 @@ pub enum RulesCmd {
         file: PathBuf,
     },
     /// Add a rule (exactly one of the rule options).
-    Add(AddRule),
+    Add(Box<AddRule>),
     /// Remove a rule by id.
     Remove {
         /// Plan file.
@@ -385,12 +385,6 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
             let left = ConflictIndex::scan(&mut doc, local_side(&file)?)
                 .list(&doc)
                 .len();
-            #[derive(Serialize)]
-            struct Resolved<'a> {
-                id: &'a str,
-                changes: &'a arxos_doc::ChangeSet,
-                open_conflicts: usize,
-            }
             out.emit(
                 &Resolved {
                     id: &c.id,
@@ -433,16 +427,9 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
         RulesCmd::List { file } => {
             let doc = file::load(&file)?;
             let all = rules(&doc);
-            #[derive(Serialize)]
-            struct R<'a> {
-                id: &'a str,
-                #[serde(flatten)]
-                rule: &'a Rule,
-                description: String,
-            }
-            let rows: Vec<R<'_>> = all
+            let rows: Vec<RuleRow<'_>> = all
                 .iter()
-                .map(|(id, rule)| R {
+                .map(|(id, rule)| RuleRow {
                     id,
                     rule,
                     description: rule.describe(),
@@ -471,11 +458,6 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                 vec![add_rule(&id, &rule)],
             )?;
             pf.save(&mut doc)?;
-            #[derive(Serialize)]
-            struct Added<'a> {
-                id: &'a str,
-                description: String,
-            }
             out.emit(
                 &Added {
                     id: &id,
@@ -502,6 +484,27 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
             out.emit(&id, || println!("removed rule {id}"))
         }
     }
+}
+
+#[derive(Serialize)]
+struct Resolved<'a> {
+    id: &'a str,
+    changes: &'a arxos_doc::ChangeSet,
+    open_conflicts: usize,
+}
+
+#[derive(Serialize)]
+struct RuleRow<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    rule: &'a Rule,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct Added<'a> {
+    id: &'a str,
+    description: String,
 }
 
 #[derive(Serialize)]

@@ -34,6 +34,39 @@ enum RecordOp {
     Delete(RecordSet, String),
 }
 
+/// What a plan writes, for refreshing the read model without a diff.
+pub(crate) struct Touched {
+    pub elements: BTreeSet<String>,
+    pub floors: bool,
+    pub layers: bool,
+    pub meta: bool,
+    pub other: BTreeSet<String>,
+}
+
+impl Plan {
+    pub(crate) fn touched(&self) -> Touched {
+        let mut elements: BTreeSet<String> = self
+            .elements
+            .keys()
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        elements.extend(self.forced.iter().map(|(id, _, _)| id.as_str().to_owned()));
+        Touched {
+            elements,
+            floors: !self.floors.is_empty(),
+            layers: !self.layers.is_empty(),
+            meta: self.meta.is_some(),
+            other: self
+                .records
+                .iter()
+                .map(|r| match r {
+                    RecordOp::Put(set, _, _) | RecordOp::Delete(set, _) => set.root().to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
 struct Planner<'a> {
     cache: &'a Cache,
     plan: Plan,

@@ -371,7 +371,6 @@ impl Document {
         summary: &str,
         cmds: Vec<Command>,
     ) -> Result<ChangeSet> {
-        let before = self.am.get_heads();
         let plan = crate::apply::plan(&self.cache, cmds)?;
         if let Err(e) = crate::apply::write(&mut self.am, &self.cache, &plan) {
             self.am.rollback();
@@ -382,7 +381,24 @@ impl Document {
             return Ok(ChangeSet::default());
         }
         commit(&mut self.am, ctx, kind, summary);
-        Ok(self.refresh_since(&before))
+        // We know exactly what a local batch touched: refresh just that (microseconds),
+        // instead of diffing the document.
+        let t = plan.touched();
+        let mut set = ChangeSet {
+            floors: t.floors,
+            layers: t.layers,
+            meta: t.meta,
+            other: t.other,
+            ..ChangeSet::default()
+        };
+        if set.floors || set.layers || set.meta {
+            self.cache.refresh_structure(&self.am);
+        }
+        let delta = self.cache.refresh_elements(&self.am, &t.elements);
+        set.added = delta.added;
+        set.updated = delta.updated;
+        set.removed = delta.removed;
+        Ok(set)
     }
 
     /// Merges another replica's changes into this one.
@@ -421,6 +437,8 @@ impl Document {
         if after == before {
             return ChangeSet::default();
         }
+        // A diff between heads scans the document (about 20 ms at 50,000 elements); local
+        // commands avoid it (see `apply_batch_as`), remote changes pay it once per merge.
         let patches = self.am.diff(before, &after);
         let mut set = ChangeSet::default();
         let mut touched = BTreeSet::new();
