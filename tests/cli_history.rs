@@ -318,6 +318,11 @@ fn concurrent_edits_merged_from_a_branch_are_listed_as_conflicts() {
     assert_eq!(conflicts[0]["property"], "props.voltage");
     assert_eq!(conflicts[0]["local"]["value"], 208.0);
     assert_eq!(conflicts[0]["remote"]["value"], 277.0);
+    // Later conflict listings keep the parent as the local side.
+    let listed = ok_json(&["conflicts", "list"], &plan, &[]);
+    assert_eq!(listed[0]["id"], conflicts[0]["id"]);
+    assert_eq!(listed[0]["local"], 208.0);
+    assert_eq!(listed[0]["remote"], 277.0);
 }
 
 #[test]

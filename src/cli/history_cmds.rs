@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use arxos_doc::audit::{self, rfc3339_ms};
 use arxos_doc::branches::{self, Branch, BranchMerge, Comment, ProposalView};
 use arxos_doc::conflict::{AutoResolution, Conflict, ConflictIndex, LocalSide, auto_resolve};
-use arxos_doc::file::{self, PlanFile, SaveKind};
+use arxos_doc::file::{self, PlanFile, ReplicaState, SaveKind};
 use arxos_doc::versions::{self, Diff, ElementChange, FieldChange, StructureChange, Version};
 use arxos_doc::{ChangeSet, Document, EditContext, ElementKind, PropValue};
 use clap::Subcommand;
@@ -685,6 +685,13 @@ fn branch_merge(
         ConflictIndex::scan(&mut doc, local).list(&doc)
     };
     let saved = file.save(&mut doc)?;
+    // As after `arxos merge`: later `arxos conflicts` runs show the parent's side as local.
+    file::save_replica_state(
+        path,
+        &ReplicaState {
+            local_heads: merged.before.iter().map(ToString::to_string).collect(),
+        },
+    )?;
     let report = MergeReport {
         file: path.display().to_string(),
         branch_file: bpath.display().to_string(),

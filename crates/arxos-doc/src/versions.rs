@@ -317,8 +317,9 @@ pub fn diff_documents(old: &Document, new: &Document) -> Diff {
 /// (history is kept: the revert can itself be reverted). Afterwards the live elements, floors,
 /// layers and plan info equal the version's, except for floors and layers added since (no
 /// command removes a floor or layer; they are left, emptied of the elements the version did
-/// not have) and a layer's building system (fixed when the layer is made). Returns an empty
-/// change set, writing nothing, when the plan already is in that state.
+/// not have), a layer's building system (fixed when the layer is made), and references that
+/// already dangled at the version on elements the revert rewrites (see [`restore_commands`]).
+/// Returns an empty change set, writing nothing, when the plan already is in that state.
 pub fn revert_to(doc: &mut Document, ctx: &EditContext, version: &Version) -> Result<ChangeSet> {
     let target = doc.fork_at(&version.heads)?;
     let cmds = restore_commands(doc, &target);
@@ -340,7 +341,9 @@ pub fn revert_to(doc: &mut Document, ctx: &EditContext, version: &Version) -> Re
 /// command, never sees a transient clash: floors and layers first, then deletions, then every
 /// element to change is first staged as a tombstone (releasing its current tag), then staged
 /// in its target state without references, and finally with them. Only each element's final
-/// state is written.
+/// state is written. A reference that already dangled in the target state (its element was
+/// deleted while the reference stayed) is left out of a changed element, since no command can
+/// write a dangling link.
 pub fn restore_commands(current: &Document, target: &Document) -> Vec<Command> {
     let mut cmds = Vec::new();
     let (tm, cm) = (target.meta(), current.meta());
@@ -402,13 +405,26 @@ pub fn restore_commands(current: &Document, target: &Document) -> Vec<Command> {
     }
     let mut linked = Vec::new();
     for (_, t) in &changed {
+        let mut t = (*t).clone();
+        if !t.deleted {
+            // A reference that already dangled at the target (its element deleted while the
+            // reference stayed) cannot be written again: validation refuses dangling links.
+            // Dropped, as `Restore` does; the conflict panel reports such links meanwhile.
+            t.refs.retain(|name, to| {
+                let ok = target.element(to).is_some();
+                if !ok {
+                    tracing::info!(element = %t.tag, reference = %name, "reverted without a reference that dangled at the version");
+                }
+                ok
+            });
+        }
         if t.deleted || t.refs.is_empty() {
-            cmds.push(Command::Replace(Box::new((*t).clone())));
+            cmds.push(Command::Replace(Box::new(t)));
         } else {
-            let mut unlinked = (*t).clone();
+            let mut unlinked = t.clone();
             unlinked.refs.clear();
             cmds.push(Command::Replace(Box::new(unlinked)));
-            linked.push(Command::Replace(Box::new((*t).clone())));
+            linked.push(Command::Replace(Box::new(t)));
         }
     }
     cmds.extend(linked);

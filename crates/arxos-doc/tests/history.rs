@@ -434,6 +434,31 @@ fn revert_restores_exact_old_values_as_one_new_change() {
 }
 
 #[test]
+fn a_reference_that_dangled_at_the_version_does_not_block_a_revert() {
+    let mut doc = plan();
+    let w1 = create(&mut doc, wall("wall:W1", 0.0));
+    let d1 = create(&mut doc, door("door:D1", &w1));
+    // Deleting the host leaves the door's link dangling (a relationship conflict).
+    doc.apply(&ctx(), Command::Delete { ids: vec![w1] })
+        .unwrap();
+    let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
+    doc.apply(
+        &ctx(),
+        Command::Delete {
+            ids: vec![d1.clone()],
+        },
+    )
+    .unwrap();
+    versions::revert_to(&mut doc, &ctx(), &v1).unwrap();
+    let door = doc.element(&d1).unwrap();
+    assert_eq!(door.tag, "door:D1");
+    assert!(
+        door.refs.is_empty(),
+        "the dangling link is dropped, as by `Restore`"
+    );
+}
+
+#[test]
 fn a_revert_can_itself_be_reverted() {
     let mut doc = plan();
     let a = create(&mut doc, outlet("outlet:A", 100.0));
@@ -758,4 +783,145 @@ fn audit_csv_of_a_real_document_has_one_row_per_change() {
             trail.last().unwrap().change
         )
     );
+}
+
+// ---- laws -----------------------------------------------------------------------------
+
+mod laws {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One random edit; `i` picks an element (live or deleted) by position.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Voltage(usize, u8),
+        Move(usize, i16),
+        Delete(usize),
+        Restore(usize),
+        Create(u8),
+        Tag(usize, u8),
+        Rehost(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, v)| Op::Voltage(i, v)),
+            (any::<usize>(), any::<i16>()).prop_map(|(i, d)| Op::Move(i, d)),
+            any::<usize>().prop_map(Op::Delete),
+            any::<usize>().prop_map(Op::Restore),
+            any::<u8>().prop_map(Op::Create),
+            (any::<usize>(), 0u8..6).prop_map(|(i, t)| Op::Tag(i, t)),
+            any::<usize>().prop_map(Op::Rehost),
+        ]
+    }
+
+    fn pick(doc: &Document, i: usize) -> ElementId {
+        let all: Vec<ElementId> = doc
+            .elements()
+            .chain(doc.deleted_elements())
+            .map(|e| e.id.clone())
+            .collect();
+        all[i % all.len()].clone()
+    }
+
+    /// Applies `op`; refused edits (unknown, duplicate tag...) write nothing and are skipped.
+    fn run(doc: &mut Document, op: &Op) {
+        let cmd = match op {
+            Op::Voltage(i, v) => Command::SetProperties {
+                id: pick(doc, *i),
+                set: vec![(
+                    "voltage".into(),
+                    prop(PropValue::Number(f64::from(*v)), None),
+                )],
+                remove: vec![],
+            },
+            Op::Move(i, d) => Command::Move {
+                ids: vec![pick(doc, *i)],
+                dx: f64::from(*d),
+                dy: 0.0,
+            },
+            Op::Delete(i) => Command::Delete {
+                ids: vec![pick(doc, *i)],
+            },
+            Op::Restore(i) => Command::Restore {
+                ids: vec![pick(doc, *i)],
+            },
+            Op::Create(n) => Command::Create(Box::new(outlet(&format!("outlet:N{n}"), 7.0))),
+            Op::Tag(i, t) => Command::SetTag {
+                id: pick(doc, *i),
+                tag: format!("outlet:T{t}"),
+            },
+            Op::Rehost(i) => {
+                let Ok(d) = doc.element_by_tag("door:D1").map(|e| e.id.clone()) else {
+                    return;
+                };
+                Command::SetReference {
+                    id: d,
+                    name: "host".into(),
+                    target: Some(pick(doc, *i)),
+                }
+            }
+        };
+        let _ = doc.apply(&ctx(), cmd);
+    }
+
+    fn without_dangling(mut state: BTreeMap<ElementId, Element>) -> BTreeMap<ElementId, Element> {
+        let ids: Vec<ElementId> = state.keys().cloned().collect();
+        for e in state.values_mut() {
+            e.refs.retain(|_, to| ids.contains(to));
+        }
+        state
+    }
+
+    fn linked(doc: &Document) -> BTreeMap<ElementId, Element> {
+        without_dangling(live(doc))
+    }
+
+    fn start() -> Document {
+        let mut doc = plan();
+        let w1 = create(&mut doc, wall("wall:W1", 0.0));
+        create(&mut doc, wall("wall:W2", 6000.0));
+        create(&mut doc, door("door:D1", &w1));
+        for (n, x) in [("outlet:A", 1.0), ("outlet:B", 2.0), ("outlet:C", 3.0)] {
+            create(&mut doc, outlet(n, x));
+        }
+        doc
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever happened before and after a version, reverting to it gives back exactly
+        /// its drawing, as one new change, and diffing against it is then empty.
+        #[test]
+        fn revert_gives_back_exactly_the_version(
+            before in prop::collection::vec(op(), 0..8),
+            after in prop::collection::vec(op(), 0..12),
+        ) {
+            let mut doc = start();
+            for o in &before {
+                run(&mut doc, o);
+            }
+            let v = versions::create_version(&mut doc, &ctx(), "v", "").unwrap();
+            let state = live(&doc);
+            for o in &after {
+                run(&mut doc, o);
+            }
+            let changes = doc.history().len();
+            let set = versions::revert_to(&mut doc, &ctx(), &v).unwrap();
+            // Exactly the version's drawing, up to references that already dangled then
+            // (no command writes a dangling link).
+            prop_assert_eq!(linked(&doc), without_dangling(state));
+            prop_assert_eq!(doc.history().len(), changes + usize::from(!set.is_empty()));
+            let now = doc.heads();
+            let d = versions::diff(&mut doc, &v.heads, &now).unwrap();
+            prop_assert!(d.added.is_empty() && d.removed.is_empty());
+            for c in &d.changed {
+                prop_assert!(c.fields.iter().all(|f| f.key.starts_with("ref.") && f.new.is_none()));
+            }
+            // And it survives a save and load.
+            let back = Document::load(&doc.save()).unwrap();
+            prop_assert_eq!(live(&back), live(&doc));
+        }
+    }
 }
