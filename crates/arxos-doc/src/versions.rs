@@ -242,8 +242,20 @@ impl Diff {
 /// What changed from the state at `from` to the state at `to` (both heads of `doc`'s history).
 pub fn diff(doc: &mut Document, from: &[ChangeHash], to: &[ChangeHash]) -> Result<Diff> {
     let old = doc.fork_at(from)?;
+    if same_heads(to, &doc.heads()) {
+        // The usual case (a version against now): no second fork to build.
+        return Ok(diff_documents(&old, doc));
+    }
     let new = doc.fork_at(to)?;
     Ok(diff_documents(&old, &new))
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }
 
 /// What changed from `old` to `new` (two states of the same plan, e.g. a preview and the
