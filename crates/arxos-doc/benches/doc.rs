@@ -12,7 +12,7 @@ use arxos_doc::generate::{GenerateOptions, generate};
 use arxos_doc::{
     Bounds, Command, Document, EditContext, ElementKind, Filter, Point, PropValue, prop,
 };
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn big() -> Document {
     generate(
@@ -28,6 +28,7 @@ fn big() -> Document {
     .unwrap()
 }
 
+#[allow(clippy::too_many_lines)] // one benchmark after another over one shared plan
 fn benches(c: &mut Criterion) {
     let mut doc = big();
     let ctx = EditContext::at("bench", 1);
@@ -70,6 +71,28 @@ fn benches(c: &mut Criterion) {
             )
             .unwrap()
         });
+    });
+    let mut remote = doc.fork();
+    c.bench_function("merge one remote edit (50k plan)", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                let id = outlets[i % outlets.len()].clone();
+                remote
+                    .apply(
+                        &ctx,
+                        Command::Move {
+                            ids: vec![id],
+                            dx: 0.0,
+                            dy: 1.0,
+                        },
+                    )
+                    .unwrap();
+                remote.save_incremental()
+            },
+            |bytes| doc.load_incremental(&bytes).unwrap(),
+            BatchSize::SmallInput,
+        );
     });
     let area = Bounds::from_corners(
         Point::new(20_000.0, 10_000.0),

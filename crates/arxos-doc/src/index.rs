@@ -48,6 +48,43 @@ pub(crate) struct Cache {
     /// Elements whose stored form could not be decoded (foreign writer, newer schema).
     pub undecodable: BTreeSet<String>,
     pub elements_obj: Option<ObjId>,
+    /// Which part of the plan each known map object belongs to, by its id text
+    /// (`counter@actor`): lets remote changes be attributed without diffing the document.
+    pub owners: BTreeMap<String, Owner>,
+}
+
+/// What a map object in the document is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A root map (`elements`, `floors`...).
+    Root(&'static str),
+    /// A child of a root map (a floor, a layer, a record).
+    Child(&'static str),
+    /// An element's map.
+    Element(ElementId),
+}
+
+/// Records every root map and every child map's owner.
+fn index_owners<D: ReadDoc>(doc: &D) -> BTreeMap<String, Owner> {
+    let mut owners = BTreeMap::new();
+    for name in root::ALL {
+        let Some(obj) = schema::root_map(doc, name) else {
+            continue;
+        };
+        owners.insert(obj.to_string(), Owner::Root(name));
+        for item in doc.map_range(&obj, ..) {
+            if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                continue;
+            }
+            let owner = if name == root::ELEMENTS {
+                Owner::Element(ElementId::new(item.key.to_string()))
+            } else {
+                Owner::Child(name)
+            };
+            owners.insert(item.id().to_string(), owner);
+        }
+    }
+    owners
 }
 
 impl Cache {
@@ -92,6 +129,7 @@ impl Cache {
             zorder,
             undecodable,
             elements_obj,
+            owners: index_owners(doc),
         }
     }
 
@@ -137,6 +175,8 @@ impl Cache {
         for raw in ids {
             let id = ElementId::new(raw.clone());
             let new = schema::child_map(doc, &obj, raw).and_then(|o| {
+                self.owners
+                    .insert(o.to_string(), Owner::Element(id.clone()));
                 let flat = schema::read_flat(doc, &o);
                 let decoded = schema::element_from_flat(raw, &flat);
                 if decoded.is_none() {
@@ -176,6 +216,21 @@ impl Cache {
         }
         self.floors = schema::read_floors(doc);
         self.layers = schema::read_layers(doc);
+        for name in [root::FLOORS, root::LAYERS, root::META] {
+            self.index_children(doc, name);
+        }
+    }
+
+    /// Records the owners of a (small) root map's children.
+    pub fn index_children<D: ReadDoc>(&mut self, doc: &D, name: &'static str) {
+        if let Some(obj) = schema::root_map(doc, name) {
+            for item in doc.map_range(&obj, ..) {
+                if matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                    self.owners
+                        .insert(item.id().to_string(), Owner::Child(name));
+                }
+            }
+        }
     }
 
     /// Live element ids whose bounds intersect `b`.

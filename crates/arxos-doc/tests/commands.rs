@@ -377,3 +377,52 @@ fn control_characters_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn merge_reports_floors_layers_and_records() {
+    let mut a = plan();
+    let mut b = a.fork();
+    b.apply_batch(
+        &ctx(),
+        "structure",
+        vec![
+            Command::AddFloor {
+                id: FloorId::new("level-2"),
+                name: "Level 2".into(),
+                elevation_mm: 3600.0,
+                order: 2,
+            },
+            Command::UpdateLayer {
+                id: LayerId::new("electrical"),
+                name: None,
+                color: None,
+                visible: Some(false),
+            },
+            Command::PutRecord {
+                set: arxos_doc::RecordSet::Rules,
+                id: "r1".into(),
+                fields: [("type".to_owned(), PropValue::Text("critical".into()))].into(),
+            },
+        ],
+    )
+    .unwrap();
+    let set = a.merge(&mut b).unwrap();
+    assert!(set.floors && set.layers && !set.meta, "{set:?}");
+    assert!(set.other.contains("rules"), "{set:?}");
+    assert_eq!(a.floors().len(), 2);
+    assert!(!a.layers()[&LayerId::new("electrical")].visible);
+    // A second remote edit of the new floor is attributed through the owner index.
+    b.apply(
+        &ctx(),
+        Command::UpdateFloor {
+            id: FloorId::new("level-2"),
+            name: Some("Mezzanine".into()),
+            elevation_mm: None,
+            order: None,
+        },
+    )
+    .unwrap();
+    let set = a.merge(&mut b).unwrap();
+    assert!(set.floors && !set.layers, "{set:?}");
+    assert_eq!(a.floors()[&FloorId::new("level-2")].name, "Mezzanine");
+}
