@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use arxos_sync::protocol::payload::{ArxPayload, Presence, PresenceEntry, RefusedChange};
 use arxos_sync::protocol::{EphemeralMessage, SyncPayload};
-use arxos_sync::{DocumentId, Grant, PeerId, Role, WireMessage};
+use arxos_sync::{DocumentId, Grant, PeerId, Role, WireMessage, fastsync};
 use automerge::sync::{self, ChunkList, SyncDoc};
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
@@ -162,6 +162,8 @@ struct PeerState {
     sync: sync::State,
     /// Whether the peer asked for the document (only then do we send it sync messages).
     syncing: bool,
+    /// We heard from the peer since we last generated a message for it.
+    heard: bool,
 }
 
 struct Room {
@@ -176,7 +178,9 @@ struct Room {
     presence_dirty: BTreeSet<ConnId>,
     presence_gone: Vec<String>,
     refused: HashMap<ChangeHash, String>,
-    to_persist: Vec<Vec<u8>>,
+    to_persist: Vec<(ChangeHash, Vec<u8>)>,
+    /// Our heads when sync messages last went out (the base of the next fan-out).
+    flushed_heads: Vec<ChangeHash>,
     oldest_unflushed: Option<Instant>,
     needs_sync: bool,
     appended_since_compact: usize,
@@ -237,6 +241,7 @@ async fn run_room(
         fail_all(&mut rx, "room storage unavailable").await;
         return;
     };
+    let flushed_heads = doc.get_heads();
     let mut room = Room {
         id,
         doc,
@@ -250,6 +255,7 @@ async fn run_room(
         presence_gone: Vec::new(),
         refused,
         to_persist: Vec::new(),
+        flushed_heads,
         oldest_unflushed: None,
         needs_sync: false,
         appended_since_compact: stored_chunks.saturating_sub(1),
@@ -373,6 +379,7 @@ impl Room {
                 out: join.out,
                 sync: sync::State::new(),
                 syncing: false,
+                heard: false,
             },
         );
         // Bring the newcomer up to date with locks and everyone's presence.
@@ -497,6 +504,7 @@ impl Room {
             return;
         };
         peer.syncing = true;
+        peer.heard = true;
         let before = self.doc.get_heads();
         let writer = Writer {
             role: peer.role,
@@ -508,7 +516,12 @@ impl Room {
                 && !hard
                 && !touches_refused(&message.changes, &self.refused));
         let result = if fast {
-            self.doc.receive_sync_message(&mut peer.sync, message)
+            let doc = &self.doc;
+            let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
+            match fastsync::receive_ack(&mut peer.sync, &before, known, message) {
+                Ok(()) => Ok(()),
+                Err(message) => self.doc.receive_sync_message(&mut peer.sync, *message),
+            }
         } else {
             let mut scratch = self.doc.clone();
             for chunk in message.changes.iter() {
@@ -556,12 +569,15 @@ impl Room {
             self.record_refused(&refused);
             self.send_payload(conn, &ArxPayload::Refused { changes });
         }
-        let new: Vec<Vec<u8>> = self
-            .doc
-            .get_changes(&before)
-            .iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect();
+        let new: Vec<(ChangeHash, Vec<u8>)> = if self.doc.get_heads() == before {
+            Vec::new()
+        } else {
+            self.doc
+                .get_changes(&before)
+                .iter()
+                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                .collect()
+        };
         if !new.is_empty() {
             self.to_persist.extend(new);
             self.oldest_unflushed.get_or_insert(received);
@@ -673,8 +689,9 @@ impl Room {
 
     /// Persists new changes, then sends sync messages. Returns `false` when the room must close.
     async fn flush(&mut self) -> bool {
-        if !self.to_persist.is_empty() {
-            let changes = std::mem::take(&mut self.to_persist);
+        let batch = std::mem::take(&mut self.to_persist);
+        if !batch.is_empty() {
+            let changes: Vec<Vec<u8>> = batch.iter().map(|(_, b)| b.clone()).collect();
             let n = changes.len();
             let storage = Arc::clone(&self.ctx.storage);
             let id = self.id;
@@ -700,6 +717,8 @@ impl Room {
         }
         if self.needs_sync {
             self.needs_sync = false;
+            let heads = self.doc.get_heads();
+            let before = std::mem::replace(&mut self.flushed_heads, heads.clone());
             let conns: Vec<ConnId> = self
                 .peers
                 .iter()
@@ -710,12 +729,24 @@ impl Room {
                 let Some(peer) = self.peers.get_mut(&conn) else {
                     continue;
                 };
-                if let Some(message) = self.doc.generate_sync_message(&mut peer.sync) {
+                // Same heads and nothing new from the peer: the protocol would repeat its last
+                // answer (nothing, or nothing while a message is in flight).
+                let unchanged = !peer.heard && peer.sync.last_sent_heads == heads;
+                peer.heard = false;
+                if unchanged || fastsync::nothing_to_send(&peer.sync, &heads) {
+                    continue;
+                }
+                let doc = &self.doc;
+                let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
+                let data = fastsync::fan_out(&mut peer.sync, &before, &heads, &batch, known)
+                    .or_else(|| doc.generate_sync_message(&mut peer.sync))
+                    .map(sync::Message::encode);
+                if let Some(data) = data {
                     let frame = WireMessage::Sync(SyncPayload {
                         sender_id: self.ctx.relay_peer.clone(),
                         target_id: peer.peer.clone(),
                         document_id: self.id,
-                        data: message.encode(),
+                        data,
                     })
                     .encode();
                     self.send(conn, frame);

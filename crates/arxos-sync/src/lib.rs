@@ -16,12 +16,14 @@
 //!   secret.
 //! * [`store`] — the client's local persistence (document, per-relay sync state, refused list).
 //! * [`admin`] — the relay admin API client and `share`.
+//! * [`fastsync`] — constant-time handling of caught-up sync messages (relay fan-out).
 //! * [`client`] — the background sync engine (connect, sync, reconnect with backoff, status).
 //!
 //! [automerge-repo]: https://github.com/automerge/automerge-repo
 
 pub mod admin;
 pub mod client;
+pub mod fastsync;
 pub mod invite;
 pub mod protocol;
 pub mod store;

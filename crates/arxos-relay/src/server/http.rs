@@ -183,8 +183,19 @@ pub(crate) async fn respond(stream: &mut MaybeTls, status: u16, content_type: &s
         413 => "Payload Too Large",
         _ => "Internal Server Error",
     };
+    // Refusals also carry their text in a header: WebSocket clients often do not read the body.
+    let why = if status >= 400 && content_type == "text/plain" {
+        let text: String = String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        format!("X-Arxos-Reason: {text}\r\n")
+    } else {
+        String::new()
+    };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{why}Connection: close\r\n\r\n",
         body.len()
     );
     let result = async {

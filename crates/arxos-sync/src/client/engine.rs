@@ -205,7 +205,8 @@ pub(super) async fn run(
 
 async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
     let url = config.invite.ws_url();
-    let attempt = tokio_tungstenite::connect_async(url.as_str());
+    // Nagle off: small sync and presence frames must not wait for delayed ACKs.
+    let attempt = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Err(_) => Err(SessionEnd::Lost {
             reason: "connection timed out".into(),
@@ -214,9 +215,16 @@ async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
         Ok(Err(WsError::Http(response))) => {
             let status = response.status();
             let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+                .headers()
+                .get("x-arxos-reason")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| {
+                    response
+                        .body()
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+                })
                 .unwrap_or_default();
             let reason = format!("{} {body}", status.as_u16());
             if matches!(status.as_u16(), 401 | 403 | 404) {
@@ -422,8 +430,14 @@ impl Session<'_> {
     async fn send_sync(&mut self, first: bool) -> Result<(), SessionEnd> {
         let (message, empty_doc) = {
             let mut doc = lock(&self.shared.doc);
-            let empty = doc.get_heads().is_empty();
-            (doc.sync().generate_sync_message(&mut self.state), empty)
+            let heads = doc.get_heads();
+            if crate::fastsync::nothing_to_send(&self.state, &heads) {
+                return Ok(());
+            }
+            (
+                doc.sync().generate_sync_message(&mut self.state),
+                heads.is_empty(),
+            )
         };
         let Some(message) = message else {
             return Ok(());
@@ -490,12 +504,16 @@ impl Session<'_> {
         let (before, after, new) = {
             let mut doc = lock(&self.shared.doc);
             let before = doc.get_heads();
-            doc.sync()
-                .receive_sync_message(&mut self.state, message)
-                .map_err(|e| SessionEnd::Lost {
-                    reason: format!("cannot apply relay changes: {e}"),
-                    was_synced: self.was_synced,
-                })?;
+            let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
+            let acked = crate::fastsync::receive_ack(&mut self.state, &before, known, message);
+            if let Err(message) = acked {
+                doc.sync()
+                    .receive_sync_message(&mut self.state, *message)
+                    .map_err(|e| SessionEnd::Lost {
+                        reason: format!("cannot apply relay changes: {e}"),
+                        was_synced: self.was_synced,
+                    })?;
+            }
             let after = doc.get_heads();
             let new: Vec<String> = if before == after {
                 Vec::new()

@@ -1,0 +1,531 @@
+//! `arxos-relay-load`: a load generator. Starts an `arxos-relay` process (or uses `--relay`),
+//! connects N protocol clients on loopback spread over R rooms, and has each make edits and
+//! move its cursor. Reports edit propagation latency (commit on A → applied on B), cursor
+//! fan-out latency (sent by A → presence batch received by B), errors, and the relay's CPU
+//! and memory.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use arxos_sync::admin::AdminClient;
+use arxos_sync::protocol::payload::{ArxPayload, Cursor, Presence, PresenceStatus};
+use arxos_sync::protocol::{EphemeralMessage, JoinMessage, PeerMetadata, SyncPayload};
+use arxos_sync::{InviteCode, PeerId, WireMessage, fastsync};
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Load generator for arxos-relay.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "arxos-relay-load", about)]
+struct Args {
+    /// Connected clients in total.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Rooms the clients are spread over.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Edits per second per client.
+    #[arg(long, default_value_t = 2.0)]
+    edits_per_sec: f64,
+    /// Cursor moves per second per client.
+    #[arg(long, default_value_t = 30.0)]
+    cursor_hz: f64,
+    /// Measured seconds (after everyone is connected and synced).
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    /// Use this relay instead of starting one (needs --admin-token; no CPU/memory figures
+    /// unless --relay-pid is given).
+    #[arg(long)]
+    relay: Option<String>,
+    /// Admin token for --relay.
+    #[arg(long, env = "ARXOS_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// The relay's process id, for CPU and memory.
+    #[arg(long)]
+    relay_pid: Option<u32>,
+    /// Worker threads for the generator's runtime.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+#[derive(Default)]
+struct Stats {
+    edit_us: Mutex<Vec<u64>>,
+    cursor_us: Mutex<Vec<u64>>,
+    edits_sent: AtomicU64,
+    cursors_sent: AtomicU64,
+    errors: AtomicU64,
+    measuring: std::sync::atomic::AtomicBool,
+}
+
+fn record(v: &Mutex<Vec<u64>>, us: u64) {
+    v.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(us);
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// Reads utime+stime (clock ticks) and VmRSS/VmHWM (kB) of a process.
+fn proc_stats(pid: u32) -> Option<(u64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    };
+    Some((utime + stime, kb("VmRSS:")?, kb("VmHWM:")?))
+}
+
+/// The relay's propagation histogram: (upper bound seconds, cumulative count).
+fn relay_histogram(relay_url: &str) -> Vec<(f64, u64)> {
+    use std::io::{Read, Write};
+    let Some(host) = relay_url.strip_prefix("ws://") else {
+        return Vec::new();
+    };
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return Vec::new();
+    };
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .filter_map(|l| l.strip_prefix("arxos_relay_propagation_seconds_bucket{le=\""))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Upper bound (ms) of the bucket holding quantile `q` of `end - start`.
+fn histogram_quantile(start: &[(f64, u64)], end: &[(f64, u64)], q: f64) -> f64 {
+    // Both samples list the same buckets in the same order.
+    let diffs: Vec<(f64, u64)> = end
+        .iter()
+        .enumerate()
+        .map(|(i, (b, c))| (*b, c.saturating_sub(start.get(i).map_or(0, |(_, sc)| *sc))))
+        .collect();
+    let total = diffs.last().map_or(0, |(_, c)| *c);
+    if total == 0 {
+        return f64::NAN;
+    }
+    let target = (total as f64 * q).ceil() as u64;
+    diffs
+        .iter()
+        .find(|(_, c)| *c >= target)
+        .map_or(f64::NAN, |(b, _)| b * 1000.0)
+}
+
+struct RelayChild(Child);
+
+impl Drop for RelayChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_relay(data: &std::path::Path) -> anyhow::Result<(RelayChild, String, String, u32)> {
+    let exe = std::env::current_exe()?
+        .parent()
+        .context("no exe folder")?
+        .join("arxos-relay");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let token = "load-admin-token".to_owned();
+    let child = Command::new(&exe)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-token",
+            &token,
+        ])
+        .arg("--data")
+        .arg(data)
+        .args(["--rate", "100000", "--burst", "100000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let pid = child.id();
+    let child = RelayChild(child);
+    let url = format!("ws://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("relay did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((child, url, token, pid))
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(ws: &mut Ws, msg: &WireMessage) -> anyhow::Result<()> {
+    ws.send(Message::Binary(msg.encode().into())).await?;
+    Ok(())
+}
+
+/// One simulated editor.
+#[allow(clippy::too_many_lines)] // a linear script of one client's life
+async fn run_client(
+    idx: usize,
+    code: InviteCode,
+    args: Args,
+    stats: Arc<Stats>,
+    ready: Arc<AtomicU64>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(code.ws_url(), None, true).await?;
+    let me = PeerId(format!("load-{idx}"));
+    send(
+        &mut ws,
+        &WireMessage::Join(JoinMessage {
+            sender_id: me.clone(),
+            peer_metadata: PeerMetadata::default(),
+            supported_protocol_versions: vec!["1".into()],
+        }),
+    )
+    .await?;
+    let relay = loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => {
+                if let WireMessage::Peer(p) = WireMessage::decode(&b)? {
+                    break p.sender_id;
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("closed during join"),
+        }
+    };
+    let mut doc = AutoCommit::new();
+    let mut state = sync::State::new();
+    let sync_frame = |doc: &mut AutoCommit, state: &mut sync::State| {
+        if fastsync::nothing_to_send(state, &doc.get_heads()) {
+            return None;
+        }
+        doc.sync().generate_sync_message(state).map(|m| {
+            WireMessage::Sync(SyncPayload {
+                sender_id: me.clone(),
+                target_id: relay.clone(),
+                document_id: code.document_id,
+                data: m.encode(),
+            })
+        })
+    };
+    if let Some(msg) = sync_frame(&mut doc, &mut state) {
+        send(&mut ws, &msg).await?;
+    }
+    let mut synced = false;
+    let mut edit_tick =
+        tokio::time::interval(Duration::from_secs_f64(1.0 / args.edits_per_sec.max(0.001)));
+    let mut cursor_tick =
+        tokio::time::interval(Duration::from_secs_f64(1.0 / args.cursor_hz.max(0.001)));
+    // Spread clients over the period so they do not fire in lockstep.
+    let offset = Duration::from_millis((idx as u64 * 7919) % 500);
+    edit_tick.reset_after(offset);
+    cursor_tick.reset_after(offset / 4);
+    let mut stop = stop;
+    let mut count = 0_u64;
+    let mut n = 0_u64;
+    loop {
+        tokio::select! {
+            frame = ws.next() => {
+                let bytes = match frame {
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Close(_))) | None => bail!("relay closed the connection"),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e.into()),
+                };
+                match WireMessage::decode(&bytes)? {
+                    WireMessage::Sync(p) => {
+                        let before = doc.get_heads();
+                        let message = sync::Message::decode(&p.data)?;
+                        let known = |h: &[automerge::ChangeHash]| doc.get_missing_deps(h).is_empty();
+                        let acked = fastsync::receive_ack(&mut state, &before, known, message);
+                        if let Err(message) = acked {
+                            doc.sync().receive_sync_message(&mut state, *message)?;
+                        }
+                        let now = now_us();
+                        if stats.measuring.load(Ordering::Relaxed) && doc.get_heads() != before {
+                            for change in doc.get_changes(&before) {
+                                if let Some(sent) = change.message().and_then(|m| m.parse::<u64>().ok()) {
+                                    record(&stats.edit_us, now.saturating_sub(sent));
+                                }
+                            }
+                        }
+                        if let Some(msg) = sync_frame(&mut doc, &mut state) {
+                            send(&mut ws, &msg).await?;
+                        }
+                        if !synced && doc.get_heads().iter().any(|_| true) {
+                            synced = true;
+                            ready.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    WireMessage::Ephemeral(e) => {
+                        if let Ok(ArxPayload::PresenceBatch { entries, .. }) = ArxPayload::decode(&e.data)
+                            && stats.measuring.load(Ordering::Relaxed)
+                        {
+                            let now = now_us();
+                            for entry in entries.iter().filter(|e| e.peer != me.0) {
+                                record(&stats.cursor_us, now.saturating_sub(entry.presence.sent_at_us));
+                            }
+                        }
+                    }
+                    WireMessage::Error(e) => bail!("relay error: {}", e.message),
+                    _ => {}
+                }
+            }
+            _ = edit_tick.tick(), if synced => {
+                n += 1;
+                let elements = match doc.get(ROOT, "elements")? {
+                    Some((_, id)) => id,
+                    None => doc.put_object(ROOT, "elements", ObjType::Map)?,
+                };
+                let key = format!("load-{idx}-{}", n % 8);
+                let element = match doc.get(&elements, key.as_str())? {
+                    Some((_, id)) => id,
+                    None => doc.put_object(&elements, key.as_str(), ObjType::Map)?,
+                };
+                doc.put(&element, "x", n as f64)?;
+                doc.commit_with(CommitOptions::default().with_message(now_us().to_string()));
+                if stats.measuring.load(Ordering::Relaxed) {
+                    stats.edits_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(msg) = sync_frame(&mut doc, &mut state) {
+                    send(&mut ws, &msg).await?;
+                }
+            }
+            _ = cursor_tick.tick(), if synced => {
+                count += 1;
+                let presence = Presence {
+                    user: me.0.clone(),
+                    color: "#3366ff".into(),
+                    status: PresenceStatus::Editing,
+                    cursor: Some(Cursor { floor: "f1".into(), x_mm: count as f64, y_mm: idx as f64 }),
+                    selection: Vec::new(),
+                    viewport: None,
+                    activity: None,
+                    sent_at_us: now_us(),
+                };
+                let msg = WireMessage::Ephemeral(EphemeralMessage {
+                    sender_id: me.clone(),
+                    target_id: relay.clone(),
+                    document_id: code.document_id,
+                    session_id: me.0.clone(),
+                    count,
+                    data: ArxPayload::Presence(presence).encode()?,
+                });
+                if stats.measuring.load(Ordering::Relaxed) {
+                    stats.cursors_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                send(&mut ws, &msg).await?;
+            }
+            _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let data = std::env::temp_dir().join(format!("arxos-load-{}", std::process::id()));
+    let (_child, relay_url, token, pid) = if let Some(url) = &args.relay {
+        (
+            None,
+            url.clone(),
+            args.admin_token
+                .clone()
+                .context("--relay needs --admin-token")?,
+            args.relay_pid.unwrap_or(0),
+        )
+    } else {
+        let (child, url, token, pid) = start_relay(&data)?;
+        (Some(child), url, token, pid)
+    };
+    let admin = AdminClient::new(&relay_url, &token)?;
+    let mut codes = Vec::new();
+    for _ in 0..args.rooms.max(1) {
+        let room = admin.create_room(None, false)?;
+        codes.push(room.owner_code);
+    }
+    // Seed each room so clients have a document to sync.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .thread_name("arxos-load")
+        .enable_all()
+        .build()?;
+    let stats = Arc::new(Stats::default());
+    let ready = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let result = runtime.block_on(async {
+        for code in &codes {
+            let client =
+                arxos_sync::client::SyncClient::start(arxos_sync::client::ClientConfig::new(
+                    code.clone(),
+                    arxos_sync::store::LocalStore::beside(
+                        &data.join(format!("seed-{}.arx", code.document_id)),
+                    ),
+                ))?;
+            client.change(|d| {
+                let _ = d.put_object(ROOT, "elements", ObjType::Map);
+            });
+            tokio::task::spawn_blocking(move || {
+                client.wait_synced(Duration::from_secs(20)).map(drop)
+            })
+            .await??;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for idx in 0..args.clients {
+            let code = codes[idx % codes.len()].clone();
+            let (args, stats, ready, stop) = (
+                args.clone(),
+                Arc::clone(&stats),
+                Arc::clone(&ready),
+                stop_rx.clone(),
+            );
+            tasks.spawn(async move {
+                if let Err(err) = run_client(idx, code, args, Arc::clone(&stats), ready, stop).await
+                {
+                    eprintln!("client {idx}: {err:#}");
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            if idx % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while (ready.load(Ordering::Relaxed) as usize) < args.clients {
+            if Instant::now() > deadline {
+                bail!(
+                    "only {} of {} clients synced",
+                    ready.load(Ordering::Relaxed),
+                    args.clients
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Warm up, then measure.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let cpu_start = if pid > 0 { proc_stats(pid) } else { None };
+        let hist_start = relay_histogram(&relay_url);
+        let t0 = Instant::now();
+        stats.measuring.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(args.duration_secs)).await;
+        stats.measuring.store(false, Ordering::Relaxed);
+        let elapsed = t0.elapsed();
+        let cpu_end = if pid > 0 { proc_stats(pid) } else { None };
+        let hist_end = relay_histogram(&relay_url);
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+        anyhow::Ok((cpu_start, cpu_end, elapsed, (hist_start, hist_end)))
+    });
+    let (cpu_start, cpu_end, elapsed, hist) = result?;
+    report(&args, &stats, cpu_start, cpu_end, elapsed, &hist)?;
+    let _ = std::fs::remove_dir_all(&data);
+    if stats.errors.load(Ordering::Relaxed) > 0 {
+        bail!("{} clients failed", stats.errors.load(Ordering::Relaxed));
+    }
+    Ok(())
+}
+
+type ProcSample = Option<(u64, u64, u64)>;
+type Histogram = Vec<(f64, u64)>;
+
+fn report(
+    args: &Args,
+    stats: &Stats,
+    cpu_start: ProcSample,
+    cpu_end: ProcSample,
+    elapsed: Duration,
+    (hist_start, hist_end): &(Histogram, Histogram),
+) -> anyhow::Result<()> {
+    let mut edits = std::mem::take(
+        &mut *stats
+            .edit_us
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let mut cursors = std::mem::take(
+        &mut *stats
+            .cursor_us
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    edits.sort_unstable();
+    cursors.sort_unstable();
+    let ticks_per_sec = 100.0; // Linux USER_HZ
+    let (cpu_pct, rss_mb, hwm_mb) = match (cpu_start, cpu_end) {
+        (Some((c0, _, _)), Some((c1, rss, hwm))) => (
+            (c1 - c0) as f64 / ticks_per_sec / elapsed.as_secs_f64() * 100.0,
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0,
+        ),
+        _ => (f64::NAN, f64::NAN, f64::NAN),
+    };
+    let report = serde_json::json!({
+        "clients": args.clients,
+        "rooms": args.rooms,
+        "edits_per_sec_per_client": args.edits_per_sec,
+        "cursor_hz_per_client": args.cursor_hz,
+        "measured_secs": elapsed.as_secs_f64(),
+        "edits_sent": stats.edits_sent.load(Ordering::Relaxed),
+        "edit_deliveries": edits.len(),
+        "edit_latency_ms": { "p50": percentile(&edits, 0.5), "p99": percentile(&edits, 0.99), "max": percentile(&edits, 1.0) },
+        "cursor_moves_sent": stats.cursors_sent.load(Ordering::Relaxed),
+        "cursor_deliveries": cursors.len(),
+        "cursor_latency_ms": { "p50": percentile(&cursors, 0.5), "p99": percentile(&cursors, 0.99), "max": percentile(&cursors, 1.0) },
+        "relay_internal_propagation_ms_bucket_upper_bound": {
+            "p50": histogram_quantile(hist_start, hist_end, 0.5),
+            "p99": histogram_quantile(hist_start, hist_end, 0.99),
+        },
+        "client_errors": stats.errors.load(Ordering::Relaxed),
+        "relay_cpu_percent": cpu_pct,
+        "relay_rss_mb": rss_mb,
+        "relay_peak_rss_mb": hwm_mb,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
