@@ -139,6 +139,22 @@ fn versions_are_created_listed_and_shown() {
         "no version named `v9`",
         &[&plan],
     );
+    let gone = ok_json(&["version", "delete"], &plan, &["v2"]);
+    assert_eq!(gone["name"], "v2");
+    assert_eq!(
+        ok_json(&["version", "list"], &plan, &[])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    refused(
+        &["version", "delete"],
+        &plan,
+        &["v2"],
+        "no version named `v2`",
+        &[&plan],
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! History on the command line: `version create|list|show|diff|revert`,
+//! History on the command line: `version create|list|show|diff|revert|delete`,
 //! `branch create|list|merge|close`, `proposal create|list|show|approve|request-changes|
 //! comment|merge`, and `audit [--csv]`.
 //!
@@ -54,6 +54,15 @@ pub enum VersionCmd {
         from: String,
         /// To this version [default: `current`].
         to: Option<String>,
+    },
+    /// Remove a named version (the states it named stay in history).
+    Delete {
+        /// Plan file.
+        file: PathBuf,
+        /// Version name.
+        name: String,
+        #[command(flatten)]
+        author: Author,
     },
     /// Make the plan look as it did at a version, as one new change (history is kept).
     Revert {
@@ -221,6 +230,14 @@ pub fn run_version(out: Out, cmd: VersionCmd) -> anyhow::Result<()> {
             to.as_deref().unwrap_or(versions::CURRENT),
         ),
         VersionCmd::Revert { file, name, author } => version_revert(out, &file, &name, &author),
+        VersionCmd::Delete { file, name, author } => {
+            let (mut pf, mut doc) = PlanFile::open(&file)?;
+            let v = versions::delete_version(&mut doc, &EditContext::now(author.name()), &name)?;
+            pf.save(&mut doc)?;
+            out.emit(&version_row(&v), || {
+                println!("deleted version {name} of {}", file.display());
+            })
+        }
     }
 }
 

@@ -87,6 +87,22 @@ pub fn create_version(
     Ok(version)
 }
 
+/// Removes the named version (one change of kind [`ChangeKind::Version`]; the states it named
+/// stay in history, and the removal shows in the audit trail).
+pub fn delete_version(doc: &mut Document, ctx: &EditContext, name: &str) -> Result<Version> {
+    let version = get_version(doc, name)?;
+    doc.apply_batch_as(
+        ctx,
+        ChangeKind::Version,
+        &format!("delete version {name}"),
+        vec![Command::DeleteRecord {
+            set: RecordSet::Versions,
+            id: name.to_owned(),
+        }],
+    )?;
+    Ok(version)
+}
+
 /// Every readable version, oldest first (then by name). Damaged records are skipped with a
 /// warning; [`get_version`] reports them.
 pub fn list_versions(doc: &Document) -> Vec<Version> {

@@ -152,6 +152,29 @@ fn versions_are_created_listed_and_unique() {
 }
 
 #[test]
+fn a_deleted_version_is_gone_but_its_name_can_be_reused() {
+    let mut doc = plan();
+    let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
+    assert_eq!(
+        versions::delete_version(&mut doc, &ctx(), "v1").unwrap(),
+        v1
+    );
+    assert!(versions::list_versions(&doc).is_empty());
+    let last = doc.history().pop().unwrap();
+    assert_eq!(last.kind, ChangeKind::Version);
+    assert_eq!(last.summary, "delete version v1");
+    assert!(matches!(
+        versions::delete_version(&mut doc, &ctx(), "v1"),
+        Err(DocError::UnknownName { .. })
+    ));
+    versions::create_version(&mut doc, &ctx(), "v1", "again").unwrap();
+    assert_eq!(
+        versions::get_version(&doc, "v1").unwrap().description,
+        "again"
+    );
+}
+
+#[test]
 fn versions_survive_save_and_load() {
     let mut doc = plan();
     let v = versions::create_version(&mut doc, &ctx(), "v1", "saved").unwrap();
