@@ -24,6 +24,9 @@ fn kill_9_during_edit_storm_loses_nothing_acknowledged() {
     clients[0].change(seed);
     for c in &clients {
         c.wait_synced(T).unwrap();
+        eventually(T, "the seeded plan reached every writer", || {
+            c.with_doc(|d| support::map(d, &automerge::ROOT, "elements").is_some())
+        });
     }
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = clients
