@@ -196,7 +196,7 @@ pub enum Command {
         #[command(subcommand)]
         cmd: conflicts::RulesCmd,
     },
-    /// Named versions: create, list, show, diff, revert.
+    /// Named versions: create, list, show, diff, revert, delete.
     Version {
         /// What to do.
         #[command(subcommand)]

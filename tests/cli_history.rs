@@ -420,7 +420,7 @@ fn proposals_are_reviewed_before_merging() {
         &["branch", "merge"],
         &plan,
         &["rewire"],
-        "proposal `rewire` has changes requested",
+        "proposal `rewire` has changes requested; address the review first or force the merge (--force)",
         &[&plan, &pfile],
     );
 

@@ -13,7 +13,7 @@ use arxos_doc::branches::{self, Branch, BranchMerge, Comment, ProposalView};
 use arxos_doc::conflict::{AutoResolution, Conflict, ConflictIndex, LocalSide, auto_resolve};
 use arxos_doc::file::{self, PlanFile, ReplicaState, SaveKind};
 use arxos_doc::versions::{self, Diff, ElementChange, FieldChange, StructureChange, Version};
-use arxos_doc::{ChangeSet, Document, EditContext, ElementKind, PropValue};
+use arxos_doc::{ChangeSet, DocError, Document, EditContext, ElementKind, PropValue};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -691,7 +691,11 @@ fn branch_merge(
     };
     let mut bdoc = file::load(&bpath)?;
     let ctx = EditContext::now(author.name());
-    let merged = branches::merge_branch(&mut doc, &mut bdoc, &ctx, name, force)?;
+    let merged =
+        branches::merge_branch(&mut doc, &mut bdoc, &ctx, name, force).map_err(|e| match e {
+            DocError::ChangesRequested(_) => anyhow::anyhow!("{e} (--force)"),
+            other => other.into(),
+        })?;
     // Conflicts as for any merge: local = the parent before the merge, remote = the branch.
     let local = LocalSide::Heads(merged.before.clone());
     let found = ConflictIndex::scan(&mut doc, local.clone()).list(&doc);
