@@ -59,7 +59,10 @@ fn merge_lists_ours_as_local_and_resolution_sticks() {
     let m = dir.path().join("m.arx");
     let report = json(arxos().arg("merge").arg(&a).arg(&b).arg("-o").arg(&m));
     // Whether the visible value changed depends on which concurrent value Automerge picks.
-    assert!(report["updated"] == 0 || report["updated"] == 1, "{report:#}");
+    assert!(
+        report["updated"] == 0 || report["updated"] == 1,
+        "{report:#}"
+    );
     let conflicts = report["conflicts"].as_array().unwrap();
     assert_eq!(conflicts.len(), 1, "{report:#}");
     let c = &conflicts[0];
