@@ -1,6 +1,17 @@
 //! Command-line interface: argument definitions and dispatch. Each family of subcommands
 //! lives in its own module; all of them edit plans only through `arxos_doc` commands.
 
+/// `println!` for command output: when the reader goes away (`arxos find … | head`), the
+/// program ends quietly instead of panicking on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cli::output::stdout_failed(&e);
+        }
+    }};
+}
+
 mod conflicts;
 mod convert;
 mod edit;

@@ -410,3 +410,28 @@ fn bundled_sample_matches_its_generator() {
         "assets/sample-office.svgx is stale: regenerate it with `arxos generate --sample`"
     );
 }
+
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = sample(dir.path());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("arxos"))
+        .arg("find")
+        .arg(&plan)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("door:R01"), "{first}");
+    // The reader is gone now (dropped), like `arxos find … | head -1`.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

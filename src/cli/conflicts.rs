@@ -69,13 +69,16 @@ fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
 
 fn print_table(rows: &[Row<'_>]) {
     for r in rows {
-        println!(
+        outln!(
             "{:<16} {:<8} {:<15} {}",
-            r.id, r.severity, r.kind, r.message
+            r.id,
+            r.severity,
+            r.kind,
+            r.message
         );
     }
     if rows.is_empty() {
-        println!("no conflicts");
+        outln!("no conflicts");
     }
 }
 
@@ -331,10 +334,10 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                 .with_context(|| format!("no open conflict `{id}` (see `arxos conflicts list`)"))?;
             let r = row(&doc, c);
             out.emit(&r, || {
-                println!("{}  {} {}  {}", c.id, c.severity, c.kind, c.tag);
-                println!("  {}", c.message);
+                outln!("{}  {} {}  {}", c.id, c.severity, c.kind, c.tag);
+                outln!("  {}", c.message);
                 if let Some(p) = &c.property {
-                    println!("  property  {p}");
+                    outln!("  property  {p}");
                 }
                 let show = |label: &str, s: &Option<Side>| {
                     if let Some(s) = s {
@@ -342,7 +345,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                             .value
                             .as_ref()
                             .map_or("(none)".into(), ToString::to_string);
-                        println!(
+                        outln!(
                             "  {label:<9} {v:<20} by {} at {}",
                             s.author,
                             timestamp(s.time_ms)
@@ -350,7 +353,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                     }
                 };
                 if let Some(b) = &c.base {
-                    println!("  base      {b}");
+                    outln!("  base      {b}");
                 }
                 show("local", &c.local);
                 show("remote", &c.remote);
@@ -358,7 +361,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                     show("other", &Some(o.clone()));
                 }
                 for rel in &r.related {
-                    println!("  related   {rel}");
+                    outln!("  related   {rel}");
                 }
             })
         }
@@ -391,7 +394,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                     changes: &changes,
                     open_conflicts: left,
                 },
-                || println!("resolved {} ({}); {left} conflict(s) left", c.id, c.message),
+                || outln!("resolved {} ({}); {left} conflict(s) left", c.id, c.message),
             )
         }
         ConflictsCmd::Auto { file, author } => {
@@ -410,7 +413,7 @@ fn print_auto(done: &[AutoResolution]) {
             .chosen
             .as_ref()
             .map_or("(none)".into(), ToString::to_string);
-        println!(
+        outln!(
             "auto-resolved {}.{} = {v} ({} by {}, {})",
             a.tag,
             a.property,
@@ -437,10 +440,10 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                 .collect();
             out.emit(&rows, || {
                 for r in &rows {
-                    println!("{:<32} {}", r.id, r.description);
+                    outln!("{:<32} {}", r.id, r.description);
                 }
                 if rows.is_empty() {
-                    println!("no rules: every conflict waits for a person");
+                    outln!("no rules: every conflict waits for a person");
                 }
             })
         }
@@ -463,7 +466,7 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                     id: &id,
                     description: rule.describe(),
                 },
-                || println!("added rule {id}: {}", rule.describe()),
+                || outln!("added rule {id}: {}", rule.describe()),
             )
         }
         RulesCmd::Remove { file, id, author } => {
@@ -481,7 +484,7 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                 }],
             )?;
             pf.save(&mut doc)?;
-            out.emit(&id, || println!("removed rule {id}"))
+            out.emit(&id, || outln!("removed rule {id}"))
         }
     }
 }
@@ -583,7 +586,7 @@ pub fn merge(
     };
     out.emit(&report, || {
         let verb = if preview { "would bring" } else { "brought" };
-        println!(
+        outln!(
             "merge {verb} {} added, {} updated, {} deleted element(s) from {}",
             report.added,
             report.updated,
@@ -593,7 +596,7 @@ pub fn merge(
         print_auto(&auto);
         print_table(&report.conflicts);
         if let Some(o) = &report.output {
-            println!("wrote {o}");
+            outln!("wrote {o}");
         }
     })
 }

@@ -82,7 +82,7 @@ pub fn import(
         report: &report,
     };
     out.emit(&o, || {
-        println!(
+        outln!(
             "imported {} SVGX elements and {} plain paths on {} floor(s), {} layer(s) into {}",
             report.svgx_elements,
             report.plain_paths,
@@ -115,7 +115,7 @@ pub fn export(out: Out, input: &Path, output: &Path, floor: Option<String>) -> a
         bytes: svg.len(),
     };
     out.emit(&o, || {
-        println!("exported to {} ({} bytes)", o.output, o.bytes);
+        outln!("exported to {} ({} bytes)", o.output, o.bytes);
     })
 }
 
@@ -165,9 +165,11 @@ pub fn generate(
         seconds: started.elapsed().as_secs_f64(),
     };
     out.emit(&o, || {
-        println!(
+        outln!(
             "wrote {} elements to {} in {:.1} s",
-            o.elements, o.output, o.seconds
+            o.elements,
+            o.output,
+            o.seconds
         );
     })
 }

@@ -45,7 +45,7 @@ fn edit_file(
     };
     out.emit(&report, || {
         let n = changes.added.len() + changes.updated.len() + changes.removed.len();
-        println!(
+        outln!(
             "{summary} ({n} element(s) changed, saved to {})",
             path.display()
         );

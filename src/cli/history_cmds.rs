@@ -235,7 +235,7 @@ pub fn run_version(out: Out, cmd: VersionCmd) -> anyhow::Result<()> {
             let v = versions::delete_version(&mut doc, &EditContext::now(author.name()), &name)?;
             pf.save(&mut doc)?;
             out.emit(&version_row(&v), || {
-                println!("deleted version {name} of {}", file.display());
+                outln!("deleted version {name} of {}", file.display());
             })
         }
     }
@@ -266,7 +266,7 @@ fn version_create(
     let v = versions::create_version(&mut doc, &EditContext::now(author.name()), name, message)?;
     file.save(&mut doc)?;
     out.emit(&version_row(&v), || {
-        println!("created version {name} of {}", path.display());
+        outln!("created version {name} of {}", path.display());
     })
 }
 
@@ -276,13 +276,16 @@ fn version_list(out: Out, path: &Path) -> anyhow::Result<()> {
     let rows: Vec<VersionRow<'_>> = list.iter().map(version_row).collect();
     out.emit(&rows, || {
         for r in &rows {
-            println!(
+            outln!(
                 "{:<20} {}  {:<12} {}",
-                r.version.name, r.time, r.version.author, r.version.description
+                r.version.name,
+                r.time,
+                r.version.author,
+                r.version.description
             );
         }
         if rows.is_empty() {
-            println!("no versions (create one with `arxos version create`)");
+            outln!("no versions (create one with `arxos version create`)");
         }
     })
 }
@@ -312,12 +315,12 @@ fn version_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
         by_kind: stats.by_kind,
     };
     out.emit(&show, || {
-        println!("version {}", v.name);
-        println!("  created  {} by {}", show.version.time, v.author);
+        outln!("version {}", v.name);
+        outln!("  created  {} by {}", show.version.time, v.author);
         if !v.description.is_empty() {
-            println!("  about    {}", v.description);
+            outln!("  about    {}", v.description);
         }
-        println!(
+        outln!(
             "  heads    {}",
             v.heads
                 .iter()
@@ -325,12 +328,15 @@ fn version_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!(
+        outln!(
             "  plan     {} element(s), {} deleted, {} floor(s), {} layer(s)",
-            show.elements, show.deleted, show.floors, show.layers
+            show.elements,
+            show.deleted,
+            show.floors,
+            show.layers
         );
         for (kind, n) in &show.by_kind {
-            println!("    {kind:<10} {n}");
+            outln!("    {kind:<10} {n}");
         }
     })
 }
@@ -353,7 +359,7 @@ fn show_value(v: Option<&PropValue>) -> String {
 
 fn print_fields(indent: &str, fields: &[FieldChange]) {
     for f in fields {
-        println!(
+        outln!(
             "{indent}{}: {} -> {}",
             f.key,
             show_value(f.old.as_ref()),
@@ -369,7 +375,7 @@ fn print_structure(what: &str, changes: &[StructureChange]) {
             versions::StructureChangeKind::Removed => "removed",
             versions::StructureChangeKind::Changed => "changed",
         };
-        println!("{what} {} {verb}", c.id);
+        outln!("{what} {} {verb}", c.id);
         print_fields("    ", &c.fields);
     }
 }
@@ -381,13 +387,13 @@ fn version_diff(out: Out, path: &Path, from: &str, to: &str) -> anyhow::Result<(
     let d = versions::diff(&mut doc, &a, &b)?;
     let report = DiffReport { from, to, diff: &d };
     out.emit(&report, || {
-        println!(
+        outln!(
             "{from} -> {to}: {} added, {} removed, {} changed",
             d.added.len(),
             d.removed.len(),
             d.changed.len()
         );
-        let line = |sign: &str, e: &ElementChange| println!("{sign} {} ({})", e.tag, e.kind);
+        let line = |sign: &str, e: &ElementChange| outln!("{sign} {} ({})", e.tag, e.kind);
         for e in &d.added {
             line("+", e);
         }
@@ -401,7 +407,7 @@ fn version_diff(out: Out, path: &Path, from: &str, to: &str) -> anyhow::Result<(
         print_structure("floor", &d.floors);
         print_structure("layer", &d.layers);
         if !d.meta.is_empty() {
-            println!("plan info changed");
+            outln!("plan info changed");
             print_fields("    ", &d.meta);
         }
     })
@@ -431,12 +437,12 @@ fn version_revert(out: Out, path: &Path, name: &str, author: &Author) -> anyhow:
     };
     out.emit(&report, || {
         if changes.is_empty() {
-            println!(
+            outln!(
                 "{} already matches version {name}; nothing written",
                 path.display()
             );
         } else {
-            println!(
+            outln!(
                 "reverted {} to version {name}: {} restored, {} updated, {} removed",
                 path.display(),
                 changes.added.len(),
@@ -472,7 +478,7 @@ pub fn run_branch(out: Out, cmd: BranchCmd) -> anyhow::Result<()> {
             let b = branches::close_branch(&mut doc, &EditContext::now(author.name()), &name)?;
             pf.save(&mut doc)?;
             out.emit(&b, || {
-                println!("closed {name}; {} is left as it is", b.file);
+                outln!("closed {name}; {} is left as it is", b.file);
             })
         }
     }
@@ -612,7 +618,7 @@ fn branch_create(
                 .from_version
                 .as_deref()
                 .unwrap_or("the current state");
-            println!("created {what} {name} from {at}: {shown}");
+            outln!("created {what} {name} from {at}: {shown}");
         },
     )
 }
@@ -626,7 +632,7 @@ fn branch_list(out: Out, path: &Path) -> anyhow::Result<()> {
                 .review
                 .map(|r| format!(" proposal, review {}", r.as_str()))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{:<20} {:<7}{review}  from {}  by {}  {}",
                 b.name,
                 b.state.as_str(),
@@ -640,7 +646,7 @@ fn branch_list(out: Out, path: &Path) -> anyhow::Result<()> {
             );
         }
         if list.is_empty() {
-            println!("no branches");
+            outln!("no branches");
         }
     })
 }
@@ -723,7 +729,7 @@ fn branch_merge(
     };
     out.emit(&report, || {
         let c = &merged.changes;
-        println!(
+        outln!(
             "merged {name} into {}: {} added, {} updated, {} removed",
             path.display(),
             c.added.len(),
@@ -731,18 +737,18 @@ fn branch_merge(
             c.removed.len()
         );
         if !auto.is_empty() {
-            println!("{} conflict(s) settled by the plan's rules", auto.len());
+            outln!("{} conflict(s) settled by the plan's rules", auto.len());
         }
         if open.is_empty() {
-            println!("no conflicts");
+            outln!("no conflicts");
         } else {
-            println!(
+            outln!(
                 "{} conflict(s) to decide (arxos conflicts list {}):",
                 open.len(),
                 path.display()
             );
             for c in &open {
-                println!("  {:<16} {:<8} {}", c.id, c.severity, c.message);
+                outln!("  {:<16} {:<8} {}", c.id, c.severity, c.message);
             }
         }
     })
@@ -772,7 +778,7 @@ fn review(
             author: &who,
             summary: &what,
         },
-        || println!("{what}"),
+        || outln!("{what}"),
     )
 }
 
@@ -781,7 +787,7 @@ fn proposal_list(out: Out, path: &Path) -> anyhow::Result<()> {
     let list = branches::list_proposals(&doc);
     out.emit(&list, || {
         for p in &list {
-            println!(
+            outln!(
                 "{:<20} {:<17} {:<7} by {:<12} {} comment(s)  {}",
                 p.branch.name,
                 p.branch.review.map_or("open", |r| r.as_str()),
@@ -792,7 +798,7 @@ fn proposal_list(out: Out, path: &Path) -> anyhow::Result<()> {
             );
         }
         if list.is_empty() {
-            println!("no proposals");
+            outln!("no proposals");
         }
     })
 }
@@ -805,14 +811,14 @@ fn proposal_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
         .with_context(|| format!("no proposal named `{name}`"))?;
     out.emit(&view, || {
         let b = &view.branch;
-        println!("proposal {}", b.name);
-        println!("  by       {} at {}", b.created_by, rfc3339_ms(b.time_ms));
+        outln!("proposal {}", b.name);
+        outln!("  by       {} at {}", b.created_by, rfc3339_ms(b.time_ms));
         if !b.description.is_empty() {
-            println!("  about    {}", b.description);
+            outln!("  about    {}", b.description);
         }
-        println!("  review   {}", b.review.map_or("open", |r| r.as_str()));
-        println!("  state    {}", b.state.as_str());
-        println!("  file     {}", b.file);
+        outln!("  review   {}", b.review.map_or("open", |r| r.as_str()));
+        outln!("  state    {}", b.state.as_str());
+        outln!("  file     {}", b.file);
         for c in &view.comments {
             print_comment(c);
         }
@@ -820,7 +826,7 @@ fn proposal_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
 }
 
 fn print_comment(c: &Comment) {
-    println!(
+    outln!(
         "  - {} {} ({}): {}",
         rfc3339_ms(c.time_ms),
         c.author,
@@ -841,7 +847,7 @@ pub fn audit(out: Out, path: &Path, csv: bool) -> anyhow::Result<()> {
     }
     out.emit(&trail, || {
         for e in &trail {
-            println!(
+            outln!(
                 "{}  {:<12} {:<8} {}  {}",
                 e.time,
                 e.author,

@@ -89,16 +89,16 @@ fn summarize(doc: &mut Document) -> Info {
 }
 
 fn print_info(i: &Info) {
-    println!("{}  ({} elements, units {})", i.name, i.elements, i.units);
+    outln!("{}  ({} elements, units {})", i.name, i.elements, i.units);
     if i.deleted > 0 {
-        println!("  {} deleted (restorable)", i.deleted);
+        outln!("  {} deleted (restorable)", i.deleted);
     }
     if i.undecodable > 0 {
-        println!("  {} elements could not be decoded", i.undecodable);
+        outln!("  {} elements could not be decoded", i.undecodable);
     }
-    println!("floors:");
+    outln!("floors:");
     for f in &i.floors {
-        println!(
+        outln!(
             "  {:<14} {:<20} {:>8} mm  {:>7} elements",
             f.id.as_str(),
             f.name,
@@ -106,10 +106,10 @@ fn print_info(i: &Info) {
             f.elements
         );
     }
-    println!("layers:");
+    outln!("layers:");
     for l in &i.layers {
         let hidden = if l.visible { "" } else { "  (hidden)" };
-        println!(
+        outln!(
             "  {:<14} {:<14} {:<14} {:>7} elements{hidden}",
             l.id.as_str(),
             l.name,
@@ -117,11 +117,11 @@ fn print_info(i: &Info) {
             l.elements
         );
     }
-    println!("kinds:");
+    outln!("kinds:");
     for (k, n) in &i.by_kind {
-        println!("  {:<14} {n:>7}", k.as_str());
+        outln!("  {:<14} {n:>7}", k.as_str());
     }
-    println!("history: {} changes", i.changes);
+    outln!("history: {} changes", i.changes);
 }
 
 /// `arxos` without arguments: the sample plan's summary, then the help.
@@ -129,11 +129,11 @@ pub fn welcome(out: Out) -> anyhow::Result<()> {
     let mut doc = crate::sample::sample_plan().context("the bundled sample plan")?;
     let info = summarize(&mut doc);
     out.emit(&info, || {
-        println!(
+        outln!(
             "Arxos Studio — the editor window is not built yet; this is the bundled sample plan.\n"
         );
         print_info(&info);
-        println!();
+        outln!();
         let mut cmd = <super::Cli as clap::CommandFactory>::command();
         let _ = cmd.print_help();
     })
@@ -239,7 +239,7 @@ pub fn find(out: Out, a: &FindArgs) -> anyhow::Result<()> {
     out.emit(&rows, || {
         for r in &rows {
             let del = if r.deleted { "  (deleted)" } else { "" };
-            println!(
+            outln!(
                 "{:<28} {:<10} {:<10} {:<14} ({}, {}){del}",
                 r.tag,
                 r.kind.as_str(),
@@ -271,20 +271,22 @@ pub fn get(out: Out, path: &Path, target: &str) -> anyhow::Result<()> {
     let Some(prop) = prop else {
         return out.emit(e, || {
             let deleted = if e.deleted { "  (deleted)" } else { "" };
-            println!("{}  [{}]  id {}{deleted}", e.tag, e.kind, e.id);
-            println!("  floor      {}", e.floor);
-            println!("  layer      {}", e.layer);
-            println!(
+            outln!("{}  [{}]  id {}{deleted}", e.tag, e.kind, e.id);
+            outln!("  floor      {}", e.floor);
+            outln!("  layer      {}", e.layer);
+            outln!(
                 "  position   ({}, {})  rotation {}°",
-                e.transform.x, e.transform.y, e.transform.rotation
+                e.transform.x,
+                e.transform.y,
+                e.transform.rotation
             );
-            println!("  geometry   {}", e.geometry.type_name());
+            outln!("  geometry   {}", e.geometry.type_name());
             if let Some(t) = &e.text {
-                println!("  text       {t}");
+                outln!("  text       {t}");
             }
             for (k, p) in &e.props {
                 let unit = p.unit.as_deref().unwrap_or("");
-                println!(
+                outln!(
                     "  {k:<10} {}{}{unit}",
                     p.value,
                     if unit.is_empty() { "" } else { " " }
@@ -292,7 +294,7 @@ pub fn get(out: Out, path: &Path, target: &str) -> anyhow::Result<()> {
             }
             for (k, t) in &e.refs {
                 let to = doc.element_any(t).map_or(t.as_str(), |t| t.tag.as_str());
-                println!("  {k:<10} -> {to}");
+                outln!("  {k:<10} -> {to}");
             }
         });
     };
@@ -309,9 +311,12 @@ pub fn get(out: Out, path: &Path, target: &str) -> anyhow::Result<()> {
         value: &p.value,
         unit: p.unit.as_deref(),
     };
-    out.emit(&o, || match &p.unit {
-        Some(u) => println!("{} {u}", p.value),
-        None => println!("{}", p.value),
+    out.emit(&o, || {
+        if let Some(u) = &p.unit {
+            outln!("{} {u}", p.value);
+        } else {
+            outln!("{}", p.value);
+        }
     })
 }
 
@@ -342,7 +347,7 @@ pub fn history(out: Out, path: &Path, limit: Option<usize>) -> anyhow::Result<()
         .collect();
     out.emit(&rows, || {
         for r in &rows {
-            println!(
+            outln!(
                 "{}  {}  {:<12} {}",
                 &r.hash[..12.min(r.hash.len())],
                 r.time,
