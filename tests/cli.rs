@@ -6,37 +6,16 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use serde_json::Value;
 
-fn arxos() -> Command {
-    let mut c = Command::cargo_bin("arxos").unwrap();
-    c.env_remove("ARXOS_USER").env("USER", "tester");
-    c
-}
+#[path = "support/cli.rs"]
+mod support;
+
+use support::{arxos, json};
 
 /// A scratch dir holding the sample plan imported as `plan.arx`.
 fn sample(dir: &Path) -> PathBuf {
-    let plan = dir.join("plan.arx");
-    arxos()
-        .args(["import", "assets/sample-office.svgx", "-o"])
-        .arg(&plan)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("imported 1128 SVGX elements"));
-    plan
-}
-
-fn json(cmd: &mut Command) -> Value {
-    let out = cmd
-        .arg("--json")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
+    support::import_sample(dir, "plan.arx")
 }
 
 #[test]

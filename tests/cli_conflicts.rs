@@ -6,35 +6,16 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use serde_json::Value;
 
-fn arxos() -> Command {
-    let mut c = Command::cargo_bin("arxos").unwrap();
-    c.env_remove("ARXOS_USER").env("USER", "tester");
-    c
-}
+#[path = "support/cli.rs"]
+mod support;
 
-fn json(cmd: &mut Command) -> Value {
-    let out = cmd
-        .arg("--json")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
-}
+use support::{arxos, json};
 
 /// Two replicas (`a.arx`, `b.arx`) of the sample plan.
 fn replicas(dir: &Path) -> (PathBuf, PathBuf) {
-    let a = dir.join("a.arx");
-    arxos()
-        .args(["import", "assets/sample-office.svgx", "-o"])
-        .arg(&a)
-        .assert()
-        .success();
+    let a = support::import_sample(dir, "a.arx");
     let b = dir.join("b.arx");
     fs::copy(&a, &b).unwrap();
     (a, b)
