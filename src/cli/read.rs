@@ -24,6 +24,7 @@ pub fn timestamp(ms: i64) -> String {
 
 #[derive(Serialize)]
 struct Info {
+    id: String,
     name: String,
     units: String,
     schema_version: u64,
@@ -56,6 +57,7 @@ struct LayerInfo {
 fn summarize(doc: &mut Document) -> Info {
     let stats = doc.stats();
     Info {
+        id: doc.meta().id.clone(),
         name: doc.meta().name.clone(),
         units: doc.meta().units.clone(),
         schema_version: doc.meta().schema_version,
@@ -90,6 +92,7 @@ fn summarize(doc: &mut Document) -> Info {
 
 fn print_info(i: &Info) {
     outln!("{}  ({} elements, units {})", i.name, i.elements, i.units);
+    outln!("  plan id {}", i.id);
     if i.deleted > 0 {
         outln!("  {} deleted (restorable)", i.deleted);
     }
