@@ -8,7 +8,7 @@
 mod locks;
 mod policy;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,20 @@ pub type ConnId = u64;
 const MAX_LOCK_IDS: usize = 1024;
 /// Commands handled per batch before flushing (persist + fan out).
 const BATCH: usize = 512;
+/// Sync commands held back while a batch is being persisted before we stop reading commands.
+const MAX_DEFERRED: usize = 4 * BATCH;
+
+type PersistTask = tokio::task::JoinHandle<Result<(), crate::storage::StorageError>>;
+
+/// Waits for the in-flight persist, or forever when there is none.
+async fn persisted(
+    task: &mut Option<PersistTask>,
+) -> Result<Result<(), crate::storage::StorageError>, tokio::task::JoinError> {
+    match task {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
 
 /// A frame for a connection's writer.
 #[derive(Debug)]
@@ -179,6 +193,10 @@ struct Room {
     presence_gone: Vec<String>,
     refused: HashMap<ChangeHash, String>,
     to_persist: Vec<(ChangeHash, Vec<u8>)>,
+    /// The batch being persisted (revealed to peers once durable).
+    persisting_batch: Vec<(ChangeHash, Vec<u8>)>,
+    /// Sync commands that arrived while a batch was being persisted.
+    deferred: VecDeque<RoomCmd>,
     /// Our heads when sync messages last went out (the base of the next fan-out).
     flushed_heads: Vec<ChangeHash>,
     oldest_unflushed: Option<Instant>,
@@ -241,43 +259,47 @@ async fn run_room(
         fail_all(&mut rx, "room storage unavailable").await;
         return;
     };
-    let flushed_heads = doc.get_heads();
-    let mut room = Room {
-        id,
-        doc,
-        locks: LockTable::new(ctx.lock_ttl),
-        settings,
-        ctx: ctx.clone(),
-        count: 0,
-        peers: BTreeMap::new(),
-        presence: BTreeMap::new(),
-        presence_dirty: BTreeSet::new(),
-        presence_gone: Vec::new(),
-        refused,
-        to_persist: Vec::new(),
-        flushed_heads,
-        oldest_unflushed: None,
-        needs_sync: false,
-        appended_since_compact: stored_chunks.saturating_sub(1),
-        empty_since: Some(Instant::now()),
-    };
+    let mut room = Room::new(id, doc, settings, &ctx, refused, stored_chunks);
     let mut tick = tokio::time::interval(ctx.presence_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut shutdown = ctx.shutdown.clone();
+    // Group commit without stalling the room: while a batch is fsynced, presence, locks and
+    // joins carry on and new sync messages wait; once durable, the batch is revealed.
+    let mut persisting: Option<PersistTask> = None;
     loop {
         tokio::select! {
-            cmd = rx.recv() => {
+            cmd = rx.recv(), if room.deferred.len() < MAX_DEFERRED => {
                 let Some(cmd) = cmd else { break };
-                room.handle(cmd);
+                room.accept(cmd, persisting.is_some());
                 let mut n = 1;
                 while n < BATCH {
                     match rx.try_recv() {
-                        Ok(cmd) => { room.handle(cmd); n += 1; }
+                        Ok(cmd) => { room.accept(cmd, persisting.is_some()); n += 1; }
                         Err(_) => break,
                     }
                 }
-                if !room.flush().await {
+                if persisting.is_none() {
+                    persisting = room.start_persist();
+                    if persisting.is_none() {
+                        room.fan_out_all();
+                    }
+                }
+            }
+            result = persisted(&mut persisting) => {
+                persisting = None;
+                if !room.persist_done(result) {
                     break;
+                }
+                room.fan_out_all();
+                while let Some(cmd) = room.deferred.pop_front() {
+                    room.handle(cmd);
+                }
+                persisting = room.start_persist();
+                if persisting.is_none() {
+                    room.fan_out_all();
+                }
+                if room.appended_since_compact >= ctx.compact_every && persisting.is_none() {
+                    room.compact().await;
                 }
             }
             _ = tick.tick() => {
@@ -302,6 +324,14 @@ async fn run_room(
                 }
             }
         }
+    }
+    if let Some(task) = persisting.take()
+        && room.persist_done(task.await)
+    {
+        room.fan_out_all();
+    }
+    while let Some(cmd) = room.deferred.pop_front() {
+        room.handle(cmd);
     }
     room.flush().await;
     if room.appended_since_compact > 0 {
@@ -338,6 +368,38 @@ fn touches_refused(chunks: &ChunkList, refused: &HashMap<ChangeHash, String>) ->
 }
 
 impl Room {
+    fn new(
+        id: DocumentId,
+        doc: Automerge,
+        settings: RoomSettings,
+        ctx: &RoomContext,
+        refused: HashMap<ChangeHash, String>,
+        stored_chunks: usize,
+    ) -> Self {
+        let flushed_heads = doc.get_heads();
+        Room {
+            id,
+            doc,
+            locks: LockTable::new(ctx.lock_ttl),
+            settings,
+            ctx: ctx.clone(),
+            count: 0,
+            peers: BTreeMap::new(),
+            presence: BTreeMap::new(),
+            presence_dirty: BTreeSet::new(),
+            presence_gone: Vec::new(),
+            refused,
+            to_persist: Vec::new(),
+            persisting_batch: Vec::new(),
+            deferred: VecDeque::new(),
+            flushed_heads,
+            oldest_unflushed: None,
+            needs_sync: false,
+            appended_since_compact: stored_chunks.saturating_sub(1),
+            empty_since: Some(Instant::now()),
+        }
+    }
+
     fn record_refused(&self, refused: &[(ChangeHash, String)]) {
         let entries: Vec<(String, String)> = refused
             .iter()
@@ -351,6 +413,16 @@ impl Room {
                 tracing::error!(room = %id, %err, "cannot record refused changes");
             }
         });
+    }
+
+    /// Handles a command now, or defers it when it may change the document while a batch
+    /// is being persisted.
+    fn accept(&mut self, cmd: RoomCmd, persisting: bool) {
+        if persisting && matches!(cmd, RoomCmd::Sync { .. }) {
+            self.deferred.push_back(cmd);
+        } else {
+            self.handle(cmd);
+        }
     }
 
     fn handle(&mut self, cmd: RoomCmd) {
@@ -687,34 +759,68 @@ impl Room {
         Metrics::add(&self.ctx.metrics.presence_batches_total, sent as u64);
     }
 
+    /// Starts persisting the changes applied since the last persist, if any.
+    fn start_persist(&mut self) -> Option<PersistTask> {
+        if self.to_persist.is_empty() {
+            return None;
+        }
+        self.persisting_batch = std::mem::take(&mut self.to_persist);
+        let changes: Vec<Vec<u8>> = self
+            .persisting_batch
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect();
+        let storage = Arc::clone(&self.ctx.storage);
+        let id = self.id;
+        Some(tokio::task::spawn_blocking(move || {
+            storage.append(id, &changes)
+        }))
+    }
+
+    /// Accounts for a finished persist. Returns `false` when the room must close.
+    fn persist_done(
+        &mut self,
+        result: Result<Result<(), crate::storage::StorageError>, tokio::task::JoinError>,
+    ) -> bool {
+        let failure = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(err) = failure {
+            // Nothing unpersisted may be revealed: drop every peer and the in-memory room.
+            tracing::error!(room = %self.id, %err, "persisting changes failed; closing room");
+            for peer in self.peers.values() {
+                let _ = peer
+                    .out
+                    .try_send(Outbound::Close("relay storage failure".into()));
+            }
+            self.peers.clear();
+            return false;
+        }
+        let n = self.persisting_batch.len();
+        Metrics::add(&self.ctx.metrics.changes_accepted_total, n as u64);
+        self.appended_since_compact += n;
+        true
+    }
+
     /// Persists new changes, then sends sync messages. Returns `false` when the room must close.
     async fn flush(&mut self) -> bool {
-        let batch = std::mem::take(&mut self.to_persist);
-        if !batch.is_empty() {
-            let changes: Vec<Vec<u8>> = batch.iter().map(|(_, b)| b.clone()).collect();
-            let n = changes.len();
-            let storage = Arc::clone(&self.ctx.storage);
-            let id = self.id;
-            let result = tokio::task::spawn_blocking(move || storage.append(id, &changes)).await;
-            let failure = match result {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some(err.to_string()),
-                Err(err) => Some(err.to_string()),
-            };
-            if let Some(err) = failure {
-                // Nothing unpersisted may be revealed: drop every peer and the in-memory room.
-                tracing::error!(room = %self.id, %err, "persisting changes failed; closing room");
-                for peer in self.peers.values() {
-                    let _ = peer
-                        .out
-                        .try_send(Outbound::Close("relay storage failure".into()));
-                }
-                self.peers.clear();
-                return false;
-            }
-            Metrics::add(&self.ctx.metrics.changes_accepted_total, n as u64);
-            self.appended_since_compact += n;
+        if let Some(task) = self.start_persist()
+            && !self.persist_done(task.await)
+        {
+            return false;
         }
+        self.fan_out_all();
+        if self.appended_since_compact >= self.ctx.compact_every {
+            self.compact().await;
+        }
+        true
+    }
+
+    /// Sends every peer what it lacks. Only call when everything applied is durable.
+    fn fan_out_all(&mut self) {
+        let batch = std::mem::take(&mut self.persisting_batch);
         if self.needs_sync {
             self.needs_sync = false;
             let heads = self.doc.get_heads();
@@ -756,10 +862,6 @@ impl Room {
         if let Some(t) = self.oldest_unflushed.take() {
             self.ctx.metrics.observe_propagation(t.elapsed());
         }
-        if self.appended_since_compact >= self.ctx.compact_every {
-            self.compact().await;
-        }
-        true
     }
 
     async fn compact(&mut self) {

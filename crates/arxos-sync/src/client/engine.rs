@@ -1,7 +1,7 @@
 //! The engine loop: connect, handshake, sync, persist, reconnect.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
@@ -19,6 +19,9 @@ use crate::protocol::{
 use crate::store::{RefusedRecord, pending_changes, relay_key};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long we wait, while behind, for the relay before restarting the sync exchange.
+const STALL_AFTER: Duration = Duration::from_secs(2);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -364,6 +367,11 @@ impl Session<'_> {
         refresh_status(self.shared, Some(&self.state), true);
         let mut persist_tick = tokio::time::interval(self.config.persist_debounce);
         let mut heartbeat = tokio::time::interval(self.heartbeat);
+        // Safety net: if we are behind and the relay has been silent for a while, restart the
+        // sync exchange (as after a reconnect) instead of waiting forever for an answer.
+        let mut stall_check = tokio::time::interval(STALL_AFTER);
+        stall_check.reset();
+        let mut last_heard = Instant::now();
         heartbeat.reset();
         let end = loop {
             if self.heartbeat_changed {
@@ -376,7 +384,10 @@ impl Session<'_> {
                     let result = match frame {
                         None | Some(Ok(Message::Close(_))) => Err(self.lost("relay closed the connection")),
                         Some(Err(err)) => Err(self.lost(err.to_string())),
-                        Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
+                        Some(Ok(Message::Binary(bytes))) => {
+                            last_heard = Instant::now();
+                            self.on_message(&bytes).await
+                        }
                         Some(Ok(_)) => Ok(()),
                     };
                     if let Err(end) = result { break end; }
@@ -394,6 +405,17 @@ impl Session<'_> {
                     if self.dirty {
                         self.dirty = false;
                         persist(self.shared, self.config, Some(&self.state));
+                    }
+                }
+                _ = stall_check.tick() => {
+                    let behind = self.shared.status.borrow().state == ConnectionState::Syncing;
+                    if behind && last_heard.elapsed() >= STALL_AFTER {
+                        tracing::debug!("sync stalled; restarting the exchange");
+                        self.state.in_flight = false;
+                        self.state.have_responded = false;
+                        self.state.sent_hashes.clear();
+                        last_heard = Instant::now();
+                        if let Err(end) = self.send_sync(false).await { break end; }
                     }
                 }
                 _ = heartbeat.tick() => {
