@@ -18,6 +18,7 @@ mod edit;
 mod history_cmds;
 mod output;
 mod read;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -233,6 +234,73 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Upload a plan to a relay (creating its room on first share) and print an invite code.
+    Share(sync::ShareArgs),
+    /// Fetch the plan behind an invite code into a new local file.
+    Clone {
+        /// Invite code.
+        code: String,
+        /// New local file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
+    /// Push and pull a plan once (`arxos sync FILE`), or show its state (`arxos sync status FILE`).
+    Sync(sync::SyncArgs),
+    /// Who is in a session, with what they are doing.
+    Who {
+        /// Invite code.
+        code: String,
+        /// Seconds to wait for the connection.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+    },
+    /// Print live change events of a session as JSON lines.
+    Watch {
+        /// Invite code.
+        code: String,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<arxos_doc::ElementKind>,
+        /// Only tags starting with this text.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Stop after this many seconds (default: until ctrl-c).
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+    },
+    /// Manage a relay's invites, or inspect a code.
+    Invite {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: sync::InviteCmd,
+    },
+    /// Serve a plan peer-to-peer from this machine and print invite codes.
+    Host {
+        /// Plan file (kept in sync with everyone's edits).
+        file: PathBuf,
+        /// Address to listen on (`0.0.0.0:7447` to let others on the network in).
+        #[arg(long, default_value = "127.0.0.1:7447")]
+        listen: std::net::SocketAddr,
+        /// Stop after this many seconds (default: until ctrl-c).
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+    },
+    /// Join a session with an invite code (keeps a local replica in sync).
+    Join {
+        /// Invite code.
+        code: String,
+        /// Local file [default: `<document id>.arx`].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Stop after this many seconds (default: until ctrl-c).
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+    },
+    /// Run a relay server (the same as the `arxos-relay` binary).
+    Relay(sync::RelayArgs),
     /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
     Generate {
         /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
@@ -257,6 +325,7 @@ pub enum Command {
 }
 
 /// Runs a parsed command line.
+#[allow(clippy::too_many_lines)] // one dispatch arm per subcommand
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
     match cli.command {
@@ -282,6 +351,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 force,
             } => convert::generate(out, &output, elements, floors, seed, sample, force),
             Command::Info { file } => read::info(out, &file),
+            Command::Share(a) => sync::run_share(out, &a),
+            Command::Clone {
+                code,
+                output,
+                timeout_secs,
+            } => sync::run_clone(out, &code, &output, timeout_secs),
+            Command::Sync(a) => sync::run_sync(out, a),
+            Command::Who { code, wait } => sync::run_who(out, &code, wait),
+            Command::Watch {
+                code,
+                kind,
+                tag,
+                for_secs,
+            } => sync::run_watch(&code, kind, tag.as_deref(), sync::for_secs(for_secs)?),
+            Command::Invite { cmd } => sync::run_invite(out, cmd),
+            Command::Host {
+                file,
+                listen,
+                for_secs,
+            } => sync::run_host(&file, listen, sync::for_secs(for_secs)?),
+            Command::Join {
+                code,
+                output,
+                for_secs,
+            } => sync::run_join(&code, output, sync::for_secs(for_secs)?),
+            Command::Relay(a) => sync::run_relay(&a),
             Command::Merge {
                 ours,
                 theirs,

@@ -1,0 +1,708 @@
+//! Live collaboration on the command line: `share`, `clone`, `sync`, `sync status`, `who`,
+//! `watch`, `invite list|revoke|inspect`, `host`, `join` and `relay`. All of it goes through
+//! `arxos-sync` (client engine, admin client) and `arxos-relay` (hosting in-process).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use arxos_doc::{Document, ElementKind};
+use arxos_sync::admin::{AdminClient, InviteRequest, ShareOptions, parse_duration_secs, share};
+use arxos_sync::client::{ClientConfig, ClientEvent, SyncClient, clone_document, sync_once};
+use arxos_sync::store::{LocalStore, pending_changes, relay_key};
+use arxos_sync::{Grant, InviteCode, Role};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::Out;
+
+fn admin_token(given: Option<&str>) -> anyhow::Result<String> {
+    given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("ARXOS_ADMIN_TOKEN").ok())
+        .filter(|t| !t.trim().is_empty())
+        .context("the relay's admin token is needed: pass --admin-token or set ARXOS_ADMIN_TOKEN")
+}
+
+fn parse_code(code: &str) -> anyhow::Result<InviteCode> {
+    InviteCode::parse(code.trim()).map_err(|e| anyhow::anyhow!("bad invite code: {e}"))
+}
+
+fn split_list(s: Option<&str>) -> Vec<String> {
+    s.map(|s| {
+        s.split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Options of `arxos share`.
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Plan file to share.
+    pub file: PathBuf,
+    /// Relay address, `ws://HOST:PORT` (or `wss://`).
+    #[arg(long)]
+    pub relay: String,
+    /// Role of the printed invite.
+    #[arg(long, default_value = "editor")]
+    pub role: Role,
+    /// Invite lifetime (`30m`, `12h`, `7d`); none: until revoked.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Narrow an editor invite to these floor ids (comma-separated).
+    #[arg(long)]
+    pub floors: Option<String>,
+    /// Narrow an editor invite to these layer ids (comma-separated).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Make locks hard in a new room (the relay refuses edits to elements others locked).
+    #[arg(long)]
+    pub hard_locks: bool,
+    /// The relay's admin token [env: `ARXOS_ADMIN_TOKEN`].
+    #[arg(long)]
+    pub admin_token: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_secs: u64,
+}
+
+/// `arxos sync` (with a file) or `arxos sync status FILE`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncArgs {
+    /// `status`.
+    #[command(subcommand)]
+    pub cmd: Option<SyncSub>,
+    /// Plan file to push and pull.
+    pub file: Option<PathBuf>,
+    /// Invite code to use (remembered for next time).
+    #[arg(long)]
+    pub invite: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_secs: u64,
+}
+
+/// Subcommands of `arxos sync`.
+#[derive(Debug, Subcommand)]
+pub enum SyncSub {
+    /// Pending changes, last sync and relay of a file.
+    Status {
+        /// Plan file.
+        file: PathBuf,
+    },
+}
+
+/// Subcommands of `arxos invite`.
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// List a relay's invites (of one document with --doc).
+    List {
+        /// Relay address.
+        #[arg(long)]
+        relay: String,
+        /// Only this document id.
+        #[arg(long)]
+        doc: Option<String>,
+        /// The relay's admin token [env: `ARXOS_ADMIN_TOKEN`].
+        #[arg(long)]
+        admin_token: Option<String>,
+    },
+    /// Revoke an invite by id.
+    Revoke {
+        /// Relay address.
+        #[arg(long)]
+        relay: String,
+        /// Invite id (from `invite list`).
+        id: String,
+        /// The relay's admin token [env: `ARXOS_ADMIN_TOKEN`].
+        #[arg(long)]
+        admin_token: Option<String>,
+    },
+    /// Decode an invite code: the WebSocket URL and the `automerge:` document URL.
+    Inspect {
+        /// The code.
+        code: String,
+    },
+}
+
+/// Options of `arxos relay` (the same server as the `arxos-relay` binary).
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7447")]
+    pub listen: SocketAddr,
+    /// Data folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Admin token [env: `ARXOS_ADMIN_TOKEN`]; generated and stored when absent.
+    #[arg(long)]
+    pub admin_token: Option<String>,
+    /// Address written into invite codes.
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arxos-session")
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Waits for ctrl-c, SIGTERM, or the optional duration.
+async fn until_stopped(duration: Option<Duration>) {
+    let signal = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match duration {
+        Some(d) => {
+            tokio::select! {
+                () = signal => {}
+                () = tokio::time::sleep(d) => {}
+            }
+        }
+        None => signal.await,
+    }
+}
+
+#[derive(Serialize)]
+struct Shared {
+    file: String,
+    document: String,
+    invite: String,
+    role: String,
+    sent: usize,
+    received: usize,
+}
+
+/// `arxos share`.
+pub fn run_share(out: Out, a: &ShareArgs) -> anyhow::Result<()> {
+    arxos_doc::file::load(&a.file)?;
+    let grant = Grant {
+        floors: split_list(a.floors.as_deref()),
+        layers: split_list(a.layers.as_deref()),
+    };
+    let opts = ShareOptions {
+        relay: a.relay.clone(),
+        admin_token: admin_token(a.admin_token.as_deref())?,
+        role: a.role,
+        grant,
+        expires_in_secs: a.expires.as_deref().map(parse_duration_secs).transpose()?,
+        hard_locks: a.hard_locks,
+        timeout: Duration::from_secs(a.timeout_secs),
+    };
+    let o = share(&a.file, &opts)?;
+    let r = Shared {
+        file: a.file.display().to_string(),
+        document: o.doc_id.to_string(),
+        invite: o.invite_code.encode(),
+        role: a.role.as_str().to_owned(),
+        sent: o.summary.sent,
+        received: o.summary.received,
+    };
+    out.emit(&r, || {
+        eprintln!(
+            "shared {} as document {} ({} changes sent); {} invite:",
+            r.file, r.document, r.sent, r.role
+        );
+        outln!("{}", r.invite);
+    })
+}
+
+#[derive(Serialize)]
+struct Cloned {
+    file: String,
+    #[serde(flatten)]
+    summary: arxos_sync::client::SyncSummary,
+    plan: bool,
+}
+
+/// `arxos clone CODE -o FILE`.
+pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyhow::Result<()> {
+    let invite = parse_code(code)?;
+    let summary = clone_document(invite, output, Duration::from_secs(timeout_secs))?;
+    // Another automerge-repo client may have made a document that is not an Arxos plan.
+    let plan = arxos_doc::file::load(output).is_ok();
+    let r = Cloned {
+        file: output.display().to_string(),
+        summary,
+        plan,
+    };
+    out.emit(&r, || {
+        outln!(
+            "cloned into {} ({} changes received)",
+            r.file,
+            r.summary.received
+        );
+        if !r.plan {
+            eprintln!("warning: the shared document is not an Arxos plan (no plan schema)");
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct Synced {
+    file: String,
+    relay: String,
+    #[serde(flatten)]
+    summary: arxos_sync::client::SyncSummary,
+}
+
+#[derive(Serialize)]
+struct Status {
+    file: String,
+    relay: Option<String>,
+    document: Option<String>,
+    pending: usize,
+    refused: usize,
+    last_sync: Option<String>,
+}
+
+/// `arxos sync FILE [--invite CODE]` and `arxos sync status FILE`.
+pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
+    if let Some(SyncSub::Status { file }) = a.cmd {
+        return sync_status(out, &file);
+    }
+    let file = a.file.context("give the plan file: arxos sync FILE")?;
+    let store = LocalStore::beside(&file);
+    let code = match &a.invite {
+        Some(c) => c.clone(),
+        None => store.load_meta()?.invite.with_context(|| {
+            format!(
+                "{} was never synced: pass --invite CODE once",
+                file.display()
+            )
+        })?,
+    };
+    let invite = parse_code(&code)?;
+    let relay = invite.relay.clone();
+    if !out.json {
+        eprint!("syncing {} with {relay} …", file.display());
+    }
+    let started = Instant::now();
+    let summary = sync_once(invite, store, Duration::from_secs(a.timeout_secs));
+    if !out.json {
+        eprintln!(" {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let summary = summary?;
+    let r = Synced {
+        file: file.display().to_string(),
+        relay,
+        summary,
+    };
+    out.emit(&r, || {
+        let s = &r.summary;
+        outln!(
+            "sent {}, received {}, refused {}, pending {}, conflicts {}",
+            s.sent,
+            s.received,
+            s.refused,
+            s.pending,
+            s.conflicts
+        );
+    })
+}
+
+fn sync_status(out: Out, file: &Path) -> anyhow::Result<()> {
+    let store = LocalStore::beside(file);
+    let meta = store.load_meta()?;
+    let mut am = store
+        .load_doc()?
+        .with_context(|| format!("{} does not exist", file.display()))?;
+    let invite = meta
+        .invite
+        .as_deref()
+        .and_then(|c| InviteCode::parse(c).ok());
+    let state = invite
+        .as_ref()
+        .and_then(|i| meta.relays.get(&relay_key(&i.relay, i.document_id)));
+    let acked: Vec<arxos_doc::automerge::ChangeHash> = state
+        .map(|s| {
+            s.acked_heads
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let pending = pending_changes(&mut am, &acked, &meta.refused_hashes());
+    let r = Status {
+        file: file.display().to_string(),
+        relay: invite.as_ref().map(|i| i.relay.clone()),
+        document: invite.as_ref().map(|i| i.document_id.to_string()),
+        pending,
+        refused: meta.refused.len(),
+        last_sync: state
+            .and_then(|s| s.last_sync)
+            .map(|t| super::read::timestamp(i64::try_from(t).unwrap_or(0).saturating_mul(1000))),
+    };
+    out.emit(&r, || {
+        outln!(
+            "{}: relay {}, {} pending, {} refused, last sync {}",
+            r.file,
+            r.relay.as_deref().unwrap_or("(never synced)"),
+            r.pending,
+            r.refused,
+            r.last_sync.as_deref().unwrap_or("never")
+        );
+    })
+}
+
+/// A throwaway local replica for commands that only look (`who`, `watch`).
+fn scratch_client(code: &str) -> anyhow::Result<(tempfile::TempDir, SyncClient)> {
+    let invite = parse_code(code)?;
+    let dir = tempfile::tempdir().context("creating a scratch folder")?;
+    let store = LocalStore::beside(&dir.path().join("session.arx"));
+    let client = SyncClient::start(ClientConfig::new(invite, store))?;
+    Ok((dir, client))
+}
+
+/// `arxos who CODE`.
+pub fn run_who(out: Out, code: &str, wait_secs: u64) -> anyhow::Result<()> {
+    let (_dir, client) = scratch_client(code)?;
+    client
+        .wait_synced(Duration::from_secs(wait_secs.max(1)))
+        .context("connecting to the session")?;
+    // Presence is coalesced into ticks; give the first batch time to arrive.
+    std::thread::sleep(Duration::from_millis(500));
+    let people = client.presence();
+    client.shutdown();
+    out.emit(&people, || {
+        for (peer, p) in &people {
+            let cursor = p
+                .cursor
+                .as_ref()
+                .map_or(String::new(), |c| format!(" at {c:?}"));
+            outln!(
+                "{:<20} {:<9} {:?}{cursor} {}",
+                p.user,
+                p.color,
+                p.status,
+                p.activity.as_deref().unwrap_or("")
+            );
+            let _ = peer;
+        }
+        if people.is_empty() {
+            outln!("nobody else is here");
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct WatchEvent<'a> {
+    event: &'a str,
+    id: &'a str,
+    tag: &'a str,
+    kind: ElementKind,
+    element: Option<&'a arxos_doc::Element>,
+}
+
+/// `arxos watch CODE [--kind K] [--tag PREFIX]`: change events as JSON lines.
+pub fn run_watch(
+    code: &str,
+    kind: Option<ElementKind>,
+    tag: Option<&str>,
+    duration: Option<Duration>,
+) -> anyhow::Result<()> {
+    let (_dir, client) = scratch_client(code)?;
+    client
+        .wait_synced(Duration::from_secs(30))
+        .context("connecting to the session")?;
+    let bytes = client.with_doc(arxos_doc::automerge::AutoCommit::save);
+    let mut plan = Document::load(&bytes).ok();
+    let mut events = client.subscribe();
+    let filter = arxos_doc::Filter {
+        kind,
+        tag_prefix: tag.map(str::to_owned),
+        ..arxos_doc::Filter::default()
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        let stop = until_stopped(duration);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                ev = events.recv() => match ev {
+                    Ok(ClientEvent::RemoteChanges { changes, .. }) => {
+                        let Some(doc) = plan.as_mut() else {
+                            outln!("{}", serde_json::json!({"event": "changes", "changes": changes}));
+                            continue;
+                        };
+                        let heads = doc.heads();
+                        let fresh = client.with_doc(|am| am.save_after(&heads));
+                        let set = doc.load_incremental(&fresh)?;
+                        for (what, ids) in [("added", &set.added), ("updated", &set.updated), ("removed", &set.removed)] {
+                            for id in ids {
+                                let Some(e) = doc.element_any(id) else { continue };
+                                if !filter.matches(e) {
+                                    continue;
+                                }
+                                let ev = WatchEvent {
+                                    event: what,
+                                    id: e.id.as_str(),
+                                    tag: &e.tag,
+                                    kind: e.kind,
+                                    element: (what != "removed").then_some(e),
+                                };
+                                outln!("{}", serde_json::to_string(&ev)?);
+                            }
+                        }
+                    }
+                    Ok(ClientEvent::Refused(r)) => {
+                        eprintln!("refused: {r:?}");
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("warning: {n} events skipped (output too slow)");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    client.shutdown();
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Inspected {
+    relay: String,
+    document: String,
+    websocket_url: String,
+    automerge_url: String,
+}
+
+/// `arxos invite …`.
+pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
+    match cmd {
+        InviteCmd::List {
+            relay,
+            doc,
+            admin_token: token,
+        } => {
+            let admin = AdminClient::new(&relay, &admin_token(token.as_deref())?)?;
+            let doc = doc
+                .map(|d| {
+                    d.parse()
+                        .map_err(|e| anyhow::anyhow!("bad document id `{d}`: {e}"))
+                })
+                .transpose()?;
+            let list = admin.list_invites(doc)?;
+            out.emit(&list, || {
+                for i in &list {
+                    let state = if i.revoked {
+                        "revoked"
+                    } else if i.expired {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    outln!(
+                        "{:<24} {:<10} {:<8} {} {}",
+                        i.id,
+                        i.role.as_str(),
+                        state,
+                        i.doc_id,
+                        i.label
+                    );
+                }
+            })
+        }
+        InviteCmd::Revoke {
+            relay,
+            id,
+            admin_token: token,
+        } => {
+            let admin = AdminClient::new(&relay, &admin_token(token.as_deref())?)?;
+            admin.revoke_invite(&id)?;
+            out.emit(&id, || outln!("revoked {id}"))
+        }
+        InviteCmd::Inspect { code } => {
+            let i = parse_code(&code)?;
+            let r = Inspected {
+                relay: i.relay.clone(),
+                document: i.document_id.to_string(),
+                websocket_url: i.ws_url(),
+                automerge_url: i.document_id.automerge_url(),
+            };
+            out.emit(&r, || {
+                outln!("relay          {}", r.relay);
+                outln!("document       {}", r.automerge_url);
+                outln!("websocket url  {}", r.websocket_url);
+            })
+        }
+    }
+}
+
+/// Keeps `file` in sync through `invite` until stopped, printing what happens.
+fn follow(file: &Path, invite: InviteCode, duration: Option<Duration>) -> anyhow::Result<()> {
+    let store = LocalStore::beside(file);
+    let client = SyncClient::start(ClientConfig::new(invite, store))?;
+    let mut events = client.subscribe();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let stop = until_stopped(duration);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                ev = events.recv() => match ev {
+                    Ok(ClientEvent::Status(s)) => {
+                        eprintln!("{:?}: {} pending, {} conflicts", s.state, s.pending, s.conflicts);
+                    }
+                    Ok(ClientEvent::RemoteChanges { changes, .. }) => {
+                        eprintln!("received {} change(s)", changes.len());
+                    }
+                    Ok(ClientEvent::Refused(r)) => eprintln!("refused: {r:?}"),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+    });
+    let s = client.shutdown();
+    eprintln!(
+        "stopped: {} sent, {} received, {} pending",
+        s.sent_changes, s.received_changes, s.pending
+    );
+    Ok(())
+}
+
+/// `arxos host FILE [--listen ADDR]`: serve a plan peer-to-peer from this machine.
+pub fn run_host(file: &Path, listen: SocketAddr, duration: Option<Duration>) -> anyhow::Result<()> {
+    arxos_doc::file::load(file)?;
+    let mut data = file.as_os_str().to_owned();
+    data.push(".host");
+    let data = PathBuf::from(data);
+    let rt = runtime()?;
+    let handle = rt.block_on(arxos_relay::start(arxos_relay::RelayConfig::new(
+        listen,
+        data.clone(),
+    )))?;
+    let relay = handle.ws_url(false);
+    let token = handle.admin_token.clone();
+    let file_owned = file.to_owned();
+    // The admin client and the first upload block; keep them off the runtime's threads.
+    let shared = std::thread::Builder::new()
+        .name("arxos-host-share".into())
+        .spawn(move || -> anyhow::Result<(InviteCode, String, String)> {
+            let o = share(
+                &file_owned,
+                &ShareOptions {
+                    relay: relay.clone(),
+                    admin_token: token.clone(),
+                    role: Role::Editor,
+                    grant: Grant::default(),
+                    expires_in_secs: None,
+                    hard_locks: false,
+                    timeout: Duration::from_secs(30),
+                },
+            )?;
+            let viewer = AdminClient::new(&relay, &token)?.create_invite(&InviteRequest {
+                doc_id: o.doc_id,
+                role: Role::Viewer,
+                grant: Grant::default(),
+                expires_in_secs: None,
+                label: "hosted viewer".into(),
+            })?;
+            Ok((
+                o.owner_code,
+                o.invite_code.encode(),
+                viewer.code.unwrap_or_default(),
+            ))
+        })
+        .context("starting the host thread")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the host thread panicked"))??;
+    let (owner, editor, viewer) = shared;
+    outln!("hosting {} on {}", file.display(), handle.ws_url(false));
+    outln!("editor invite: {editor}");
+    outln!("viewer invite: {viewer}");
+    let result = follow(file, owner, duration);
+    rt.block_on(handle.shutdown());
+    result
+}
+
+/// `arxos join CODE [-o FILE]`: keep a local replica of a session in sync.
+pub fn run_join(
+    code: &str,
+    output: Option<PathBuf>,
+    duration: Option<Duration>,
+) -> anyhow::Result<()> {
+    let invite = parse_code(code)?;
+    let file = output.unwrap_or_else(|| PathBuf::from(format!("{}.arx", invite.document_id)));
+    if !file.exists() {
+        clone_document(invite.clone(), &file, Duration::from_secs(30))?;
+    }
+    eprintln!(
+        "joined {} as {} (the editor window is not built yet: this keeps the file in sync; ctrl-c stops)",
+        invite.document_id,
+        file.display()
+    );
+    follow(&file, invite, duration)
+}
+
+/// `arxos relay`.
+pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
+    let mut config = arxos_relay::RelayConfig::new(a.listen, a.data.clone());
+    config.tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(arxos_relay::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    config.admin_token = a
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("ARXOS_ADMIN_TOKEN").ok());
+    config.public_url.clone_from(&a.public_url);
+    let tls = config.tls.is_some();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let handle = arxos_relay::start(config).await?;
+        if handle.admin_token_generated {
+            outln!("admin token: {}", handle.admin_token);
+        }
+        outln!("listening on {}", handle.ws_url(tls));
+        until_stopped(None).await;
+        handle.shutdown().await;
+        anyhow::Ok(())
+    })
+}
+
+/// Turns `--for SECS` into a duration.
+pub fn for_secs(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
+    secs.map(|s| {
+        if s.is_finite() && s > 0.0 {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            bail!("--for must be a positive number of seconds")
+        }
+    })
+    .transpose()
+}

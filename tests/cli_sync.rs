@@ -1,0 +1,329 @@
+//! End-to-end collaboration through the `arxos` binary: a real relay process on 127.0.0.1
+//! (`arxos relay`), `share`, `clone`, `sync`, `sync status`, `invite`, `who`, `watch`, and a
+//! peer-to-peer `host`. Every wait is bounded.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+#[path = "support/cli.rs"]
+mod support;
+
+use support::{arxos, import_sample, json};
+
+const TOKEN: &str = "test-admin-token";
+
+/// A child process whose stdout lines arrive on a channel; killed on drop.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("arxos"))
+            .args(args)
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::sync_channel(64);
+        std::thread::Builder::new()
+            .name("test-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+            .unwrap();
+        Self { child, lines }
+    }
+
+    /// The first line starting with `prefix`, within 30 s; its remainder.
+    fn expect(&self, prefix: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no line starting with {prefix:?}"));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn relay(dir: &Path) -> (Proc, String) {
+    let data = dir.join("relay-data");
+    let p = Proc::spawn(&[
+        "relay",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let url = p.expect("listening on ");
+    (p, url)
+}
+
+#[test]
+fn share_clone_sync_and_invites_through_a_real_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, url) = relay(dir.path());
+    let a = import_sample(dir.path(), "a.arx");
+
+    let shared = json(
+        arxos()
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .arg("share")
+            .arg(&a)
+            .args(["--relay", &url, "--role", "editor", "--expires", "7d"]),
+    );
+    let code = shared["invite"].as_str().unwrap().to_owned();
+    assert!(shared["sent"].as_u64().unwrap() > 0, "{shared:#}");
+
+    let inspected = json(arxos().args(["invite", "inspect", &code]));
+    assert!(
+        inspected["websocket_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{url}/sync?invite="))
+    );
+    assert!(
+        inspected["automerge_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("automerge:")
+    );
+
+    let b = dir.path().join("b.arx");
+    let cloned = json(arxos().args(["clone", &code, "-o"]).arg(&b));
+    assert_eq!(cloned["plan"], true);
+    arxos()
+        .arg("get")
+        .arg(&b)
+        .arg("outlet:R45-23.voltage")
+        .assert()
+        .stdout("230 V\n");
+
+    // An edit on b travels through the relay to a.
+    arxos()
+        .arg("set")
+        .arg(&b)
+        .args(["outlet:R45-23.voltage=240", "--as", "user-b"])
+        .assert()
+        .success();
+    let status = json(arxos().args(["sync", "status"]).arg(&b));
+    assert_eq!(status["pending"], 1, "{status:#}");
+    let pushed = json(arxos().arg("sync").arg(&b));
+    assert_eq!(pushed["sent"], 1, "{pushed:#}");
+    assert_eq!(pushed["pending"], 0);
+    let pulled = json(arxos().arg("sync").arg(&a));
+    assert_eq!(pulled["received"], 1, "{pulled:#}");
+    arxos()
+        .arg("get")
+        .arg(&a)
+        .arg("outlet:R45-23.voltage")
+        .assert()
+        .stdout("240 V\n");
+    let status = json(arxos().args(["sync", "status"]).arg(&a));
+    assert_eq!(status["pending"], 0);
+    assert!(status["last_sync"].is_string());
+
+    // Invites: list, revoke, and a revoked code is refused with a one-line error.
+    let invites = json(
+        arxos()
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .args(["invite", "list", "--relay", &url]),
+    );
+    let ours = invites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"].as_str() == Some(code.as_str()) || i["role"] == "editor")
+        .unwrap()
+        .clone();
+    arxos()
+        .env("ARXOS_ADMIN_TOKEN", TOKEN)
+        .args([
+            "invite",
+            "revoke",
+            "--relay",
+            &url,
+            ours["id"].as_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let c = dir.path().join("c.arx");
+    let out = arxos()
+        .args(["clone", &code, "-o"])
+        .arg(&c)
+        .args(["--timeout-secs", "5"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error:"), "{err}");
+}
+
+#[test]
+fn who_and_watch_see_a_live_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, url) = relay(dir.path());
+    let a = import_sample(dir.path(), "a.arx");
+    let shared = json(
+        arxos()
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .arg("share")
+            .arg(&a)
+            .args(["--relay", &url]),
+    );
+    let code = shared["invite"].as_str().unwrap().to_owned();
+    arxos().args(["who", &code]).assert().success();
+
+    let watch = Proc::spawn(&["watch", &code, "--kind", "outlet", "--for", "20"]);
+    std::thread::sleep(Duration::from_secs(2));
+    arxos()
+        .arg("set")
+        .arg(&a)
+        .args(["light:R01-1.wattage=40", "outlet:R45-23.voltage=120"])
+        .assert()
+        .success();
+    arxos().arg("sync").arg(&a).assert().success();
+    let line = watch.expect("{");
+    let ev: serde_json::Value = serde_json::from_str(&format!("{{{line}")).unwrap();
+    assert_eq!(ev["event"], "updated");
+    assert_eq!(
+        ev["tag"], "outlet:R45-23",
+        "the light is filtered out: {ev}"
+    );
+    assert_eq!(ev["element"]["props"]["voltage"]["value"], 120.0);
+}
+
+#[test]
+fn host_serves_a_plan_peer_to_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = import_sample(dir.path(), "plan.arx");
+    let host = Proc::spawn(&[
+        "host",
+        plan.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--for",
+        "25",
+    ]);
+    let editor = host.expect("editor invite:");
+    let viewer = host.expect("viewer invite:");
+    let mine = dir.path().join("mine.arx");
+    arxos()
+        .args(["clone", &editor, "-o"])
+        .arg(&mine)
+        .assert()
+        .success();
+    arxos()
+        .arg("set")
+        .arg(&mine)
+        .args(["room:R01.name=Studio", "--as", "guest"])
+        .assert()
+        .success();
+    arxos().arg("sync").arg(&mine).assert().success();
+    // The host keeps its file in sync: the guest's edit lands in plan.arx.
+    let mut seen = false;
+    for _ in 0..40 {
+        let out = arxos()
+            .arg("get")
+            .arg(&plan)
+            .arg("room:R01.name")
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "Studio" {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(seen, "the host's file did not receive the guest's edit");
+    // A viewer's edit is refused by the host's relay and stays local, listed as refused.
+    let look = dir.path().join("look.arx");
+    arxos()
+        .args(["clone", &viewer, "-o"])
+        .arg(&look)
+        .assert()
+        .success();
+    arxos()
+        .arg("set")
+        .arg(&look)
+        .arg("room:R01.name=Vandal")
+        .assert()
+        .success();
+    let r = json(arxos().arg("sync").arg(&look));
+    assert_eq!(r["refused"], 1, "{r:#}");
+    arxos()
+        .arg("get")
+        .arg(&plan)
+        .arg("room:R01.name")
+        .assert()
+        .stdout(predicate::str::contains("Studio"));
+}
+
+#[test]
+fn unreachable_relays_and_bad_codes_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = import_sample(dir.path(), "a.arx");
+    for args in [
+        vec!["clone", "not-a-code", "-o", "x.arx"],
+        vec!["invite", "inspect", "garbage"],
+    ] {
+        let out = arxos()
+            .args(&args)
+            .current_dir(dir.path())
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("error: bad invite code"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    arxos()
+        .env("ARXOS_ADMIN_TOKEN", TOKEN)
+        .arg("share")
+        .arg(&a)
+        .args(["--relay", "ws://127.0.0.1:9", "--timeout-secs", "3"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::starts_with("error:"));
+    arxos()
+        .arg("sync")
+        .arg(&a)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("was never synced"));
+    arxos()
+        .env_remove("ARXOS_ADMIN_TOKEN")
+        .arg("share")
+        .arg(&a)
+        .args(["--relay", "ws://127.0.0.1:9"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("admin token is needed"));
+}
