@@ -367,6 +367,34 @@ fn touches_refused(chunks: &ChunkList, refused: &HashMap<ChangeHash, String>) ->
     )
 }
 
+/// Changes in `chunks` that could not be applied because they build on a refused change (their
+/// dependency is not in the message): they are refused too, so their author hears of them.
+fn stranded_on_refused(
+    chunks: &ChunkList,
+    before: &HashMap<ChangeHash, String>,
+    now: &[(ChangeHash, String)],
+) -> Vec<(ChangeHash, String)> {
+    let mut bad: std::collections::HashSet<ChangeHash> = before.keys().copied().collect();
+    bad.extend(now.iter().map(|(h, _)| *h));
+    let changes: Vec<automerge::Change> = chunks
+        .iter()
+        .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
+        .collect();
+    let mut out = Vec::new();
+    // Chunks arrive in causal order; one pass catches chains of dependents.
+    for change in changes {
+        let hash = change.hash();
+        if bad.contains(&hash) {
+            continue;
+        }
+        if let Some(dep) = change.deps().iter().find(|d| bad.contains(d)) {
+            out.push((hash, format!("depends on refused change {dep}")));
+            bad.insert(hash);
+        }
+    }
+    out
+}
+
 impl Room {
     fn new(
         id: DocumentId,
@@ -612,6 +640,11 @@ impl Room {
             };
             let vetted = vet(&self.doc, incoming, &writer, &self.refused, &check_lock);
             refused = vetted.refused;
+            refused.extend(stranded_on_refused(
+                &message.changes,
+                &self.refused,
+                &refused,
+            ));
             let applied = self.doc.apply_changes(vetted.accepted);
             let mut stripped = message;
             stripped.changes = ChunkList::empty();

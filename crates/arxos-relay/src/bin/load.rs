@@ -371,7 +371,7 @@ async fn run_client(
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = std::env::temp_dir().join(format!("arxos-load-{}", std::process::id()));
-    let (_child, relay_url, token, pid) = if let Some(url) = &args.relay {
+    let (child, relay_url, token, pid) = if let Some(url) = &args.relay {
         (
             None,
             url.clone(),
@@ -464,6 +464,7 @@ fn main() -> anyhow::Result<()> {
     });
     let (cpu_start, cpu_end, elapsed, hist) = result?;
     report(&args, &stats, cpu_start, cpu_end, elapsed, &hist)?;
+    drop(child); // stop the relay before removing its data folder
     let _ = std::fs::remove_dir_all(&data);
     if stats.errors.load(Ordering::Relaxed) > 0 {
         bail!("{} clients failed", stats.errors.load(Ordering::Relaxed));

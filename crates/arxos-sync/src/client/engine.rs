@@ -20,8 +20,8 @@ use crate::store::{RefusedRecord, pending_changes, relay_key};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How long we wait, while behind, for the relay before restarting the sync exchange.
-const STALL_AFTER: Duration = Duration::from_secs(2);
+/// How long we stay behind without progress before reconnecting.
+const STALL_AFTER: Duration = Duration::from_secs(3);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -367,11 +367,12 @@ impl Session<'_> {
         refresh_status(self.shared, Some(&self.state), true);
         let mut persist_tick = tokio::time::interval(self.config.persist_debounce);
         let mut heartbeat = tokio::time::interval(self.heartbeat);
-        // Safety net: if we are behind and the relay has been silent for a while, restart the
-        // sync exchange (as after a reconnect) instead of waiting forever for an answer.
-        let mut stall_check = tokio::time::interval(STALL_AFTER);
+        // Safety net: if we stay behind without any progress for a while, start over with a
+        // fresh connection (fresh sync states on both sides) instead of waiting forever.
+        let mut stall_check = tokio::time::interval(STALL_AFTER / 4);
         stall_check.reset();
-        let mut last_heard = Instant::now();
+        let mut progress = (usize::MAX, None, Vec::new());
+        let mut last_progress = Instant::now();
         heartbeat.reset();
         let end = loop {
             if self.heartbeat_changed {
@@ -384,10 +385,7 @@ impl Session<'_> {
                     let result = match frame {
                         None | Some(Ok(Message::Close(_))) => Err(self.lost("relay closed the connection")),
                         Some(Err(err)) => Err(self.lost(err.to_string())),
-                        Some(Ok(Message::Binary(bytes))) => {
-                            last_heard = Instant::now();
-                            self.on_message(&bytes).await
-                        }
+                        Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
                         Some(Ok(_)) => Ok(()),
                     };
                     if let Err(end) = result { break end; }
@@ -408,14 +406,17 @@ impl Session<'_> {
                     }
                 }
                 _ = stall_check.tick() => {
-                    let behind = self.shared.status.borrow().state == ConnectionState::Syncing;
-                    if behind && last_heard.elapsed() >= STALL_AFTER {
-                        tracing::debug!("sync stalled; restarting the exchange");
-                        self.state.in_flight = false;
-                        self.state.have_responded = false;
-                        self.state.sent_hashes.clear();
-                        last_heard = Instant::now();
-                        if let Err(end) = self.send_sync(false).await { break end; }
+                    let (behind, pending) = {
+                        let status = self.shared.status.borrow();
+                        (status.state == ConnectionState::Syncing, status.pending)
+                    };
+                    let now = (pending, self.state.their_heads.clone(), lock(&self.shared.doc).get_heads());
+                    if now != progress {
+                        progress = now;
+                        last_progress = Instant::now();
+                    } else if behind && last_progress.elapsed() >= STALL_AFTER {
+                        tracing::warn!("sync made no progress; reconnecting");
+                        break self.lost("sync stalled; reconnecting");
                     }
                 }
                 _ = heartbeat.tick() => {
