@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) relay_peer: PeerId,
     pub(crate) next_conn: AtomicU64,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Ids of invites revoked while running: their live sessions are closed.
+    pub(crate) revocations: tokio::sync::broadcast::Sender<String>,
 }
 
 /// A running relay.
@@ -179,6 +181,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         relay_peer,
         next_conn: AtomicU64::new(1),
         shutdown: shutdown_rx,
+        revocations: tokio::sync::broadcast::channel(256).0,
     });
     tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
     let task = tokio::spawn(accept_loop(shared, listener, tls));

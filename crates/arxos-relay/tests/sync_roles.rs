@@ -123,6 +123,11 @@ fn expired_revoked_and_unknown_invites_are_refused_at_the_upgrade() {
     let ok = client(dir.path(), "before-revoke", &revoked);
     ok.wait_synced(T).unwrap();
     relay.admin().revoke_invite(&info.id).unwrap();
+    // The live session on the revoked invite is closed, and reconnecting is refused.
+    let cut = ok
+        .wait_for(T, |s| s.rejected)
+        .expect("live session ended by revocation");
+    assert!(cut.last_error.unwrap_or_default().contains("revoked"));
     let listed = relay.admin().list_invites(Some(doc)).unwrap();
     assert!(listed.iter().any(|i| i.id == info.id && i.revoked));
     let c = client(dir.path(), "after-revoke", &revoked);

@@ -136,6 +136,7 @@ impl Session {
             tokio::time::interval((limits.idle_timeout / 3).max(Duration::from_millis(100)));
         ping.reset();
         let mut shutdown = self.shared.shutdown.clone();
+        let mut revocations = self.shared.revocations.subscribe();
         loop {
             tokio::select! {
                 frame = self.ws.next() => {
@@ -170,6 +171,23 @@ impl Session {
                 () = tokio::time::sleep_until(join_deadline), if self.peer.is_none() => {
                     self.fail("no join message in time").await;
                     break;
+                }
+                revoked = revocations.recv() => {
+                    let ours = match revoked {
+                        Ok(id) => id == self.record.id,
+                        // Missed some: look ours up.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self
+                            .shared
+                            .invites
+                            .list(Some(self.record.doc_id))
+                            .iter()
+                            .any(|r| r.id == self.record.id && r.revoked),
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                    };
+                    if ours {
+                        self.fail("invite revoked").await;
+                        break;
+                    }
                 }
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {

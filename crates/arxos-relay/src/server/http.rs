@@ -407,8 +407,11 @@ pub(crate) async fn serve_http(shared: Arc<Shared>, mut stream: MaybeTls, req: R
                 .trim_end_matches("/revoke")
                 .to_owned();
             let shared2 = Arc::clone(&shared);
+            let revoked_id = id.clone();
             match blocking(move || shared2.invites.revoke(&id)).await {
                 Some(Ok(true)) => {
+                    // Live sessions on this invite end now (no receivers is fine).
+                    let _ = shared.revocations.send(revoked_id);
                     json(&mut stream, 200, &serde_json::json!({ "revoked": true })).await;
                 }
                 Some(Ok(false)) => error(&mut stream, 404, "no such invite").await,
