@@ -7,7 +7,6 @@
     clippy::missing_panics_doc
 )] // test-only helpers
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,16 +28,11 @@ pub struct RelayProc {
     pub args: Vec<String>,
 }
 
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 impl RelayProc {
     pub fn start(data: &Path, extra: &[&str]) -> Self {
         let mut relay = Self {
             child: None,
-            port: free_port(),
+            port: 0,
             data: data.to_owned(),
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
@@ -46,8 +40,10 @@ impl RelayProc {
         relay
     }
 
+    /// Starts the relay: on a port it picks itself the first time (no races between tests),
+    /// on the same port again after a kill.
     pub fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_arxos-relay"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_arxos-relay"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data")
@@ -56,10 +52,22 @@ impl RelayProc {
             .arg(TOKEN)
             .args(&self.args)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn arxos-relay");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("relay exited before listening")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("listening on ws://") {
+                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
+            }
+        };
+        self.port = port;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
