@@ -69,11 +69,52 @@ pub struct CreatedRoom {
 }
 
 /// Talks to one relay's admin API.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AdminClient {
     host_port: String,
     token: String,
     timeout: Duration,
+    /// For `https://` relays: the server name and TLS configuration.
+    tls: Option<(String, std::sync::Arc<rustls::ClientConfig>)>,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("host_port", &self.host_port)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sends one request and reads the whole response.
+fn exchange(
+    stream: &mut (impl Read + Write),
+    head: &[u8],
+    body: &[u8],
+) -> Result<Vec<u8>, ClientError> {
+    stream.write_all(head).map_err(admin_err)?;
+    stream.write_all(body).map_err(admin_err)?;
+    stream.flush().map_err(admin_err)?;
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                response.extend_from_slice(&chunk[..n]);
+                if response.len() > 8 * 1024 * 1024 {
+                    return Err(admin_err("response too large"));
+                }
+            }
+            // A TLS peer closing without close_notify still delivered the full response.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {
+                break;
+            }
+            Err(e) => return Err(admin_err(e)),
+        }
+    }
+    Ok(response)
 }
 
 fn admin_err(e: impl std::fmt::Display) -> ClientError {
@@ -81,22 +122,45 @@ fn admin_err(e: impl std::fmt::Display) -> ClientError {
 }
 
 impl AdminClient {
-    /// For a relay given as `ws://host:port` or `http://host:port`.
+    /// For a relay given as `ws://`, `wss://`, `http://` or `https://host:port`. TLS trusts the
+    /// web roots plus the CA file in `ARXOS_TLS_CA`, if set.
     pub fn new(relay: &str, token: &str) -> Result<Self, ClientError> {
+        Self::with_tls_ca(relay, token, crate::tls::ca_from_env().as_deref())
+    }
+
+    /// Like [`Self::new`], trusting the certificates in `tls_ca` too.
+    pub fn with_tls_ca(
+        relay: &str,
+        token: &str,
+        tls_ca: Option<&Path>,
+    ) -> Result<Self, ClientError> {
         let base = http_base(relay.trim_end_matches('/'));
-        let host_port = base
-            .strip_prefix("http://")
-            .ok_or_else(|| {
-                ClientError::Invalid(format!(
-                    "admin API over `{base}` is not supported (use ws:// or http://)"
-                ))
-            })?
-            .trim_end_matches('/')
-            .to_owned();
+        let (host_port, tls) = if let Some(rest) = base.strip_prefix("http://") {
+            (rest, false)
+        } else if let Some(rest) = base.strip_prefix("https://") {
+            (rest, true)
+        } else {
+            return Err(ClientError::Invalid(format!(
+                "relay address `{relay}` must start with ws://, wss://, http:// or https://"
+            )));
+        };
+        let host_port = host_port.trim_end_matches('/').to_owned();
+        let tls = if tls {
+            let host = host_port
+                .rsplit_once(':')
+                .map_or(host_port.as_str(), |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            Some((host, crate::tls::client_config(tls_ca)?))
+        } else {
+            None
+        };
         Ok(Self {
             host_port,
             token: token.to_owned(),
             timeout: Duration::from_secs(10),
+            tls,
         })
     }
 
@@ -132,13 +196,17 @@ impl AdminClient {
             self.token,
             body.len()
         );
-        stream.write_all(head.as_bytes()).map_err(admin_err)?;
-        stream.write_all(&body).map_err(admin_err)?;
-        let mut response = Vec::new();
-        stream
-            .take(8 * 1024 * 1024)
-            .read_to_end(&mut response)
-            .map_err(admin_err)?;
+        let response = match &self.tls {
+            None => exchange(&mut stream, head.as_bytes(), &body)?,
+            Some((host, config)) => {
+                let name =
+                    rustls_pki_types::ServerName::try_from(host.clone()).map_err(admin_err)?;
+                let conn = rustls::ClientConnection::new(std::sync::Arc::clone(config), name)
+                    .map_err(admin_err)?;
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                exchange(&mut tls, head.as_bytes(), &body)?
+            }
+        };
         let text = String::from_utf8_lossy(&response);
         let (head, body) = text
             .split_once("\r\n\r\n")
@@ -334,8 +402,9 @@ mod tests {
     }
 
     #[test]
-    fn admin_client_needs_plain_http() {
+    fn admin_client_accepts_ws_and_wss() {
         assert!(AdminClient::new("ws://127.0.0.1:1", "t").is_ok());
-        assert!(AdminClient::new("wss://example.org", "t").is_err());
+        assert!(AdminClient::new("wss://example.org:443", "t").is_ok());
+        assert!(AdminClient::new("ftp://example.org", "t").is_err());
     }
 }

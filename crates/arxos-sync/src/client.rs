@@ -146,6 +146,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Renew held locks on every heartbeat (turn off to let leases lapse, e.g. in tests).
     pub auto_renew_locks: bool,
+    /// Extra CA certificates (PEM) to trust for `wss://` relays; default `ARXOS_TLS_CA`.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -160,6 +162,7 @@ impl ClientConfig {
             persist_debounce: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(10),
             auto_renew_locks: true,
+            tls_ca: crate::tls::ca_from_env(),
         }
     }
 }

@@ -17,6 +17,7 @@
 //! * [`store`] — the client's local persistence (document, per-relay sync state, refused list).
 //! * [`admin`] — the relay admin API client and `share`.
 //! * [`fastsync`] — constant-time handling of caught-up sync messages (relay fan-out).
+//! * [`tls`] — client TLS (web roots plus an optional extra CA).
 //! * [`client`] — the background sync engine (connect, sync, reconnect with backoff, status).
 //!
 //! [automerge-repo]: https://github.com/automerge/automerge-repo
@@ -27,6 +28,7 @@ pub mod fastsync;
 pub mod invite;
 pub mod protocol;
 pub mod store;
+pub mod tls;
 
 pub use invite::{Grant, InviteCode, Role};
 pub use protocol::{DocumentId, PeerId, WireMessage};

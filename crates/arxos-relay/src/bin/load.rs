@@ -426,7 +426,8 @@ fn main() -> anyhow::Result<()> {
                 stop_rx.clone(),
             );
             tasks.spawn(async move {
-                if let Err(err) = run_client(idx, code, args, Arc::clone(&stats), ready, stop).await
+                if let Err(err) =
+                    Box::pin(run_client(idx, code, args, Arc::clone(&stats), ready, stop)).await
                 {
                     eprintln!("client {idx}: {err:#}");
                     stats.errors.fetch_add(1, Ordering::Relaxed);

@@ -63,12 +63,18 @@ impl RelayProc {
                 .next()
                 .expect("relay exited before listening")
                 .unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ws://") {
+            if let Some(addr) = line
+                .strip_prefix("listening on ws://")
+                .or_else(|| line.strip_prefix("listening on wss://"))
+            {
                 break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
             }
         };
         self.port = port;
         self.child = Some(child);
+        if self.args.iter().any(|a| a == "--tls-cert") {
+            return; // listening was announced; /healthz is behind TLS
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if self.http_get("/healthz").is_some_and(|b| b.contains("ok")) {

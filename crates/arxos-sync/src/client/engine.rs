@@ -208,8 +208,17 @@ pub(super) async fn run(
 
 async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
     let url = config.invite.ws_url();
+    let connector = if url.starts_with("wss://") {
+        match crate::tls::client_config(config.tls_ca.as_deref()) {
+            Ok(tls) => Some(tokio_tungstenite::Connector::Rustls(tls)),
+            Err(err) => return Err(SessionEnd::Rejected(err.to_string())),
+        }
+    } else {
+        None
+    };
     // Nagle off: small sync and presence frames must not wait for delayed ACKs.
-    let attempt = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
+    let attempt =
+        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, true, connector);
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Err(_) => Err(SessionEnd::Lost {
             reason: "connection timed out".into(),
