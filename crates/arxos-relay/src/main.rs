@@ -10,7 +10,7 @@ use clap::Parser;
 
 /// Arxos sync relay: rooms, invites, roles, durable storage.
 #[derive(Parser, Debug)]
-#[command(name = "arxos-relay", version, about)]
+#[command(name = "arxos-relay", version, about, args_override_self = true)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "ARXOS_RELAY_LISTEN", default_value = "127.0.0.1:7447")]
