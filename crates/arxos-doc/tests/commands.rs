@@ -7,46 +7,10 @@ use arxos_doc::{
     Geometry, LayerId, NewElement, Point, PropValue, Transform, ZPosition, prop,
 };
 
-fn ctx() -> EditContext {
-    EditContext::at("tester", 1_700_000_000_000)
-}
+#[path = "support/plan.rs"]
+mod support;
 
-fn plan() -> Document {
-    Document::new_plan("test", &ctx()).unwrap()
-}
-
-fn wall(tag: &str, x: f64) -> NewElement {
-    NewElement::new(
-        ElementKind::Wall,
-        tag,
-        FloorId::new("level-1"),
-        LayerId::new("architectural"),
-        Geometry::Polyline {
-            points: vec![Point::new(0.0, 0.0), Point::new(5000.0, 0.0)],
-        },
-        Transform {
-            x,
-            y: 0.0,
-            rotation: 0.0,
-        },
-    )
-}
-
-fn outlet(tag: &str, x: f64, y: f64) -> NewElement {
-    NewElement::new(
-        ElementKind::Outlet,
-        tag,
-        FloorId::new("level-1"),
-        LayerId::new("electrical"),
-        Geometry::Point,
-        Transform {
-            x,
-            y,
-            rotation: 0.0,
-        },
-    )
-    .with_prop("voltage", PropValue::Number(230.0), None)
-}
+use support::{ctx, outlet, plan, wall};
 
 fn create(doc: &mut Document, n: NewElement) -> ElementId {
     let set = doc.apply(&ctx(), Command::Create(Box::new(n))).unwrap();

@@ -14,24 +14,13 @@ use arxos_doc::{
 };
 use proptest::prelude::*;
 
+#[path = "support/plan.rs"]
+mod support;
+
+use support::outlet;
+
 fn at(author: &str, t: i64) -> EditContext {
     EditContext::at(author, 1_700_000_000_000 + t)
-}
-
-fn outlet(tag: &str, x: f64) -> NewElement {
-    NewElement::new(
-        ElementKind::Outlet,
-        tag,
-        FloorId::new("level-1"),
-        LayerId::new("electrical"),
-        Geometry::Point,
-        Transform {
-            x,
-            y: 0.0,
-            rotation: 0.0,
-        },
-    )
-    .with_prop("voltage", PropValue::Number(230.0), None)
 }
 
 /// A base plan with a wall, a door in it and two outlets; returns the doc and the ids.
@@ -77,7 +66,7 @@ fn base() -> (Document, [ElementId; 4]) {
     let o1 = d
         .apply(
             &at("setup", 3),
-            Command::Create(Box::new(outlet("outlet:O1", 3000.0))),
+            Command::Create(Box::new(outlet("outlet:O1", 3000.0, 0.0))),
         )
         .unwrap()
         .added[0]
@@ -85,7 +74,7 @@ fn base() -> (Document, [ElementId; 4]) {
     let o2 = d
         .apply(
             &at("setup", 4),
-            Command::Create(Box::new(outlet("outlet:O2", 6000.0))),
+            Command::Create(Box::new(outlet("outlet:O2", 6000.0, 0.0))),
         )
         .unwrap()
         .added[0]

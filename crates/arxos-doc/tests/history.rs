@@ -10,52 +10,16 @@ use arxos_doc::branches::{self, BranchState, ReviewState};
 use arxos_doc::versions::{self, FieldChange, StructureChangeKind};
 use arxos_doc::{
     ChangeKind, Command, DocError, Document, EditContext, Element, ElementId, ElementKind, FloorId,
-    Geometry, LayerId, NewElement, Point, PropValue, Transform, prop,
+    Geometry, LayerId, NewElement, PropValue, Transform, prop,
 };
 
-fn ctx() -> EditContext {
-    EditContext::at("tester", 1_700_000_000_000)
-}
+#[path = "support/plan.rs"]
+mod support;
+
+use support::{ctx, outlet, plan, wall};
 
 fn at(author: &str, time_ms: i64) -> EditContext {
     EditContext::at(author, time_ms)
-}
-
-fn plan() -> Document {
-    Document::new_plan("test", &ctx()).unwrap()
-}
-
-fn wall(tag: &str, x: f64) -> NewElement {
-    NewElement::new(
-        ElementKind::Wall,
-        tag,
-        FloorId::new("level-1"),
-        LayerId::new("architectural"),
-        Geometry::Polyline {
-            points: vec![Point::new(0.0, 0.0), Point::new(5000.0, 0.0)],
-        },
-        Transform {
-            x,
-            y: 0.0,
-            rotation: 0.0,
-        },
-    )
-}
-
-fn outlet(tag: &str, x: f64) -> NewElement {
-    NewElement::new(
-        ElementKind::Outlet,
-        tag,
-        FloorId::new("level-1"),
-        LayerId::new("electrical"),
-        Geometry::Point,
-        Transform {
-            x,
-            y: 0.0,
-            rotation: 0.0,
-        },
-    )
-    .with_prop("voltage", PropValue::Number(230.0), None)
 }
 
 fn door(tag: &str, host: &ElementId) -> NewElement {
@@ -112,14 +76,14 @@ fn change(key: &str, old: Option<PropValue>, new: Option<PropValue>) -> FieldCha
 #[test]
 fn versions_are_created_listed_and_unique() {
     let mut doc = plan();
-    create(&mut doc, outlet("outlet:A1", 100.0));
+    create(&mut doc, outlet("outlet:A1", 100.0, 0.0));
     let heads = doc.heads();
     let v1 = versions::create_version(&mut doc, &at("ana", 1_000), "v1", "first issue").unwrap();
     assert_eq!(
         v1.heads, heads,
         "a version names the state before its own record"
     );
-    create(&mut doc, outlet("outlet:A2", 200.0));
+    create(&mut doc, outlet("outlet:A2", 200.0, 0.0));
     let v2 = versions::create_version(&mut doc, &at("bo", 2_000), "for review", "").unwrap();
 
     let list = versions::list_versions(&doc);
@@ -186,8 +150,8 @@ fn versions_survive_save_and_load() {
 #[test]
 fn diff_lists_added_removed_and_changed_elements_with_old_and_new_values() {
     let mut doc = plan();
-    let a = create(&mut doc, outlet("outlet:A", 100.0));
-    let b = create(&mut doc, outlet("outlet:B", 200.0));
+    let a = create(&mut doc, outlet("outlet:A", 100.0, 0.0));
+    let b = create(&mut doc, outlet("outlet:B", 200.0, 0.0));
     let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
 
     set_voltage(&mut doc, &a, 120.0);
@@ -207,7 +171,7 @@ fn diff_lists_added_removed_and_changed_elements_with_old_and_new_values() {
         },
     )
     .unwrap();
-    let c = create(&mut doc, outlet("outlet:C", 300.0));
+    let c = create(&mut doc, outlet("outlet:C", 300.0, 0.0));
     doc.apply(
         &ctx(),
         Command::UpdateFloor {
@@ -292,11 +256,11 @@ fn diff_lists_added_removed_and_changed_elements_with_old_and_new_values() {
 #[test]
 fn preview_is_the_state_at_the_version() {
     let mut doc = plan();
-    let a = create(&mut doc, outlet("outlet:A", 100.0));
+    let a = create(&mut doc, outlet("outlet:A", 100.0, 0.0));
     let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
     let at_v1 = live(&doc);
     set_voltage(&mut doc, &a, 110.0);
-    create(&mut doc, outlet("outlet:B", 200.0));
+    create(&mut doc, outlet("outlet:B", 200.0, 0.0));
 
     let stored = versions::get_version(&doc, "v1").unwrap();
     assert_eq!(stored, v1);
@@ -322,9 +286,9 @@ fn revert_restores_exact_old_values_as_one_new_change() {
     let mut doc = plan();
     let w1 = create(&mut doc, wall("wall:W1", 0.0));
     let d1 = create(&mut doc, door("door:D1", &w1));
-    let a = create(&mut doc, outlet("outlet:A", 100.0));
-    let b = create(&mut doc, outlet("outlet:B", 200.0));
-    let gone = create(&mut doc, outlet("outlet:GONE", 300.0));
+    let a = create(&mut doc, outlet("outlet:A", 100.0, 0.0));
+    let b = create(&mut doc, outlet("outlet:B", 200.0, 0.0));
+    let gone = create(&mut doc, outlet("outlet:GONE", 300.0, 0.0));
     doc.apply(&ctx(), Command::Delete { ids: vec![gone] })
         .unwrap();
     let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
@@ -361,7 +325,7 @@ fn revert_restores_exact_old_values_as_one_new_change() {
         ],
     )
     .unwrap();
-    let c = create(&mut doc, outlet("outlet:C", 400.0));
+    let c = create(&mut doc, outlet("outlet:C", 400.0, 0.0));
     doc.apply_batch(
         &ctx(),
         "swap tags",
@@ -484,7 +448,7 @@ fn a_reference_that_dangled_at_the_version_does_not_block_a_revert() {
 #[test]
 fn a_revert_can_itself_be_reverted() {
     let mut doc = plan();
-    let a = create(&mut doc, outlet("outlet:A", 100.0));
+    let a = create(&mut doc, outlet("outlet:A", 100.0, 0.0));
     let v1 = versions::create_version(&mut doc, &ctx(), "v1", "").unwrap();
     set_voltage(&mut doc, &a, 120.0);
     let v2 = versions::create_version(&mut doc, &ctx(), "v2", "").unwrap();
@@ -505,8 +469,8 @@ fn a_revert_can_itself_be_reverted() {
 #[test]
 fn branch_edits_merge_into_the_parent() {
     let mut parent = plan();
-    let a = create(&mut parent, outlet("outlet:A", 100.0));
-    let b = create(&mut parent, outlet("outlet:B", 200.0));
+    let a = create(&mut parent, outlet("outlet:A", 100.0, 0.0));
+    let b = create(&mut parent, outlet("outlet:B", 200.0, 0.0));
     let (branch, mut fork) = branches::create_branch(
         &mut parent,
         &at("ana", 10),
@@ -531,7 +495,7 @@ fn branch_edits_merge_into_the_parent() {
 
     // Work on both sides.
     set_voltage(&mut fork, &a, 120.0);
-    let c = create(&mut fork, outlet("outlet:C", 300.0));
+    let c = create(&mut fork, outlet("outlet:C", 300.0, 0.0));
     doc_move(&mut parent, &b, 250.0);
 
     let merged =
@@ -586,9 +550,9 @@ fn doc_move(doc: &mut Document, id: &ElementId, x: f64) {
 #[test]
 fn a_branch_from_a_version_starts_at_that_version() {
     let mut parent = plan();
-    create(&mut parent, outlet("outlet:A", 100.0));
+    create(&mut parent, outlet("outlet:A", 100.0, 0.0));
     let v1 = versions::create_version(&mut parent, &ctx(), "v1", "").unwrap();
-    create(&mut parent, outlet("outlet:B", 200.0));
+    create(&mut parent, outlet("outlet:B", 200.0, 0.0));
     let (branch, fork) =
         branches::create_branch(&mut parent, &ctx(), "old", Some(&v1), "old.arx").unwrap();
     assert_eq!(branch.from_heads, v1.heads);
@@ -629,7 +593,7 @@ fn a_closed_branch_cannot_be_merged() {
 #[test]
 fn proposals_go_through_review_states() {
     let mut parent = plan();
-    let a = create(&mut parent, outlet("outlet:A", 100.0));
+    let a = create(&mut parent, outlet("outlet:A", 100.0, 0.0));
     let (p, mut fork) = branches::create_proposal(
         &mut parent,
         &at("ana", 10),
@@ -735,7 +699,7 @@ fn plain_branches_are_not_reviewed() {
 #[test]
 fn audit_trail_lists_every_change_with_its_kind() {
     let mut doc = plan();
-    let a = create(&mut doc, outlet("outlet:A", 100.0));
+    let a = create(&mut doc, outlet("outlet:A", 100.0, 0.0));
     let v1 = versions::create_version(&mut doc, &at("ana", 2_000), "v1", "").unwrap();
     set_voltage(&mut doc, &a, 120.0);
     versions::revert_to(&mut doc, &at("rita", 3_000), &v1).unwrap();
@@ -788,7 +752,7 @@ fn audit_csv_of_a_real_document_has_one_row_per_change() {
     doc.apply_batch(
         &at("Doe, Jane", 5),
         "a \"quoted\", summary",
-        vec![Command::Create(Box::new(outlet("outlet:A", 1.0)))],
+        vec![Command::Create(Box::new(outlet("outlet:A", 1.0, 0.0)))],
     )
     .unwrap();
     let trail = audit::audit_trail(&mut doc);
@@ -869,7 +833,7 @@ mod laws {
             Op::Restore(i) => Command::Restore {
                 ids: vec![pick(doc, *i)],
             },
-            Op::Create(n) => Command::Create(Box::new(outlet(&format!("outlet:N{n}"), 7.0))),
+            Op::Create(n) => Command::Create(Box::new(outlet(&format!("outlet:N{n}"), 7.0, 0.0))),
             Op::Tag(i, t) => Command::SetTag {
                 id: pick(doc, *i),
                 tag: format!("outlet:T{t}"),
@@ -906,7 +870,7 @@ mod laws {
         create(&mut doc, wall("wall:W2", 6000.0));
         create(&mut doc, door("door:D1", &w1));
         for (n, x) in [("outlet:A", 1.0), ("outlet:B", 2.0), ("outlet:C", 3.0)] {
-            create(&mut doc, outlet(n, x));
+            create(&mut doc, outlet(n, x, 0.0));
         }
         doc
     }
