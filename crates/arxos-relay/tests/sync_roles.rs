@@ -119,6 +119,15 @@ fn expired_revoked_and_unknown_invites_are_refused_at_the_upgrade() {
     }
     assert_eq!(c.status().state, ConnectionState::Offline);
 
+    // A session ends when its invite expires.
+    let (_, short) = relay.invite(doc, Role::Editor, Grant::default(), Some(2));
+    let brief = client(dir.path(), "brief", &short);
+    brief.wait_synced(T).unwrap();
+    let ended = brief
+        .wait_for(T, |s| s.rejected)
+        .expect("session ended at expiry");
+    assert!(ended.last_error.unwrap_or_default().contains("expired"));
+
     let (info, revoked) = relay.invite(doc, Role::Editor, Grant::default(), None);
     let ok = client(dir.path(), "before-revoke", &revoked);
     ok.wait_synced(T).unwrap();

@@ -137,6 +137,13 @@ impl Session {
         ping.reset();
         let mut shutdown = self.shared.shutdown.clone();
         let mut revocations = self.shared.revocations.subscribe();
+        // The session ends when its invite expires.
+        let expires = self.record.expires_at;
+        let expires_in = expires.map_or(Duration::from_hours(24), |at| {
+            Duration::from_secs(at.saturating_sub(crate::invites::unix_now()))
+        });
+        let expiry = tokio::time::sleep(expires_in);
+        tokio::pin!(expiry);
         loop {
             tokio::select! {
                 frame = self.ws.next() => {
@@ -170,6 +177,10 @@ impl Session {
                 }
                 () = tokio::time::sleep_until(join_deadline), if self.peer.is_none() => {
                     self.fail("no join message in time").await;
+                    break;
+                }
+                () = &mut expiry, if expires.is_some() => {
+                    self.fail("invite expired").await;
                     break;
                 }
                 revoked = revocations.recv() => {
