@@ -283,6 +283,16 @@ fn host_serves_a_plan_peer_to_peer() {
         .arg("room:R01.name")
         .assert()
         .stdout(predicate::str::contains("Studio"));
+    // The viewer sets the refused edit aside (nothing lost: it is kept beside the file).
+    let d = json(arxos().arg("sync").arg(&look).arg("--discard-refused"));
+    assert_eq!(d["set_aside"], 1, "{d:#}");
+    assert!(dir.path().join("look.arx.refused.arx").exists());
+    arxos()
+        .arg("get")
+        .arg(&look)
+        .arg("room:R01.name")
+        .assert()
+        .stdout("Studio\n");
 }
 
 #[test]

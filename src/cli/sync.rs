@@ -85,6 +85,10 @@ pub struct SyncArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout_secs: u64,
+    /// Set changes the relay refused aside (kept in `<file>.refused.arx`) so that later edits
+    /// can sync again: every later local change builds on the refused ones.
+    #[arg(long)]
+    pub discard_refused: bool,
 }
 
 /// Subcommands of `arxos sync`.
@@ -299,6 +303,25 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
     };
     let invite = parse_code(&code)?;
     let relay = invite.relay.clone();
+    if a.discard_refused {
+        let client = SyncClient::start(ClientConfig::new(invite, store))?;
+        let set_aside = client.discard_refused();
+        client.shutdown();
+        let set_aside = set_aside?;
+        let mut aside = file.as_os_str().to_owned();
+        aside.push(".refused.arx");
+        let r = serde_json::json!({
+            "file": file.display().to_string(),
+            "set_aside": set_aside,
+            "kept_in": PathBuf::from(aside).display().to_string(),
+        });
+        return out.emit(&r, || {
+            outln!(
+                "set {set_aside} refused change(s) aside in {}",
+                r["kept_in"].as_str().unwrap_or_default()
+            );
+        });
+    }
     if !out.json {
         eprint!("syncing {} with {relay} …", file.display());
     }
