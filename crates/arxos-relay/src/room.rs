@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arxos_sync::fastsync::{self, PeerSync};
 use arxos_sync::protocol::payload::{ArxPayload, Presence, PresenceEntry, RefusedChange};
 use arxos_sync::protocol::{EphemeralMessage, SyncPayload};
-use arxos_sync::{DocumentId, Grant, PeerId, Role, WireMessage, fastsync};
-use automerge::sync::{self, ChunkList, SyncDoc};
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use arxos_sync::{DocumentId, Grant, PeerId, Role, WireMessage};
+use automerge::sync::{self, ChunkList};
+use automerge::{Automerge, ChangeHash};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
@@ -173,11 +174,18 @@ struct PeerState {
     grant: Grant,
     label: String,
     out: mpsc::Sender<Outbound>,
-    sync: sync::State,
+    sync: PeerSync,
     /// Whether the peer asked for the document (only then do we send it sync messages).
     syncing: bool,
     /// We heard from the peer since we last generated a message for it.
     heard: bool,
+}
+
+/// A change the room accepted, and the connection it came from (which need not get it back).
+struct NewChange {
+    hash: ChangeHash,
+    bytes: Vec<u8>,
+    origin: ConnId,
 }
 
 struct Room {
@@ -192,9 +200,9 @@ struct Room {
     presence_dirty: BTreeSet<ConnId>,
     presence_gone: Vec<String>,
     refused: HashMap<ChangeHash, String>,
-    to_persist: Vec<(ChangeHash, Vec<u8>)>,
+    to_persist: Vec<NewChange>,
     /// The batch being persisted (revealed to peers once durable).
-    persisting_batch: Vec<(ChangeHash, Vec<u8>)>,
+    persisting_batch: Vec<NewChange>,
     /// Sync commands that arrived while a batch was being persisted.
     deferred: VecDeque<RoomCmd>,
     /// Our heads when sync messages last went out (the base of the next fan-out).
@@ -477,7 +485,7 @@ impl Room {
                 grant: join.grant,
                 label: join.label,
                 out: join.out,
-                sync: sync::State::new(),
+                sync: PeerSync::new(),
                 syncing: false,
                 heard: false,
             },
@@ -615,13 +623,21 @@ impl Room {
             || (writer.is_unrestricted()
                 && !hard
                 && !touches_refused(&message.changes, &self.refused));
+        // What the message brings that we lack, by hash, before applying it (a whole-document
+        // chunk has no single hash: then we ask the document afterwards).
+        let incoming = if message.changes.is_empty() {
+            Some(Vec::new())
+        } else {
+            fastsync::change_hashes(&message.changes).map(|hashes| {
+                hashes
+                    .into_iter()
+                    .zip(message.changes.iter().map(<[u8]>::to_vec))
+                    .filter(|(h, _)| !fastsync::has_change(&mut self.doc, h))
+                    .collect::<Vec<_>>()
+            })
+        };
         let result = if fast {
-            let doc = &self.doc;
-            let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
-            match fastsync::receive_ack(&mut peer.sync, &before, known, message) {
-                Ok(()) => Ok(()),
-                Err(message) => self.doc.receive_sync_message(&mut peer.sync, *message),
-            }
+            peer.sync.receive(&mut self.doc, message)
         } else {
             let mut scratch = self.doc.clone();
             for chunk in message.changes.iter() {
@@ -648,7 +664,7 @@ impl Room {
             let applied = self.doc.apply_changes(vetted.accepted);
             let mut stripped = message;
             stripped.changes = ChunkList::empty();
-            applied.and_then(|()| self.doc.receive_sync_message(&mut peer.sync, stripped))
+            applied.and_then(|()| peer.sync.receive(&mut self.doc, stripped))
         };
         if let Err(err) = result {
             return self.kick(conn, &format!("sync failed: {err}"));
@@ -674,20 +690,47 @@ impl Room {
             self.record_refused(&refused);
             self.send_payload(conn, &ArxPayload::Refused { changes });
         }
-        let new: Vec<(ChangeHash, Vec<u8>)> = if self.doc.get_heads() == before {
-            Vec::new()
-        } else {
-            self.doc
-                .get_changes(&before)
-                .iter()
-                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-                .collect()
-        };
+        let new = self.applied_since(&before, incoming, conn);
         if !new.is_empty() {
             self.to_persist.extend(new);
             self.oldest_unflushed.get_or_insert(received);
         }
         self.needs_sync = true;
+    }
+
+    /// The changes applied since `before` from `conn`: the message's own bytes when we know
+    /// them by hash (only those applied, neither refused nor queued for a missing dependency),
+    /// else read back from the document.
+    fn applied_since(
+        &mut self,
+        before: &[ChangeHash],
+        incoming: Option<Vec<(ChangeHash, Vec<u8>)>>,
+        conn: ConnId,
+    ) -> Vec<NewChange> {
+        if self.doc.get_heads() == before {
+            return Vec::new();
+        }
+        match incoming {
+            Some(incoming) => incoming
+                .into_iter()
+                .filter(|(h, _)| fastsync::has_change(&mut self.doc, h))
+                .map(|(hash, bytes)| NewChange {
+                    hash,
+                    bytes,
+                    origin: conn,
+                })
+                .collect(),
+            None => self
+                .doc
+                .get_changes(before)
+                .iter()
+                .map(|c| NewChange {
+                    hash: c.hash(),
+                    bytes: c.raw_bytes().to_vec(),
+                    origin: conn,
+                })
+                .collect(),
+        }
     }
 
     fn on_ephemeral(&mut self, conn: ConnId, msg: &EphemeralMessage) {
@@ -801,7 +844,7 @@ impl Room {
         let changes: Vec<Vec<u8>> = self
             .persisting_batch
             .iter()
-            .map(|(_, b)| b.clone())
+            .map(|c| c.bytes.clone())
             .collect();
         let storage = Arc::clone(&self.ctx.storage);
         let id = self.id;
@@ -858,6 +901,8 @@ impl Room {
             self.needs_sync = false;
             let heads = self.doc.get_heads();
             let before = std::mem::replace(&mut self.flushed_heads, heads.clone());
+            let new: Vec<(ChangeHash, Vec<u8>)> =
+                batch.iter().map(|c| (c.hash, c.bytes.clone())).collect();
             let conns: Vec<ConnId> = self
                 .peers
                 .iter()
@@ -870,15 +915,21 @@ impl Room {
                 };
                 // Same heads and nothing new from the peer: the protocol would repeat its last
                 // answer (nothing, or nothing while a message is in flight).
-                let unchanged = !peer.heard && peer.sync.last_sent_heads == heads;
+                let unchanged = !peer.heard && peer.sync.state.last_sent_heads == heads;
                 peer.heard = false;
-                if unchanged || fastsync::nothing_to_send(&peer.sync, &heads) {
+                if unchanged || peer.sync.nothing_to_send(&heads) {
                     continue;
                 }
-                let doc = &self.doc;
-                let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
-                let data = fastsync::fan_out(&mut peer.sync, &before, &heads, &batch, known)
-                    .or_else(|| doc.generate_sync_message(&mut peer.sync))
+                // A peer's own changes are not echoed back to it.
+                let own = |h: &ChangeHash| batch.iter().any(|c| c.origin == conn && c.hash == *h);
+                let message = if new.is_empty() {
+                    None
+                } else {
+                    peer.sync
+                        .send_new(&mut self.doc, &before, &heads, &new, own)
+                };
+                let data = message
+                    .or_else(|| peer.sync.generate(&mut self.doc))
                     .map(sync::Message::encode);
                 if let Some(data) = data {
                     let frame = WireMessage::Sync(SyncPayload {

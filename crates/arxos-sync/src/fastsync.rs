@@ -1,284 +1,443 @@
-//! Cheap paths around two costs of `automerge` 0.12's sync protocol that grow with document
-//! history: receiving any message walks the entire change graph (to trim `sent_hashes`), and
-//! generating a message builds a bloom filter and change list even when it then returns
-//! nothing. A relay fanning out to a hundred peers pays both on every acknowledgement.
+//! Automerge's sync protocol, pipelined and without its whole-history walks, for the relay's
+//! star topology.
 //!
-//! [`receive_ack`] handles the most common message, an acknowledgement naming heads we have
-//! and carrying no changes, with the state updates automerge makes, without the graph walk.
-//! [`nothing_to_send`] predicts when `generate_sync_message` would return `None`.
-//! [`fan_out`] builds the message for a peer that had exactly our previous heads from the
-//! new changes' bytes, without re-extracting them from the document for every peer.
+//! `automerge` 0.12's `receive_sync_message` walks the entire change graph on every message
+//! (to trim `sent_hashes`), and `generate_sync_message` computes clocks, bloom filters and a
+//! change list even when it then sends nothing. It also assumes one message in flight at a
+//! time: an acknowledgement of an older message clears `in_flight`, so the next generation
+//! re-sends our heads, which the peer answers again. In a room of a hundred editors nearly
+//! every acknowledgement is of an older message, and the relay spent its time in those walks.
+//!
+//! [`PeerSync`] keeps automerge's [`State`] (so the full protocol can take over at any point)
+//! plus a log of what it sent in which message, and offers:
+//! - [`PeerSync::receive`]: what `receive_sync_message` does, except that `sent_hashes` is
+//!   trimmed from the send log instead of a graph walk, and an acknowledgement of an *older*
+//!   message leaves the newer one in flight (its answer is still coming);
+//! - [`PeerSync::nothing_to_send`]: exactly when `generate_sync_message` would return `None`;
+//! - [`PeerSync::send_new`]: the message for a peer we already sent everything up to our
+//!   previous heads, built from the new changes' bytes;
+//! - [`PeerSync::respond`] and [`PeerSync::generate`]: the usual entry points for a client,
+//!   taking the fast path when it applies and the full protocol otherwise.
 
-use automerge::ChangeHash;
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
 use automerge::sync::{
-    BloomFilter, Capability, ChunkList, Have, Message, MessageFlags, MessageVersion, State,
+    BloomFilter, Capability, ChunkList, Have, Message, MessageFlags, MessageVersion, State, SyncDoc,
 };
+use automerge::{AutoCommit, Automerge, AutomergeError, ChangeHash, ReadDoc};
+
+/// How long a client may hold back a plain acknowledgement, so that one answer covers every
+/// message that arrived meanwhile (what it sends anyway, and answers the peer waits for, go
+/// out at once). Fan-out never waits for acknowledgements, so this costs no latency.
+pub const ACK_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Most `sent_hashes` kept per peer before they are dropped wholesale (dropping only risks
 /// re-sending a change the peer already has, which Automerge ignores).
 const MAX_SENT_HASHES: usize = 4096;
+/// Most messages remembered in the send log; older ones only lose exact trimming.
+const MAX_LOG: usize = 1024;
 
-/// Applies `message` to `state` if it carries no changes and every head it names is one we
-/// have (`heads_known`, e.g. `|h| doc.get_missing_deps(h).is_empty()`); returns the message back, untouched, otherwise (then use
-/// `receive_sync_message`).
-///
-/// The state ends up as `receive_sync_message` leaves it, except that `sent_hashes` is trimmed
-/// approximately (the peer's heads are removed, everything when it has all our heads) instead
-/// of by walking the whole change graph.
-pub fn receive_ack(
-    state: &mut State,
-    our_heads: &[ChangeHash],
-    heads_known: impl FnOnce(&[ChangeHash]) -> bool,
-    message: Message,
-) -> Result<(), Box<Message>> {
-    if !message.changes.is_empty() || message.heads.is_empty() || !heads_known(&message.heads) {
-        return Err(Box::new(message));
+/// A document the fast paths can drive: automerge's two document types.
+pub trait Replica {
+    /// The current heads.
+    fn heads(&mut self) -> Vec<ChangeHash>;
+    /// Which of `hashes` we lack, plus the missing dependencies of any queued change.
+    fn missing(&mut self, hashes: &[ChangeHash]) -> Vec<ChangeHash>;
+    /// Applies encoded changes (queued when their dependencies are missing).
+    fn apply(&mut self, changes: &[u8]) -> Result<(), AutomergeError>;
+    /// The full protocol's next message.
+    fn generate(&mut self, state: &mut State) -> Option<Message>;
+
+    /// Whether we have every one of `hashes` and no queued change waits for anything.
+    fn knows(&mut self, hashes: &[ChangeHash]) -> bool {
+        self.missing(hashes).is_empty()
     }
-    state.in_flight = false;
-    if let Some(flags) = message.flags {
-        let mut caps = vec![Capability::MessageV2];
-        if flags.contains(MessageFlags::SUPPORTS_SYNC_RESET) {
-            caps.push(Capability::SyncReset);
-        }
-        state.their_capabilities = Some(caps);
-        if flags.contains(MessageFlags::SYNC_RESET) {
-            state.sent_hashes.clear();
-        }
-        state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
-    }
-    if message.heads == our_heads || state.sent_hashes.len() > MAX_SENT_HASHES {
-        state.sent_hashes.clear();
-    } else {
-        state.sent_hashes.retain(|h| !message.heads.contains(h));
-    }
-    if message.heads == our_heads {
-        state.last_sent_heads.clone_from(&message.heads);
-    }
-    state.shared_heads.clone_from(&message.heads);
-    state.their_have = Some(message.have);
-    state.their_heads = Some(message.heads);
-    state.their_need = Some(message.need);
-    Ok(())
 }
 
-/// Whether `generate_sync_message` would return `None`: the peer already has exactly our
-/// heads, needs nothing, and we already told it our heads.
-pub fn nothing_to_send(state: &State, our_heads: &[ChangeHash]) -> bool {
-    state.have_responded
-        && state.last_sent_heads == our_heads
-        && state.their_heads.as_deref() == Some(our_heads)
-        && state.their_need.as_ref().is_none_or(Vec::is_empty)
+impl Replica for Automerge {
+    fn heads(&mut self) -> Vec<ChangeHash> {
+        self.get_heads()
+    }
+    fn missing(&mut self, hashes: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.get_missing_deps(hashes)
+    }
+    fn apply(&mut self, changes: &[u8]) -> Result<(), AutomergeError> {
+        self.load_incremental(changes).map(drop)
+    }
+    fn generate(&mut self, state: &mut State) -> Option<Message> {
+        self.generate_sync_message(state)
+    }
 }
 
-/// A cheaper equivalent of `generate_sync_message` for the relay's fan-out: we already sent
-/// this peer everything up to `before` (our heads when we last sent), and `new_changes` are
-/// exactly the changes since `before`, in causal order, taking us to `after`.
-///
-/// Sends the new changes the peer is not known to have, our heads, and a `have` whose bloom
-/// filter covers the changes the peer may not have seen from us (`sent_hashes` plus the new
-/// ones). It only ever claims changes we have, so the peer never withholds one we need; at
-/// worst it re-sends one we have, which Automerge ignores. Updates `state` the way generating
-/// would. `None` when the shortcut does not apply; then use the full protocol.
-///
-/// `known(hashes)` must say whether we have every one of `hashes`.
-pub fn fan_out(
-    state: &mut State,
-    before: &[ChangeHash],
-    after: &[ChangeHash],
-    new_changes: &[(ChangeHash, Vec<u8>)],
-    mut known: impl FnMut(&[ChangeHash]) -> bool,
-) -> Option<Message> {
-    let applies = state.have_responded
-        && !state.needs_reset
-        && !state.read_only
-        && !state.peer_read_only
-        && !before.is_empty()
-        && !new_changes.is_empty()
-        && state.last_sent_heads == before
-        && state.their_need.as_ref().is_none_or(Vec::is_empty);
-    if !applies {
-        return None;
+impl Replica for AutoCommit {
+    fn heads(&mut self) -> Vec<ChangeHash> {
+        self.get_heads()
     }
-    let their_heads = state.their_heads.clone()?;
-    if !known(&their_heads) || !known(&state.shared_heads) {
-        return None;
+    fn missing(&mut self, hashes: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.get_missing_deps(hashes)
     }
-    if let Some(first) = state.their_have.as_ref().and_then(|h| h.first())
-        && !known(&first.last_sync)
-    {
-        return None;
+    fn apply(&mut self, changes: &[u8]) -> Result<(), AutomergeError> {
+        self.load_incremental(changes).map(drop)
     }
-    let their_bloom = state
-        .their_have
-        .as_ref()
-        .and_then(|h| h.first())
-        .map(|h| &h.bloom);
-    let to_send: Vec<&(ChangeHash, Vec<u8>)> = new_changes
+    fn generate(&mut self, state: &mut State) -> Option<Message> {
+        self.sync().generate_sync_message(state)
+    }
+}
+
+/// One entry of the send log: our heads after a message, and the changes it carried.
+#[derive(Debug, Clone)]
+struct Sent {
+    heads: Vec<ChangeHash>,
+    hashes: Vec<ChangeHash>,
+}
+
+/// Sync state for one peer: automerge's [`State`] plus a log of recent messages.
+#[derive(Debug, Clone, Default)]
+pub struct PeerSync {
+    /// Automerge's state; persist it with [`State::encode`] as usual.
+    pub state: State,
+    log: VecDeque<Sent>,
+    /// Our heads up to which the peer has, or was sent, everything of ours: changes since are
+    /// local ones not yet announced. Empty when unknown.
+    covered: Vec<ChangeHash>,
+}
+
+impl From<State> for PeerSync {
+    fn from(state: State) -> Self {
+        Self {
+            state,
+            log: VecDeque::new(),
+            covered: Vec::new(),
+        }
+    }
+}
+
+impl PeerSync {
+    /// A fresh state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a message from the peer, as `receive_sync_message` would.
+    pub fn receive(
+        &mut self,
+        doc: &mut impl Replica,
+        message: Message,
+    ) -> Result<(), AutomergeError> {
+        let before = doc.heads();
+        let Message {
+            heads,
+            changes,
+            need,
+            have,
+            flags,
+            ..
+        } = message;
+        let state = &mut self.state;
+        state.in_flight = false;
+        if let Some(flags) = flags {
+            // Same capability bookkeeping as automerge: the flags section implies V2 support.
+            let mut caps = vec![Capability::MessageV2];
+            if flags.contains(MessageFlags::SUPPORTS_SYNC_RESET) {
+                caps.push(Capability::SyncReset);
+            }
+            state.their_capabilities = Some(caps);
+            if flags.contains(MessageFlags::SYNC_RESET) {
+                state.sent_hashes.clear();
+                self.log.clear();
+            }
+            state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
+        }
+        let now = if !changes.is_empty() && !state.read_only {
+            doc.apply(&join(&changes))?;
+            let after = doc.heads();
+            state.shared_heads = advance_heads(&before, &after, &state.shared_heads);
+            after
+        } else {
+            before.clone()
+        };
+        let last_sync = have
+            .first()
+            .map(|h| h.last_sync.as_slice())
+            .unwrap_or_default();
+        self.trim_sent(&heads, last_sync, &now);
+        // What arrived came from the peer: if it had everything of ours before, it still does.
+        if (!self.covered.is_empty() && self.covered == before) || heads == now {
+            self.covered.clone_from(&now);
+        }
+        let state = &mut self.state;
+        if changes.is_empty() && heads == before {
+            state.last_sent_heads.clone_from(&heads);
+        }
+        let missing = doc.missing(&heads);
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .filter(|h| !missing.contains(h))
+            .copied()
+            .collect();
+        let all_known = known.len() == heads.len();
+        if all_known {
+            state.shared_heads.clone_from(&heads);
+            if heads.is_empty() {
+                // The peer lost everything: start over.
+                state.last_sent_heads.clear();
+                state.sent_hashes.clear();
+                self.log.clear();
+            }
+        } else {
+            let mut shared: Vec<ChangeHash> = state.shared_heads.clone();
+            shared.extend(known);
+            shared.sort();
+            shared.dedup();
+            state.shared_heads = shared;
+        }
+        // An acknowledgement of an older message: the answer to our latest one is still to
+        // come, so it stays in flight (automerge would re-send our heads, and be answered).
+        let stale_ack = changes.is_empty()
+            && need.is_empty()
+            && all_known
+            && !heads.is_empty()
+            && missing.is_empty()
+            && state.have_responded
+            && heads != state.last_sent_heads
+            && have
+                .first()
+                .is_none_or(|h| h.last_sync.is_empty() || doc.knows(&h.last_sync));
+        let state = &mut self.state;
+        state.in_flight = stale_ack;
+        state.their_have = Some(have);
+        state.their_heads = Some(heads);
+        state.their_need = Some(need);
+        Ok(())
+    }
+
+    /// Drops from `sent_hashes` what the peer is now known to have: everything when it has our
+    /// heads, and everything up to the message whose heads it names, as its heads or as the
+    /// heads it last synced with us (`last_sync`: a peer that has made changes of its own since
+    /// names those among its heads, but still names our message's heads there).
+    fn trim_sent(
+        &mut self,
+        their_heads: &[ChangeHash],
+        last_sync: &[ChangeHash],
+        our_heads: &[ChangeHash],
+    ) {
+        let sent = &mut self.state.sent_hashes;
+        if their_heads == our_heads {
+            sent.clear();
+            self.log.clear();
+            return;
+        }
+        if let Some(pos) = self.log.iter().rposition(|s| {
+            s.heads == their_heads || (!last_sync.is_empty() && s.heads == last_sync)
+        }) {
+            for entry in self.log.drain(..=pos) {
+                for hash in &entry.hashes {
+                    sent.remove(hash);
+                }
+            }
+        }
+        sent.retain(|h| !their_heads.contains(h));
+        if sent.len() > MAX_SENT_HASHES {
+            sent.clear();
+            self.log.clear();
+        }
+    }
+
+    fn record(&mut self, hashes: Vec<ChangeHash>) {
+        self.covered.clone_from(&self.state.last_sent_heads);
+        if self.log.len() >= MAX_LOG {
+            self.log.pop_front();
+        }
+        self.log.push_back(Sent {
+            heads: self.state.last_sent_heads.clone(),
+            hashes,
+        });
+    }
+
+    /// Whether `generate_sync_message` would return `None` with our heads `our_heads`.
+    pub fn nothing_to_send(&self, our_heads: &[ChangeHash]) -> bool {
+        let s = &self.state;
+        s.have_responded
+            && s.last_sent_heads == our_heads
+            && (s.in_flight
+                || (s.their_heads.as_deref() == Some(our_heads)
+                    && s.their_need.as_ref().is_none_or(Vec::is_empty)))
+    }
+
+    /// The full protocol's next message (recorded in the send log).
+    pub fn generate(&mut self, doc: &mut impl Replica) -> Option<Message> {
+        let before: BTreeSet<ChangeHash> = self.state.sent_hashes.clone();
+        let message = doc.generate(&mut self.state)?;
+        let new = self
+            .state
+            .sent_hashes
+            .iter()
+            .filter(|h| !before.contains(h))
+            .copied()
+            .collect();
+        self.record(new);
+        Some(message)
+    }
+
+    /// The cheap equivalent of `generate_sync_message` for a peer we already sent everything
+    /// up to `before` (our heads when we last sent), when `new_changes` are all the changes
+    /// since `before` the peer may lack, in causal order, taking us to `after`. Changes for
+    /// which `peer_has` is true (e.g. the peer's own) are not sent.
+    ///
+    /// The message carries those changes, our heads, and a `have` whose bloom filter covers
+    /// the changes the peer may not know we have (`sent_hashes` plus the new ones). It only
+    /// ever claims changes we have, so the peer never withholds one we need. Updates the
+    /// state the way generating would. `None` when the shortcut does not apply.
+    pub fn send_new(
+        &mut self,
+        doc: &mut impl Replica,
+        before: &[ChangeHash],
+        after: &[ChangeHash],
+        new_changes: &[(ChangeHash, Vec<u8>)],
+        peer_has: impl Fn(&ChangeHash) -> bool,
+    ) -> Option<Message> {
+        let state = &self.state;
+        let applies = state.have_responded
+            && !state.needs_reset
+            && !state.read_only
+            && !state.peer_read_only
+            && !before.is_empty()
+            && state.last_sent_heads == before
+            && state.their_need.as_ref().is_none_or(Vec::is_empty);
+        if !applies {
+            return None;
+        }
+        let their_heads = state.their_heads.clone()?;
+        // Anything we cannot vouch for (their heads, our shared heads, their last sync)
+        // means the full protocol must ask or reset.
+        if !doc.knows(&their_heads) || !doc.knows(&state.shared_heads) {
+            return None;
+        }
+        if let Some(first) = state.their_have.as_ref().and_then(|h| h.first())
+            && !doc.knows(&first.last_sync)
+        {
+            return None;
+        }
+        let to_send: Vec<&(ChangeHash, Vec<u8>)> = new_changes
+            .iter()
+            .filter(|(h, _)| !their_heads.contains(h) && !peer_has(h))
+            .collect();
+        let ours: Vec<ChangeHash> = state
+            .sent_hashes
+            .iter()
+            .copied()
+            .chain(new_changes.iter().map(|(h, _)| *h))
+            .collect();
+        let mut flags = MessageFlags::new();
+        flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
+        let message = Message {
+            heads: after.to_vec(),
+            need: Vec::new(),
+            have: vec![Have {
+                last_sync: state.shared_heads.clone(),
+                bloom: BloomFilter::from_hashes(ours.iter()),
+            }],
+            changes: ChunkList::from(to_send.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>()),
+            flags: Some(flags),
+            version: MessageVersion::V1,
+        };
+        let state = &mut self.state;
+        state.have_responded = true;
+        state.last_sent_heads = after.to_vec();
+        state.sent_hashes.extend(to_send.iter().map(|(h, _)| *h));
+        state.in_flight = true;
+        self.record(to_send.iter().map(|(h, _)| *h).collect());
+        Some(message)
+    }
+
+    /// The answer to what we received (call it at once, or later to coalesce answers): the
+    /// fast path when the peer has everything of ours, the full protocol otherwise.
+    pub fn respond(&mut self, doc: &mut impl Replica) -> Option<Message> {
+        let heads = doc.heads();
+        if self.nothing_to_send(&heads) {
+            return None;
+        }
+        if self.covered == heads {
+            let before = self.state.last_sent_heads.clone();
+            if let Some(message) = self.send_new(doc, &before, &heads, &[], |_| false) {
+                return Some(message);
+            }
+        }
+        self.generate(doc)
+    }
+
+    /// The message announcing local changes: `before` are our heads before they were made and
+    /// `new_changes` are exactly those changes, in order.
+    pub fn send_local(
+        &mut self,
+        doc: &mut impl Replica,
+        before: &[ChangeHash],
+        new_changes: &[(ChangeHash, Vec<u8>)],
+    ) -> Option<Message> {
+        let heads = doc.heads();
+        if self.nothing_to_send(&heads) {
+            return None;
+        }
+        if self.covered == before {
+            let sent = self.state.last_sent_heads.clone();
+            if let Some(message) = self.send_new(doc, &sent, &heads, new_changes, |_| false) {
+                return Some(message);
+            }
+        }
+        self.generate(doc)
+    }
+
+    /// Whether an answer should go out now rather than be coalesced: the peer asked for
+    /// something, or we lack something it named.
+    pub fn answer_now(&self, doc: &mut impl Replica) -> bool {
+        self.state
+            .their_need
+            .as_ref()
+            .is_some_and(|n| !n.is_empty())
+            || self
+                .state
+                .their_heads
+                .as_ref()
+                .is_some_and(|h| !doc.knows(h))
+            || !self.state.have_responded
+    }
+}
+
+/// Whether the document holds the change `hash` (applied, not merely queued).
+pub fn has_change(doc: &mut impl Replica, hash: &ChangeHash) -> bool {
+    !doc.missing(std::slice::from_ref(hash)).contains(hash)
+}
+
+/// The hashes of the changes in a message, or `None` when a chunk is not a single change (a
+/// whole compressed document, as automerge sends to a peer far behind).
+pub fn change_hashes(chunks: &ChunkList) -> Option<Vec<ChangeHash>> {
+    chunks
         .iter()
-        .filter(|(h, _)| {
-            !their_heads.contains(h) && !their_bloom.is_some_and(|b| b.contains_hash(h))
+        .map(|c| {
+            automerge::Change::from_bytes(c.to_vec())
+                .ok()
+                .map(|c| c.hash())
         })
-        .collect();
-    let mut ours: Vec<ChangeHash> = state.sent_hashes.iter().copied().collect();
-    ours.extend(new_changes.iter().map(|(h, _)| *h));
-    let bloom = BloomFilter::from_hashes(ours.iter());
-    let mut flags = MessageFlags::new();
-    flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
-    let message = Message {
-        heads: after.to_vec(),
-        need: Vec::new(),
-        have: vec![Have {
-            last_sync: state.shared_heads.clone(),
-            bloom,
-        }],
-        changes: ChunkList::from(to_send.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>()),
-        flags: Some(flags),
-        version: MessageVersion::V1,
-    };
-    state.have_responded = true;
-    state.last_sent_heads = after.to_vec();
-    state.sent_hashes.extend(to_send.iter().map(|(h, _)| *h));
-    state.in_flight = true;
-    Some(message)
+        .collect()
+}
+
+fn join(chunks: &ChunkList) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunks.iter().map(<[u8]>::len).sum());
+    for chunk in chunks.iter() {
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+/// Automerge's rule for moving the shared heads when changes arrive: the new heads plus the
+/// old shared heads that are still heads.
+fn advance_heads(old: &[ChangeHash], new: &[ChangeHash], shared: &[ChangeHash]) -> Vec<ChangeHash> {
+    let mut out: HashSet<ChangeHash> = new.iter().filter(|h| !old.contains(h)).copied().collect();
+    out.extend(shared.iter().filter(|h| new.contains(h)).copied());
+    let mut out: Vec<ChangeHash> = out.into_iter().collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use automerge::sync::SyncDoc;
-    use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ROOT};
-    use proptest::prelude::*;
-
-    /// One message from `from` to `to`; returns whether anything was sent.
-    fn step(
-        from: &mut AutoCommit,
-        fs: &mut State,
-        to: &mut AutoCommit,
-        ts: &mut State,
-        fast: bool,
-    ) -> bool {
-        let heads = from.get_heads();
-        if fast && nothing_to_send(fs, &heads) {
-            assert!(
-                from.sync().generate_sync_message(fs).is_none(),
-                "prediction was wrong"
-            );
-            return false;
-        }
-        let shortcut = if fast && !fs.last_sent_heads.is_empty() && fs.last_sent_heads != heads {
-            let before = fs.last_sent_heads.clone();
-            let batch: Vec<(ChangeHash, Vec<u8>)> = from
-                .get_changes(&before)
-                .iter()
-                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-                .collect();
-            let mut probe = from.clone();
-            fan_out(fs, &before, &heads, &batch, |h| {
-                probe.get_missing_deps(h).is_empty()
-            })
-        } else {
-            None
-        };
-        let Some(msg) = shortcut.or_else(|| from.sync().generate_sync_message(fs)) else {
-            return false;
-        };
-        let to_heads = to.get_heads();
-        let msg = if fast {
-            match receive_ack(ts, &to_heads, |h| to.get_missing_deps(h).is_empty(), msg) {
-                Ok(()) => return true,
-                Err(msg) => *msg,
-            }
-        } else {
-            msg
-        };
-        to.sync().receive_sync_message(ts, msg).unwrap();
-        true
-    }
-
-    /// Runs the sync loop between two documents using the fast paths where they apply.
-    fn sync_pair(
-        a: &mut AutoCommit,
-        sa: &mut State,
-        b: &mut AutoCommit,
-        sb: &mut State,
-        fast: bool,
-    ) {
-        for _ in 0..50 {
-            let ab = step(a, sa, b, sb, fast);
-            let ba = step(b, sb, a, sa, fast);
-            if !ab && !ba {
-                return;
-            }
-        }
-        panic!("sync did not settle");
-    }
-
-    #[test]
-    fn fan_out_matches_the_full_protocol() {
-        let mut hub = AutoCommit::new();
-        // Enough history that three new changes stay under automerge's "send the whole
-        // document" threshold (a third of the history).
-        for i in 0..12_i64 {
-            hub.put(ROOT, "seed", i).unwrap();
-            hub.commit();
-        }
-        let mut peer = AutoCommit::new();
-        let (mut hs, mut ps) = (State::new(), State::new());
-        sync_pair(&mut hub, &mut hs, &mut peer, &mut ps, false);
-        let before = hub.get_heads();
-        for i in 0..3_i64 {
-            hub.put(ROOT, format!("k{i}"), i).unwrap();
-            hub.commit();
-        }
-        let after = hub.get_heads();
-        let new: Vec<(ChangeHash, Vec<u8>)> = hub
-            .get_changes(&before)
-            .iter()
-            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-            .collect();
-        let mut reference = hs.clone();
-        let expected = hub.sync().generate_sync_message(&mut reference).unwrap();
-        let mut probe = hub.clone();
-        let msg = fan_out(&mut hs, &before, &after, &new, |h| {
-            probe.get_missing_deps(h).is_empty()
-        })
-        .expect("peer is caught up");
-        assert_eq!(msg.heads, expected.heads);
-        assert_eq!(hs.sent_hashes, reference.sent_hashes);
-        assert_eq!(hs.last_sent_heads, reference.last_sent_heads);
-        peer.sync().receive_sync_message(&mut ps, msg).unwrap();
-        assert_eq!(peer.get_heads(), after);
-        sync_pair(&mut hub, &mut hs, &mut peer, &mut ps, true);
-        assert_eq!(peer.get_heads(), hub.get_heads());
-        // Not caught up: no shortcut.
-        assert!(fan_out(&mut State::new(), &before, &after, &new, |_| true).is_none());
-    }
-
-    proptest! {
-        #[test]
-        fn fast_paths_converge_like_the_full_protocol(
-            edits in proptest::collection::vec((any::<bool>(), 0_u8..6, any::<i32>(), any::<bool>()), 1..40)
-        ) {
-            let mut a = AutoCommit::new();
-            let mut b = AutoCommit::new();
-            let (mut sa, mut sb) = (State::new(), State::new());
-            for (on_a, key, value, sync_now) in edits {
-                let doc = if on_a { &mut a } else { &mut b };
-                doc.put(ROOT, format!("k{key}"), i64::from(value)).unwrap();
-                doc.commit();
-                if sync_now {
-                    sync_pair(&mut a, &mut sa, &mut b, &mut sb, true);
-                    prop_assert_eq!(a.get_heads(), b.get_heads());
-                }
-            }
-            sync_pair(&mut a, &mut sa, &mut b, &mut sb, true);
-            prop_assert_eq!(a.get_heads(), b.get_heads());
-            // Still in a consistent state for the full protocol afterwards.
-            a.put(ROOT, "after", 1_i64).unwrap();
-            a.commit();
-            sync_pair(&mut a, &mut sa, &mut b, &mut sb, false);
-            prop_assert_eq!(a.get_heads(), b.get_heads());
-        }
-    }
-}
+mod tests;

@@ -15,6 +15,14 @@ pub use wire::{
     SyncPayload, WireMessage,
 };
 
+/// WebSocket settings for both ends. tungstenite zero-fills its whole read buffer before
+/// every read (128 KiB by default); our frames are small and many, so a 16 KiB buffer saves a
+/// relay under load most of its memory bandwidth. Larger frames still arrive, over several
+/// reads.
+pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(16 * 1024)
+}
+
 /// Errors produced while decoding or encoding protocol messages.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use arxos_sync::admin::AdminClient;
+use arxos_sync::fastsync::{ACK_DELAY, PeerSync};
 use arxos_sync::protocol::payload::{ArxPayload, Cursor, Presence, PresenceStatus};
 use arxos_sync::protocol::{EphemeralMessage, JoinMessage, PeerMetadata, SyncPayload};
-use arxos_sync::{InviteCode, PeerId, WireMessage, fastsync};
-use automerge::sync::{self, SyncDoc};
+use arxos_sync::{InviteCode, PeerId, WireMessage};
+use automerge::sync;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Load generator for arxos-relay.
@@ -195,6 +196,14 @@ fn start_relay(data: &std::path::Path) -> anyhow::Result<(RelayChild, String, St
     Ok((child, url, token, pid))
 }
 
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -213,8 +222,12 @@ async fn run_client(
     ready: Arc<AtomicU64>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(code.ws_url(), None, true).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        code.ws_url(),
+        Some(arxos_sync::protocol::ws_config()),
+        true,
+    )
+    .await?;
     let me = PeerId(format!("load-{idx}"));
     send(
         &mut ws,
@@ -238,12 +251,9 @@ async fn run_client(
         }
     };
     let mut doc = AutoCommit::new();
-    let mut state = sync::State::new();
-    let sync_frame = |doc: &mut AutoCommit, state: &mut sync::State| {
-        if fastsync::nothing_to_send(state, &doc.get_heads()) {
-            return None;
-        }
-        doc.sync().generate_sync_message(state).map(|m| {
+    let mut peer = PeerSync::new();
+    let sync_frame = |message: Option<sync::Message>| {
+        message.map(|m| {
             WireMessage::Sync(SyncPayload {
                 sender_id: me.clone(),
                 target_id: relay.clone(),
@@ -252,10 +262,11 @@ async fn run_client(
             })
         })
     };
-    if let Some(msg) = sync_frame(&mut doc, &mut state) {
+    if let Some(msg) = sync_frame(peer.generate(&mut doc)) {
         send(&mut ws, &msg).await?;
     }
     let mut synced = false;
+    let mut ack_due: Option<tokio::time::Instant> = None;
     let mut edit_tick =
         tokio::time::interval(Duration::from_secs_f64(1.0 / args.edits_per_sec.max(0.001)));
     let mut cursor_tick =
@@ -270,49 +281,78 @@ async fn run_client(
     loop {
         tokio::select! {
             frame = ws.next() => {
-                let bytes = match frame {
-                    Some(Ok(Message::Binary(b))) => b,
-                    Some(Ok(Message::Close(_))) | None => bail!("relay closed the connection"),
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => return Err(e.into()),
-                };
-                match WireMessage::decode(&bytes)? {
-                    WireMessage::Sync(p) => {
-                        let before = doc.get_heads();
-                        let message = sync::Message::decode(&p.data)?;
-                        let known = |h: &[automerge::ChangeHash]| doc.get_missing_deps(h).is_empty();
-                        let acked = fastsync::receive_ack(&mut state, &before, known, message);
-                        if let Err(message) = acked {
-                            doc.sync().receive_sync_message(&mut state, *message)?;
+                // Whatever else has already arrived is handled before answering once: a
+                // client that falls behind catches up with one acknowledgement, not one each.
+                let mut frames = vec![frame];
+                while frames.len() < 64 {
+                    match ws.next().now_or_never() {
+                        Some(frame) => frames.push(frame),
+                        None => break,
+                    }
+                }
+                let mut got_sync = false;
+                for frame in frames {
+                    let bytes = match frame {
+                        Some(Ok(Message::Binary(b))) => b,
+                        Some(Ok(Message::Close(_))) | None => bail!("relay closed the connection"),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(e.into()),
+                    };
+                    match WireMessage::decode(&bytes)? {
+                        WireMessage::Sync(p) => {
+                            let message = sync::Message::decode(&p.data)?;
+                            // Commit times ride in the change messages.
+                            let sent: Vec<u64> = if stats.measuring.load(Ordering::Relaxed) {
+                                message
+                                    .changes
+                                    .iter()
+                                    .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
+                                    .filter_map(|c| c.message().and_then(|m| m.parse::<u64>().ok()))
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            };
+                            peer.receive(&mut doc, message)?;
+                            let now = now_us();
+                            for t in sent {
+                                record(&stats.edit_us, now.saturating_sub(t));
+                            }
+                            got_sync = true;
                         }
-                        let now = now_us();
-                        if stats.measuring.load(Ordering::Relaxed) && doc.get_heads() != before {
-                            for change in doc.get_changes(&before) {
-                                if let Some(sent) = change.message().and_then(|m| m.parse::<u64>().ok()) {
-                                    record(&stats.edit_us, now.saturating_sub(sent));
+                        WireMessage::Ephemeral(e) => {
+                            if let Ok(ArxPayload::PresenceBatch { entries, .. }) = ArxPayload::decode(&e.data)
+                                && stats.measuring.load(Ordering::Relaxed)
+                            {
+                                let now = now_us();
+                                for entry in entries.iter().filter(|e| e.peer != me.0) {
+                                    record(&stats.cursor_us, now.saturating_sub(entry.presence.sent_at_us));
                                 }
                             }
                         }
-                        if let Some(msg) = sync_frame(&mut doc, &mut state) {
+                        WireMessage::Error(e) => bail!("relay error: {}", e.message),
+                        _ => {}
+                    }
+                }
+                if got_sync {
+                    // Our engine's policy: plain acknowledgements are coalesced.
+                    if !synced || peer.answer_now(&mut doc) {
+                        ack_due = None;
+                        if let Some(msg) = sync_frame(peer.respond(&mut doc)) {
                             send(&mut ws, &msg).await?;
                         }
-                        if !synced && doc.get_heads().iter().any(|_| true) {
-                            synced = true;
-                            ready.fetch_add(1, Ordering::Relaxed);
-                        }
+                    } else {
+                        ack_due.get_or_insert_with(|| tokio::time::Instant::now() + ACK_DELAY);
                     }
-                    WireMessage::Ephemeral(e) => {
-                        if let Ok(ArxPayload::PresenceBatch { entries, .. }) = ArxPayload::decode(&e.data)
-                            && stats.measuring.load(Ordering::Relaxed)
-                        {
-                            let now = now_us();
-                            for entry in entries.iter().filter(|e| e.peer != me.0) {
-                                record(&stats.cursor_us, now.saturating_sub(entry.presence.sent_at_us));
-                            }
-                        }
+                    if !synced && !doc.get_heads().is_empty() {
+                        synced = true;
+                        ready.fetch_add(1, Ordering::Relaxed);
                     }
-                    WireMessage::Error(e) => bail!("relay error: {}", e.message),
-                    _ => {}
+                }
+            }
+            () = sleep_until_some(ack_due) => {
+                ack_due = None;
+                if let Some(msg) = sync_frame(peer.respond(&mut doc)) {
+                    send(&mut ws, &msg).await?;
                 }
             }
             _ = edit_tick.tick(), if synced => {
@@ -326,12 +366,20 @@ async fn run_client(
                     Some((_, id)) => id,
                     None => doc.put_object(&elements, key.as_str(), ObjType::Map)?,
                 };
+                let before = doc.get_heads();
                 doc.put(&element, "x", n as f64)?;
                 doc.commit_with(CommitOptions::default().with_message(now_us().to_string()));
                 if stats.measuring.load(Ordering::Relaxed) {
                     stats.edits_sent.fetch_add(1, Ordering::Relaxed);
                 }
-                if let Some(msg) = sync_frame(&mut doc, &mut state) {
+                let new: Vec<_> = doc
+                    .get_last_local_change()
+                    .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                    .into_iter()
+                    .collect();
+                if let Some(msg) = sync_frame(peer.send_local(&mut doc, &before, &new)) {
+                    // It carries our heads: it acknowledges what was held back too.
+                    ack_due = None;
                     send(&mut ws, &msg).await?;
                 }
             }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use automerge::sync::{self, SyncDoc};
+use automerge::sync;
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{ClientConfig, ClientEvent, Command, ConnectionState, Shared, lock};
+use crate::fastsync::{ACK_DELAY, PeerSync, change_hashes};
 use crate::protocol::payload::ArxPayload;
 use crate::protocol::{
     EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
@@ -217,8 +218,12 @@ async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
         None
     };
     // Nagle off: small sync and presence frames must not wait for delayed ACKs.
-    let attempt =
-        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, true, connector);
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(crate::protocol::ws_config()),
+        true,
+        connector,
+    );
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Err(_) => Err(SessionEnd::Lost {
             reason: "connection timed out".into(),
@@ -262,7 +267,7 @@ struct Session<'a> {
     config: &'a ClientConfig,
     ws: Ws,
     relay_peer: PeerId,
-    state: sync::State,
+    sync: PeerSync,
     ephemeral_id: String,
     count: u64,
     dirty: bool,
@@ -270,6 +275,8 @@ struct Session<'a> {
     heartbeat: Duration,
     heartbeat_changed: bool,
     was_synced: bool,
+    /// When the held-back acknowledgement is due.
+    ack_due: Option<tokio::time::Instant>,
 }
 
 async fn session(
@@ -318,7 +325,7 @@ async fn session(
         config,
         ws,
         relay_peer,
-        state,
+        sync: PeerSync::from(state),
         ephemeral_id: crate::invite::new_secret(),
         count: 0,
         dirty: false,
@@ -326,9 +333,18 @@ async fn session(
         heartbeat: config.heartbeat,
         heartbeat_changed: false,
         was_synced: false,
+        ack_due: None,
     };
     tracing::info!(relay = %config.invite.relay, doc = %config.invite.document_id, "connected");
     session.run(cmd_rx, shutdown).await
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait_peer(ws: &mut Ws) -> Result<PeerId, SessionEnd> {
@@ -373,7 +389,7 @@ impl Session<'_> {
         if let Err(end) = self.send_sync(true).await {
             return end;
         }
-        refresh_status(self.shared, Some(&self.state), true);
+        refresh_status(self.shared, Some(&self.sync.state), true);
         let mut persist_tick = tokio::time::interval(self.config.persist_debounce);
         let mut heartbeat = tokio::time::interval(self.heartbeat);
         // Safety net: if we stay behind without any progress for a while, start over with a
@@ -399,10 +415,18 @@ impl Session<'_> {
                     };
                     if let Err(end) = result { break end; }
                 }
+                () = sleep_until_some(self.ack_due) => {
+                    let answer = {
+                        let mut doc = lock(&self.shared.doc);
+                        self.sync.respond(&mut *doc)
+                    };
+                    self.ack_due = None;
+                    if let Err(end) = self.send_message(answer, false).await { break end; }
+                }
                 () = self.shared.local_change.notified() => {
                     self.dirty = true;
                     if let Err(end) = self.send_sync(false).await { break end; }
-                    refresh_status(self.shared, Some(&self.state), true);
+                    refresh_status(self.shared, Some(&self.sync.state), true);
                 }
                 cmd = cmd_rx.recv() => {
                     let Some(Command::Send(payload)) = cmd else { break SessionEnd::Shutdown };
@@ -411,7 +435,7 @@ impl Session<'_> {
                 _ = persist_tick.tick() => {
                     if self.dirty {
                         self.dirty = false;
-                        persist(self.shared, self.config, Some(&self.state));
+                        persist(self.shared, self.config, Some(&self.sync.state));
                     }
                 }
                 _ = stall_check.tick() => {
@@ -419,7 +443,7 @@ impl Session<'_> {
                         let status = self.shared.status.borrow();
                         (status.state == ConnectionState::Syncing, status.pending)
                     };
-                    let now = (pending, self.state.their_heads.clone(), lock(&self.shared.doc).get_heads());
+                    let now = (pending, self.sync.state.their_heads.clone(), lock(&self.shared.doc).get_heads());
                     if now != progress {
                         progress = now;
                         last_progress = Instant::now();
@@ -447,7 +471,7 @@ impl Session<'_> {
                 }
             }
         };
-        persist(self.shared, self.config, Some(&self.state));
+        persist(self.shared, self.config, Some(&self.sync.state));
         end
     }
 
@@ -459,21 +483,29 @@ impl Session<'_> {
             .map_err(|e| self.lost(e.to_string()))
     }
 
+    /// Sends what the relay lacks (the full protocol; local changes come at human pace).
     async fn send_sync(&mut self, first: bool) -> Result<(), SessionEnd> {
         let (message, empty_doc) = {
             let mut doc = lock(&self.shared.doc);
             let heads = doc.get_heads();
-            if crate::fastsync::nothing_to_send(&self.state, &heads) {
+            if self.sync.nothing_to_send(&heads) {
                 return Ok(());
             }
-            (
-                doc.sync().generate_sync_message(&mut self.state),
-                heads.is_empty(),
-            )
+            (self.sync.generate(&mut *doc), heads.is_empty())
         };
+        self.send_message(message, first && empty_doc).await
+    }
+
+    async fn send_message(
+        &mut self,
+        message: Option<sync::Message>,
+        request: bool,
+    ) -> Result<(), SessionEnd> {
         let Some(message) = message else {
             return Ok(());
         };
+        // Every message carries our heads: it acknowledges whatever was held back.
+        self.ack_due = None;
         let n = message.changes.len();
         let payload = SyncPayload {
             sender_id: self.shared.peer_id.clone(),
@@ -481,7 +513,7 @@ impl Session<'_> {
             document_id: self.config.invite.document_id,
             data: message.encode(),
         };
-        let msg = if first && empty_doc {
+        let msg = if request {
             WireMessage::Request(payload)
         } else {
             WireMessage::Sync(payload)
@@ -533,29 +565,37 @@ impl Session<'_> {
     async fn on_sync(&mut self, data: &[u8]) -> Result<(), SessionEnd> {
         let message =
             sync::Message::decode(data).map_err(|e| self.lost(format!("bad sync message: {e}")))?;
-        let (before, after, new) = {
+        let (before, after, new, answer) = {
             let mut doc = lock(&self.shared.doc);
             let before = doc.get_heads();
-            let known = |h: &[ChangeHash]| doc.get_missing_deps(h).is_empty();
-            let acked = crate::fastsync::receive_ack(&mut self.state, &before, known, message);
-            if let Err(message) = acked {
-                doc.sync()
-                    .receive_sync_message(&mut self.state, *message)
-                    .map_err(|e| SessionEnd::Lost {
-                        reason: format!("cannot apply relay changes: {e}"),
-                        was_synced: self.was_synced,
-                    })?;
-            }
+            let incoming = change_hashes(&message.changes);
+            self.sync
+                .receive(&mut *doc, message)
+                .map_err(|e| SessionEnd::Lost {
+                    reason: format!("cannot apply relay changes: {e}"),
+                    was_synced: self.was_synced,
+                })?;
             let after = doc.get_heads();
             let new: Vec<String> = if before == after {
                 Vec::new()
+            } else if let Some(hashes) = incoming {
+                hashes.iter().map(ToString::to_string).collect()
             } else {
                 doc.get_changes(&before)
                     .iter()
                     .map(|c| c.hash().to_string())
                     .collect()
             };
-            (before, after, new)
+            let answer = if self.sync.answer_now(&mut *doc) || !self.was_synced {
+                self.ack_due = None;
+                self.sync.respond(&mut *doc)
+            } else {
+                // A plain acknowledgement: coalesce it with whatever else arrives shortly.
+                self.ack_due
+                    .get_or_insert_with(|| tokio::time::Instant::now() + ACK_DELAY);
+                None
+            };
+            (before, after, new, answer)
         };
         if before != after {
             self.dirty = true;
@@ -568,8 +608,8 @@ impl Session<'_> {
         }
         // Acknowledgements move the shared heads: persist them too.
         self.dirty = true;
-        self.send_sync(false).await?;
-        refresh_status(self.shared, Some(&self.state), true);
+        self.send_message(answer, false).await?;
+        refresh_status(self.shared, Some(&self.sync.state), true);
         if matches!(
             self.shared.status.borrow().state,
             ConnectionState::Connected | ConnectionState::Conflict
@@ -633,7 +673,7 @@ impl Session<'_> {
                 }
                 tracing::warn!(count = changes.len(), "relay refused changes");
                 self.dirty = true;
-                refresh_status(self.shared, Some(&self.state), true);
+                refresh_status(self.shared, Some(&self.sync.state), true);
                 let _ = self.shared.events.send(ClientEvent::Refused(changes));
             }
             other => tracing::debug!(?other, "ignoring client-only payload from the relay"),

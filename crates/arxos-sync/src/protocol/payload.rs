@@ -45,7 +45,8 @@ pub struct Viewport {
     pub zoom: f64,
 }
 
-/// One user's presence.
+/// One user's presence. Absent optional fields are left out of the encoding: a relay sends
+/// every peer's presence to every peer thirty times a second.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Presence {
     /// Display name.
@@ -55,12 +56,16 @@ pub struct Presence {
     /// Activity state.
     pub status: PresenceStatus,
     /// Cursor, when over the canvas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Cursor>,
     /// Selected element ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<String>,
     /// Viewport, for follow mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub viewport: Option<Viewport>,
     /// Free-text activity ("moving 3 outlets").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<String>,
     /// Sender's wall clock when sent, microseconds since the Unix epoch (latency measurement).
     pub sent_at_us: u64,
@@ -170,16 +175,100 @@ impl ArxPayload {
     }
 
     /// Decodes a payload; data that is not an Arxos payload is an error.
+    ///
+    /// Two passes instead of serde's internally tagged decoding, which buffers the whole map
+    /// (every presence entry of a batch) as generic values first: the first pass reads only
+    /// the `t` field, the second decodes that variant's body directly (ignoring `t`).
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        let mut reader = bytes;
-        let payload = ciborium::de::from_reader_with_recursion_limit(&mut reader, 32)
-            .map_err(|err| ProtocolError::Payload(err.to_string()))?;
-        if reader.is_empty() {
-            Ok(payload)
-        } else {
-            Err(ProtocolError::Payload("trailing bytes".into()))
+        #[derive(Deserialize)]
+        struct Tag {
+            t: String,
         }
+        let mut reader = bytes;
+        let tag: Tag = ciborium::de::from_reader_with_recursion_limit(&mut reader, 32)
+            .map_err(|err| ProtocolError::Payload(err.to_string()))?;
+        if !reader.is_empty() {
+            return Err(ProtocolError::Payload("trailing bytes".into()));
+        }
+        Ok(match tag.t.as_str() {
+            "arx/presence" => Self::Presence(body(bytes)?),
+            "arx/presence-batch" => {
+                let b: PresenceBatchBody = body(bytes)?;
+                Self::PresenceBatch {
+                    entries: b.entries,
+                    gone: b.gone,
+                }
+            }
+            "arx/lock-request" => Self::LockRequest {
+                ids: body::<IdsBody>(bytes)?.ids,
+            },
+            "arx/lock-grant" => {
+                let b: LockGrantBody = body(bytes)?;
+                Self::LockGrant {
+                    ids: b.ids,
+                    ttl_ms: b.ttl_ms,
+                }
+            }
+            "arx/lock-deny" => Self::LockDeny {
+                held: body::<LockDenyBody>(bytes)?.held,
+            },
+            "arx/lock-renew" => Self::LockRenew {
+                ids: body::<IdsBody>(bytes)?.ids,
+            },
+            "arx/lock-release" => Self::LockRelease {
+                ids: body::<IdsBody>(bytes)?.ids,
+            },
+            "arx/lock-table" => {
+                let b: LockTableBody = body(bytes)?;
+                Self::LockTable {
+                    locks: b.locks,
+                    hard: b.hard,
+                }
+            }
+            "arx/refused" => Self::Refused {
+                changes: body::<RefusedBody>(bytes)?.changes,
+            },
+            other => return Err(ProtocolError::Payload(format!("unknown payload `{other}`"))),
+        })
     }
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    ciborium::de::from_reader_with_recursion_limit(bytes, 32)
+        .map_err(|err| ProtocolError::Payload(err.to_string()))
+}
+
+#[derive(Deserialize)]
+struct PresenceBatchBody {
+    entries: Vec<PresenceEntry>,
+    gone: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct IdsBody {
+    ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct LockGrantBody {
+    ids: Vec<String>,
+    ttl_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct LockDenyBody {
+    held: Vec<LockEntry>,
+}
+
+#[derive(Deserialize)]
+struct LockTableBody {
+    locks: Vec<LockEntry>,
+    hard: bool,
+}
+
+#[derive(Deserialize)]
+struct RefusedBody {
+    changes: Vec<RefusedChange>,
 }
 
 #[cfg(test)]
