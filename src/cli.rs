@@ -17,6 +17,7 @@ mod convert;
 mod edit;
 mod history_cmds;
 mod output;
+mod progress;
 mod read;
 mod sync;
 

@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::Out;
+use super::progress::SyncProgress;
 
 fn admin_token(given: Option<&str>) -> anyhow::Result<String> {
     given
@@ -247,7 +248,12 @@ struct Cloned {
 /// `arxos clone CODE -o FILE`.
 pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyhow::Result<()> {
     let invite = parse_code(code)?;
-    let summary = clone_document(invite, output, Duration::from_secs(timeout_secs))?;
+    let progress = SyncProgress::new(format!("cloning into {}", output.display()), out.json);
+    let summary = clone_document(invite, output, Duration::from_secs(timeout_secs), &|s| {
+        progress.update(s);
+    });
+    progress.finish();
+    let summary = summary?;
     // Another automerge-repo client may have made a document that is not an Arxos plan.
     let plan = arxos_doc::file::load(output).is_ok();
     let r = Cloned {
@@ -322,14 +328,13 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
             );
         });
     }
-    if !out.json {
-        eprint!("syncing {} with {relay} …", file.display());
-    }
     let started = Instant::now();
-    let summary = sync_once(invite, store, Duration::from_secs(a.timeout_secs));
-    if !out.json {
-        eprintln!(" {:.1} s", started.elapsed().as_secs_f64());
-    }
+    let progress = SyncProgress::new(format!("syncing {}", file.display()), out.json);
+    let summary = sync_once(invite, store, Duration::from_secs(a.timeout_secs), &|s| {
+        progress.update(s);
+    });
+    progress.finish();
+    let elapsed = started.elapsed();
     let summary = summary?;
     let r = Synced {
         file: file.display().to_string(),
@@ -339,12 +344,13 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
     out.emit(&r, || {
         let s = &r.summary;
         outln!(
-            "sent {}, received {}, refused {}, pending {}, conflicts {}",
+            "sent {}, received {}, refused {}, pending {}, conflicts {} ({:.1} s)",
             s.sent,
             s.received,
             s.refused,
             s.pending,
-            s.conflicts
+            s.conflicts,
+            elapsed.as_secs_f64()
         );
     })
 }
@@ -679,7 +685,12 @@ pub fn run_join(
     let invite = parse_code(code)?;
     let file = output.unwrap_or_else(|| PathBuf::from(format!("{}.arx", invite.document_id)));
     if !file.exists() {
-        clone_document(invite.clone(), &file, Duration::from_secs(30))?;
+        let progress = SyncProgress::new(format!("joining into {}", file.display()), false);
+        let cloned = clone_document(invite.clone(), &file, Duration::from_secs(30), &|s| {
+            progress.update(s);
+        });
+        progress.finish();
+        cloned?;
     }
     eprintln!(
         "joined {} as {} (the editor window is not built yet: this keeps the file in sync; ctrl-c stops)",

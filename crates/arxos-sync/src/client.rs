@@ -26,10 +26,11 @@ use crate::protocol::payload::{ArxPayload, LockEntry, Presence, PresenceEntry, R
 use crate::store::{LocalStore, StoreError, SyncMeta};
 
 /// Connection state shown to the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionState {
     /// Not connected (connecting, waiting to retry, or the invite was rejected).
+    #[default]
     Offline,
     /// Connected; changes are still flowing.
     Syncing,
@@ -40,7 +41,7 @@ pub enum ConnectionState {
 }
 
 /// A snapshot of the engine's state.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SyncStatus {
     /// Connection state.
     pub state: ConnectionState,
@@ -488,10 +489,12 @@ pub struct SyncSummary {
 }
 
 /// Connects, pushes and pulls until in sync, saves, disconnects (`arxos sync FILE`).
+/// `progress` sees the engine's status as it changes (a few hundred times a second at most).
 pub fn sync_once(
     invite: InviteCode,
     store: LocalStore,
     timeout: Duration,
+    progress: &dyn Fn(&SyncStatus),
 ) -> Result<SyncSummary, ClientError> {
     {
         let mut meta = store.load_meta()?;
@@ -504,10 +507,33 @@ pub fn sync_once(
         max: Duration::from_secs(2),
     };
     let client = SyncClient::start(config)?;
-    let waited = client.wait_synced(timeout);
+    let synced = |s: &SyncStatus| {
+        progress(s);
+        s.rejected
+            || matches!(
+                s.state,
+                ConnectionState::Connected | ConnectionState::Conflict
+            )
+    };
+    let waited = match client.wait_for(timeout, synced) {
+        Some(s) if s.rejected => Err(ClientError::Rejected(s.last_error.unwrap_or_default())),
+        Some(s) => Ok(s),
+        None => {
+            let s = client.status();
+            Err(ClientError::Timeout(
+                timeout,
+                s.last_error
+                    .unwrap_or_else(|| format!("state {:?}, {} pending", s.state, s.pending)),
+            ))
+        }
+    };
     // Let a final acknowledgement for our last changes arrive.
-    let _ = client.wait_for(Duration::from_secs(2).min(timeout), |s| s.pending == 0);
+    let _ = client.wait_for(Duration::from_secs(2).min(timeout), |s| {
+        progress(s);
+        s.pending == 0
+    });
     let status = client.shutdown();
+    progress(&status);
     waited?;
     Ok(SyncSummary {
         sent: status.sent_changes,
@@ -523,6 +549,7 @@ pub fn clone_document(
     invite: InviteCode,
     path: &std::path::Path,
     timeout: Duration,
+    progress: &dyn Fn(&SyncStatus),
 ) -> Result<SyncSummary, ClientError> {
     if path.exists() {
         return Err(ClientError::Invalid(format!(
@@ -531,7 +558,7 @@ pub fn clone_document(
         )));
     }
     let store = LocalStore::beside(path);
-    let summary = sync_once(invite, store.clone(), timeout)?;
+    let summary = sync_once(invite, store.clone(), timeout, progress)?;
     let mut doc = store.load_doc()?.unwrap_or_default();
     if doc.get_heads().is_empty() {
         // Make sure an (empty) document file exists even for an empty room.

@@ -100,6 +100,8 @@ pub struct PeerSync {
     /// Our heads up to which the peer has, or was sent, everything of ours: changes since are
     /// local ones not yet announced. Empty when unknown.
     covered: Vec<ChangeHash>,
+    /// Changes sent since [`PeerSync::take_sent_count`] last asked.
+    sent_count: usize,
 }
 
 impl From<State> for PeerSync {
@@ -108,6 +110,7 @@ impl From<State> for PeerSync {
             state,
             log: VecDeque::new(),
             covered: Vec::new(),
+            sent_count: 0,
         }
     }
 }
@@ -243,8 +246,15 @@ impl PeerSync {
         }
     }
 
+    /// How many changes went out since the last call (a message may pack several changes into
+    /// one compressed chunk, so its chunk count is not this).
+    pub fn take_sent_count(&mut self) -> usize {
+        std::mem::take(&mut self.sent_count)
+    }
+
     fn record(&mut self, hashes: Vec<ChangeHash>) {
         self.covered.clone_from(&self.state.last_sent_heads);
+        self.sent_count += hashes.len();
         if self.log.len() >= MAX_LOG {
             self.log.pop_front();
         }

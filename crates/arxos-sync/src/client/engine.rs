@@ -506,7 +506,7 @@ impl Session<'_> {
         };
         // Every message carries our heads: it acknowledges whatever was held back.
         self.ack_due = None;
-        let n = message.changes.len();
+        let n = self.sync.take_sent_count();
         let payload = SyncPayload {
             sender_id: self.shared.peer_id.clone(),
             target_id: self.relay_peer.clone(),

@@ -384,7 +384,8 @@ proptest! {
             prop_assert!(sync.state.sent_hashes.len() <= total, "spoke {} keeps {}", i, sync.state.sent_hashes.len());
         }
         for (i, peer) in star.hub_peers.iter().enumerate() {
-            prop_assert!(peer.state.sent_hashes.is_empty(), "hub keeps sent hashes for {}", i);
+            // As for spokes: a peer that already had everything may not answer our last message.
+            prop_assert!(peer.state.sent_hashes.len() <= total, "hub keeps {} for {}", peer.state.sent_hashes.len(), i);
             prop_assert!(peer.nothing_to_send(&heads));
         }
     }
