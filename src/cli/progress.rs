@@ -12,9 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// A progress line fed with engine status updates.
 pub struct SyncProgress {
     bar: ProgressBar,
-    /// Whether the bar style (something to upload) is in use.
-    uploading: Cell<bool>,
-    /// Most local changes seen waiting for the relay: the upload's length.
+    /// Most local changes seen waiting for the relay: the upload's length (the bar style is
+    /// in use once it is above zero).
     most_pending: Cell<usize>,
 }
 
@@ -33,7 +32,6 @@ impl SyncProgress {
         bar.enable_steady_tick(Duration::from_millis(120));
         Self {
             bar,
-            uploading: Cell::new(false),
             most_pending: Cell::new(0),
         }
     }
@@ -41,13 +39,13 @@ impl SyncProgress {
     /// Shows the engine's latest status.
     pub fn update(&self, s: &SyncStatus) {
         // Uploaded = no longer pending (acknowledged by the relay), out of the most pending.
-        let total = self.most_pending.get().max(s.pending);
+        let seen = self.most_pending.get();
+        let total = seen.max(s.pending);
         self.most_pending.set(total);
-        if total > 0 && !self.uploading.get() {
-            self.uploading.set(true);
+        if seen == 0 && total > 0 {
             self.bar.set_style(upload_style());
         }
-        if self.uploading.get() {
+        if total > 0 {
             self.bar.set_length(total as u64);
             self.bar.set_position((total - s.pending) as u64);
         }
@@ -99,11 +97,11 @@ mod tests {
     fn the_bar_tracks_uploads_and_downloads() {
         let p = SyncProgress::new("syncing plan.arx".into(), true);
         p.update(&status(ConnectionState::Offline, 0, 0, 0));
-        assert!(!p.uploading.get());
+        assert_eq!(p.most_pending.get(), 0, "nothing to upload yet");
         assert_eq!(p.bar.message(), "connecting · 0 received");
         p.update(&status(ConnectionState::Syncing, 0, 10, 0));
         p.update(&status(ConnectionState::Syncing, 3, 7, 12));
-        assert!(p.uploading.get());
+        assert!(p.most_pending.get() > 0, "uploading");
         assert_eq!(p.bar.length(), Some(10));
         assert_eq!(p.bar.position(), 3);
         assert_eq!(p.bar.message(), "syncing · 12 received");

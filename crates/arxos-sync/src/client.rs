@@ -429,8 +429,18 @@ impl SyncClient {
 
     /// Blocks until in sync (Connected or Conflict), the invite is rejected, or `timeout`.
     pub fn wait_synced(&self, timeout: Duration) -> Result<SyncStatus, ClientError> {
+        self.wait_synced_with(timeout, &|_| {})
+    }
+
+    /// [`SyncClient::wait_synced`], showing `progress` every status seen while waiting.
+    pub fn wait_synced_with(
+        &self,
+        timeout: Duration,
+        progress: &dyn Fn(&SyncStatus),
+    ) -> Result<SyncStatus, ClientError> {
         let status = self
             .wait_for(timeout, |s| {
+                progress(s);
                 s.rejected
                     || matches!(
                         s.state,
@@ -507,26 +517,7 @@ pub fn sync_once(
         max: Duration::from_secs(2),
     };
     let client = SyncClient::start(config)?;
-    let synced = |s: &SyncStatus| {
-        progress(s);
-        s.rejected
-            || matches!(
-                s.state,
-                ConnectionState::Connected | ConnectionState::Conflict
-            )
-    };
-    let waited = match client.wait_for(timeout, synced) {
-        Some(s) if s.rejected => Err(ClientError::Rejected(s.last_error.unwrap_or_default())),
-        Some(s) => Ok(s),
-        None => {
-            let s = client.status();
-            Err(ClientError::Timeout(
-                timeout,
-                s.last_error
-                    .unwrap_or_else(|| format!("state {:?}, {} pending", s.state, s.pending)),
-            ))
-        }
-    };
+    let waited = client.wait_synced_with(timeout, progress);
     // Let a final acknowledgement for our last changes arrive.
     let _ = client.wait_for(Duration::from_secs(2).min(timeout), |s| {
         progress(s);

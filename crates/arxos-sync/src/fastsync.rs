@@ -137,7 +137,6 @@ impl PeerSync {
             ..
         } = message;
         let state = &mut self.state;
-        state.in_flight = false;
         if let Some(flags) = flags {
             // Same capability bookkeeping as automerge: the flags section implies V2 support.
             let mut caps = vec![Capability::MessageV2];
@@ -198,7 +197,6 @@ impl PeerSync {
         // come, so it stays in flight (automerge would re-send our heads, and be answered).
         let stale_ack = changes.is_empty()
             && need.is_empty()
-            && all_known
             && !heads.is_empty()
             && missing.is_empty()
             && state.have_responded
@@ -363,17 +361,9 @@ impl PeerSync {
     /// The answer to what we received (call it at once, or later to coalesce answers): the
     /// fast path when the peer has everything of ours, the full protocol otherwise.
     pub fn respond(&mut self, doc: &mut impl Replica) -> Option<Message> {
+        // An answer is an announcement of no new local changes.
         let heads = doc.heads();
-        if self.nothing_to_send(&heads) {
-            return None;
-        }
-        if self.covered == heads {
-            let before = self.state.last_sent_heads.clone();
-            if let Some(message) = self.send_new(doc, &before, &heads, &[], |_| false) {
-                return Some(message);
-            }
-        }
-        self.generate(doc)
+        self.send_local(doc, &heads, &[])
     }
 
     /// The message announcing local changes: `before` are our heads before they were made and
