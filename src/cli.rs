@@ -42,7 +42,8 @@ pub struct Cli {
 /// Who is making an edit (recorded in history).
 #[derive(Debug, Args)]
 pub struct Author {
-    /// Author name recorded in history [default: `$ARXOS_USER`, else `$USER`].
+    /// Author name recorded in history [default: `$ARXOS_USER`, else the name in the
+    /// settings file, else `$USER`].
     #[arg(long = "as", value_name = "NAME")]
     pub author: Option<String>,
 }
@@ -52,10 +53,8 @@ impl Author {
     pub fn name(&self) -> String {
         self.author
             .clone()
-            .or_else(|| std::env::var("ARXOS_USER").ok())
-            .or_else(|| std::env::var("USER").ok())
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "anonymous".into())
+            .unwrap_or_else(|| arxos_sync::identity::Identity::current().name)
     }
 }
 

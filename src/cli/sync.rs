@@ -1,16 +1,17 @@
 //! Live collaboration on the command line: `share`, `clone`, `sync`, `sync status`, `who`,
-//! `watch`, `invite list|revoke|inspect`, `host`, `join` and `relay`. All of it goes through
-//! `arxos-sync` (client engine, admin client) and `arxos-relay` (hosting in-process).
+//! `watch`, `invite list|revoke|inspect`, `host`, `join` and `relay`: argument parsing and
+//! output over `arxos-session` (live plans, hosting), `arxos-sync` (one-shot sync, the admin
+//! client) and `arxos-relay` (`arxos relay`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use arxos_doc::{Document, ElementKind};
-use arxos_sync::admin::{AdminClient, InviteRequest, ShareOptions, parse_duration_secs, share};
-use arxos_sync::client::{ClientConfig, ClientEvent, SyncClient, clone_document, sync_once};
-use arxos_sync::store::{LocalStore, pending_changes, relay_key};
+use arxos_doc::ElementKind;
+use arxos_session::{ChangeOrigin, ClientEvent, HostOptions, Session, SessionOptions};
+use arxos_sync::admin::{AdminClient, ShareOptions, parse_duration_secs, share};
+use arxos_sync::client::{ClientConfig, SyncClient, clone_document, sync_once};
 use arxos_sync::{Grant, InviteCode, Role};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -242,7 +243,6 @@ struct Cloned {
     file: String,
     #[serde(flatten)]
     summary: arxos_sync::client::SyncSummary,
-    plan: bool,
 }
 
 /// `arxos clone CODE -o FILE`.
@@ -253,13 +253,9 @@ pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyh
         progress.update(s);
     });
     progress.finish();
-    let summary = summary?;
-    // Another automerge-repo client may have made a document that is not an Arxos plan.
-    let plan = arxos_doc::file::load(output).is_ok();
     let r = Cloned {
         file: output.display().to_string(),
-        summary,
-        plan,
+        summary: summary?,
     };
     out.emit(&r, || {
         outln!(
@@ -267,9 +263,6 @@ pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyh
             r.file,
             r.summary.received
         );
-        if !r.plan {
-            eprintln!("warning: the shared document is not an Arxos plan (no plan schema)");
-        }
     })
 }
 
@@ -297,20 +290,13 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
         return sync_status(out, &file);
     }
     let file = a.file.context("give the plan file: arxos sync FILE")?;
-    let store = LocalStore::beside(&file);
-    let code = match &a.invite {
-        Some(c) => c.clone(),
-        None => store.load_meta()?.invite.with_context(|| {
-            format!(
-                "{} was never synced: pass --invite CODE once",
-                file.display()
-            )
-        })?,
+    let invite = match &a.invite {
+        Some(c) => parse_code(c)?,
+        None => arxos_session::remembered_invite(&file)?,
     };
-    let invite = parse_code(&code)?;
     let relay = invite.relay.clone();
     if a.discard_refused {
-        let client = SyncClient::start(ClientConfig::new(invite, store))?;
+        let client = SyncClient::start(ClientConfig::new(invite, &file))?;
         let set_aside = client.discard_refused();
         client.shutdown();
         let set_aside = set_aside?;
@@ -330,7 +316,7 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let progress = SyncProgress::new(format!("syncing {}", file.display()), out.json);
-    let summary = sync_once(invite, store, Duration::from_secs(a.timeout_secs), &|s| {
+    let summary = sync_once(invite, &file, Duration::from_secs(a.timeout_secs), &|s| {
         progress.update(s);
     });
     progress.finish();
@@ -356,35 +342,15 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
 }
 
 fn sync_status(out: Out, file: &Path) -> anyhow::Result<()> {
-    let store = LocalStore::beside(file);
-    let meta = store.load_meta()?;
-    let mut am = store
-        .load_doc()?
-        .with_context(|| format!("{} does not exist", file.display()))?;
-    let invite = meta
-        .invite
-        .as_deref()
-        .and_then(|c| InviteCode::parse(c).ok());
-    let state = invite
-        .as_ref()
-        .and_then(|i| meta.relays.get(&relay_key(&i.relay, i.document_id)));
-    let acked: Vec<arxos_doc::automerge::ChangeHash> = state
-        .map(|s| {
-            s.acked_heads
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let pending = pending_changes(&mut am, &acked, &meta.refused_hashes());
+    let st = arxos_session::file_status(file)?;
     let r = Status {
         file: file.display().to_string(),
-        relay: invite.as_ref().map(|i| i.relay.clone()),
-        document: invite.as_ref().map(|i| i.document_id.to_string()),
-        pending,
-        refused: meta.refused.len(),
-        last_sync: state
-            .and_then(|s| s.last_sync)
+        relay: st.relay,
+        document: st.document,
+        pending: st.pending,
+        refused: st.refused,
+        last_sync: st
+            .last_sync
             .map(|t| super::read::timestamp(i64::try_from(t).unwrap_or(0).saturating_mul(1000))),
     };
     out.emit(&r, || {
@@ -399,25 +365,22 @@ fn sync_status(out: Out, file: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// A throwaway local replica for commands that only look (`who`, `watch`).
-fn scratch_client(code: &str) -> anyhow::Result<(tempfile::TempDir, SyncClient)> {
-    let invite = parse_code(code)?;
-    let dir = tempfile::tempdir().context("creating a scratch folder")?;
-    let store = LocalStore::beside(&dir.path().join("session.arx"));
-    let client = SyncClient::start(ClientConfig::new(invite, store))?;
-    Ok((dir, client))
+/// A throwaway replica for commands that only look (`who`, `watch`).
+fn observe(code: &str, wait_secs: u64) -> anyhow::Result<Session> {
+    let session = Session::observe(&parse_code(code)?, &SessionOptions::default())?;
+    session
+        .wait_synced(Duration::from_secs(wait_secs.max(1)))
+        .context("connecting to the session")?;
+    Ok(session)
 }
 
 /// `arxos who CODE`.
 pub fn run_who(out: Out, code: &str, wait_secs: u64) -> anyhow::Result<()> {
-    let (_dir, client) = scratch_client(code)?;
-    client
-        .wait_synced(Duration::from_secs(wait_secs.max(1)))
-        .context("connecting to the session")?;
+    let session = observe(code, wait_secs)?;
     // Presence is coalesced into ticks; give the first batch time to arrive.
     std::thread::sleep(Duration::from_millis(500));
-    let people = client.presence();
-    client.shutdown();
+    let people = session.client().presence();
+    session.leave();
     out.emit(&people, || {
         for (peer, p) in &people {
             let cursor = p
@@ -455,12 +418,8 @@ pub fn run_watch(
     tag: Option<&str>,
     duration: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let (_dir, client) = scratch_client(code)?;
-    client
-        .wait_synced(Duration::from_secs(30))
-        .context("connecting to the session")?;
-    let bytes = client.with_doc(arxos_doc::automerge::AutoCommit::save);
-    let mut plan = Document::load(&bytes).ok();
+    let session = observe(code, 30)?;
+    let client = session.client();
     let mut events = client.subscribe();
     let filter = arxos_doc::Filter {
         kind,
@@ -475,30 +434,32 @@ pub fn run_watch(
             tokio::select! {
                 () = &mut stop => break,
                 ev = events.recv() => match ev {
-                    Ok(ClientEvent::RemoteChanges { changes, .. }) => {
-                        let Some(doc) = plan.as_mut() else {
-                            outln!("{}", serde_json::json!({"event": "changes", "changes": changes}));
-                            continue;
-                        };
-                        let heads = doc.heads();
-                        let fresh = client.with_doc(|am| am.save_after(&heads));
-                        let set = doc.load_incremental(&fresh)?;
-                        for (what, ids) in [("added", &set.added), ("updated", &set.updated), ("removed", &set.removed)] {
-                            for id in ids {
-                                let Some(e) = doc.element_any(id) else { continue };
-                                if !filter.matches(e) {
-                                    continue;
+                    Ok(ClientEvent::Changed { origin: ChangeOrigin::Remote, changes, .. }) => {
+                        let lines = client.read(|doc| -> anyhow::Result<Vec<String>> {
+                            let mut lines = Vec::new();
+                            for (what, ids) in [("added", &changes.added), ("updated", &changes.updated), ("removed", &changes.removed)] {
+                                for id in ids {
+                                    let Some(e) = doc.element_any(id) else { continue };
+                                    if !filter.matches(e) {
+                                        continue;
+                                    }
+                                    lines.push(serde_json::to_string(&WatchEvent {
+                                        event: what,
+                                        id: e.id.as_str(),
+                                        tag: &e.tag,
+                                        kind: e.kind,
+                                        element: (what != "removed").then_some(e),
+                                    })?);
                                 }
-                                let ev = WatchEvent {
-                                    event: what,
-                                    id: e.id.as_str(),
-                                    tag: &e.tag,
-                                    kind: e.kind,
-                                    element: (what != "removed").then_some(e),
-                                };
-                                outln!("{}", serde_json::to_string(&ev)?);
                             }
+                            Ok(lines)
+                        })?;
+                        for line in lines {
+                            outln!("{line}");
                         }
+                    }
+                    Ok(ClientEvent::Status(s)) if s.rejected => {
+                        bail!("{}", s.last_error.unwrap_or_else(|| "the session ended".into()));
                     }
                     Ok(ClientEvent::Refused(r)) => {
                         eprintln!("refused: {r:?}");
@@ -513,7 +474,7 @@ pub fn run_watch(
         }
         anyhow::Ok(())
     })?;
-    client.shutdown();
+    session.leave();
     Ok(())
 }
 
@@ -587,93 +548,66 @@ pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
     }
 }
 
-/// Keeps `file` in sync through `invite` until stopped, printing what happens.
-fn follow(file: &Path, invite: InviteCode, duration: Option<Duration>) -> anyhow::Result<()> {
-    let store = LocalStore::beside(file);
-    let client = SyncClient::start(ClientConfig::new(invite, store))?;
-    let mut events = client.subscribe();
+/// Prints what happens in a live session until stopped (ctrl-c, SIGTERM, `--for`), or until
+/// the session cannot go on (invite revoked or expired, another plan): then it says why and
+/// fails.
+fn follow(session: Session, duration: Option<Duration>) -> anyhow::Result<()> {
+    let mut events = session.client().subscribe();
     let rt = runtime()?;
-    rt.block_on(async {
+    let ended = rt.block_on(async {
         let stop = until_stopped(duration);
         tokio::pin!(stop);
         loop {
             tokio::select! {
-                () = &mut stop => break,
+                () = &mut stop => break None,
                 ev = events.recv() => match ev {
+                    Ok(ClientEvent::Status(s)) if s.rejected => {
+                        break Some(s.last_error.unwrap_or_else(|| "the session ended".into()));
+                    }
                     Ok(ClientEvent::Status(s)) => {
                         eprintln!("{:?}: {} pending, {} conflicts", s.state, s.pending, s.conflicts);
                     }
-                    Ok(ClientEvent::RemoteChanges { changes, .. }) => {
-                        eprintln!("received {} change(s)", changes.len());
+                    Ok(ClientEvent::Changed { origin: ChangeOrigin::Remote, count, .. }) => {
+                        eprintln!("received {count} change(s)");
                     }
-                    Ok(ClientEvent::Refused(r)) => eprintln!("refused: {r:?}"),
+                    Ok(ClientEvent::Changed { origin: ChangeOrigin::File, changes, .. }) => {
+                        let n = changes.elements().len();
+                        eprintln!("merged an edit written to the file ({n} element(s))");
+                    }
+                    Ok(ClientEvent::Refused(r)) => {
+                        for c in r {
+                            eprintln!("refused: {}", c.reason);
+                        }
+                    }
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break None,
                 },
             }
         }
     });
-    let s = client.shutdown();
+    let s = session.leave();
     eprintln!(
         "stopped: {} sent, {} received, {} pending",
         s.sent_changes, s.received_changes, s.pending
     );
-    Ok(())
+    match ended {
+        Some(reason) => bail!("{reason}"),
+        None => Ok(()),
+    }
 }
 
 /// `arxos host FILE [--listen ADDR]`: serve a plan peer-to-peer from this machine.
 pub fn run_host(file: &Path, listen: SocketAddr, duration: Option<Duration>) -> anyhow::Result<()> {
-    arxos_doc::file::load(file)?;
-    let mut data = file.as_os_str().to_owned();
-    data.push(".host");
-    let data = PathBuf::from(data);
-    let rt = runtime()?;
-    let handle = rt.block_on(arxos_relay::start(arxos_relay::RelayConfig::new(
-        listen,
-        data.clone(),
-    )))?;
-    let relay = handle.ws_url(false);
-    let token = handle.admin_token.clone();
-    let file_owned = file.to_owned();
-    // The admin client and the first upload block; keep them off the runtime's threads.
-    let shared = std::thread::Builder::new()
-        .name("arxos-host-share".into())
-        .spawn(move || -> anyhow::Result<(InviteCode, String, String)> {
-            let o = share(
-                &file_owned,
-                &ShareOptions {
-                    relay: relay.clone(),
-                    admin_token: token.clone(),
-                    role: Role::Editor,
-                    grant: Grant::default(),
-                    expires_in_secs: None,
-                    hard_locks: false,
-                    timeout: Duration::from_secs(30),
-                },
-            )?;
-            let viewer = AdminClient::new(&relay, &token)?.create_invite(&InviteRequest {
-                doc_id: o.doc_id,
-                role: Role::Viewer,
-                grant: Grant::default(),
-                expires_in_secs: None,
-                label: "hosted viewer".into(),
-            })?;
-            Ok((
-                o.owner_code,
-                o.invite_code.encode(),
-                viewer.code.unwrap_or_default(),
-            ))
-        })
-        .context("starting the host thread")?
-        .join()
-        .map_err(|_| anyhow::anyhow!("the host thread panicked"))??;
-    let (owner, editor, viewer) = shared;
-    outln!("hosting {} on {}", file.display(), handle.ws_url(false));
-    outln!("editor invite: {editor}");
-    outln!("viewer invite: {viewer}");
-    let result = follow(file, owner, duration);
-    rt.block_on(handle.shutdown());
-    result
+    let session = Session::host(file, &HostOptions::new(listen), &SessionOptions::default())?;
+    if let Some(h) = session.hosted() {
+        outln!("hosting {} on {}", file.display(), h.relay);
+        for role in [Role::Editor, Role::Commenter, Role::Viewer] {
+            if let Some(code) = h.code(role) {
+                outln!("{} invite: {}", role.as_str(), code.encode());
+            }
+        }
+    }
+    follow(session, duration)
 }
 
 /// `arxos join CODE [-o FILE]`: keep a local replica of a session in sync.
@@ -684,20 +618,22 @@ pub fn run_join(
 ) -> anyhow::Result<()> {
     let invite = parse_code(code)?;
     let file = output.unwrap_or_else(|| PathBuf::from(format!("{}.arx", invite.document_id)));
-    if !file.exists() {
-        let progress = SyncProgress::new(format!("joining into {}", file.display()), false);
-        let cloned = clone_document(invite.clone(), &file, Duration::from_secs(30), &|s| {
-            progress.update(s);
-        });
-        progress.finish();
-        cloned?;
-    }
+    let progress = SyncProgress::new(format!("joining into {}", file.display()), false);
+    let session = Session::join(
+        &invite,
+        &file,
+        &SessionOptions::default(),
+        Duration::from_secs(30),
+        &|s| progress.update(s),
+    );
+    progress.finish();
+    let session = session?;
     eprintln!(
         "joined {} as {} (the editor window is not built yet: this keeps the file in sync; ctrl-c stops)",
         invite.document_id,
         file.display()
     );
-    follow(&file, invite, duration)
+    follow(session, duration)
 }
 
 /// `arxos relay`.

@@ -243,3 +243,15 @@ impl ConflictIndex {
         self.by_id.is_empty()
     }
 }
+
+impl ConflictIndex {
+    /// How many conflicts [`ConflictIndex::list`] shows (acknowledged ones left out), without
+    /// copying them.
+    pub fn open_count(&self, doc: &Document) -> usize {
+        let acks = doc.records(crate::command::RecordSet::Acks);
+        self.by_id
+            .keys()
+            .filter(|id| !acks.contains_key(*id))
+            .count()
+    }
+}

@@ -10,6 +10,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ChangeHash, Prop, ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::changes::ChangeSet;
 use crate::command::{Command, EditContext};
 use crate::error::{DocError, Result};
 use crate::geometry::Bounds;
@@ -17,39 +18,6 @@ use crate::ids::{ElementId, FloorId, LayerId};
 use crate::index::{self, Cache};
 use crate::model::{BuildingSystem, Element, ElementKind, Floor, Layer, Meta};
 use crate::schema::{self, SCHEMA_VERSION, root};
-
-/// What a mutation changed, for readers that update incrementally (a UI re-tessellating only
-/// the touched elements, a conflict detector re-checking only them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ChangeSet {
-    /// Elements that became live (created, restored, or arrived by merge).
-    pub added: Vec<ElementId>,
-    /// Live elements whose content changed.
-    pub updated: Vec<ElementId>,
-    /// Elements that stopped being live (deleted).
-    pub removed: Vec<ElementId>,
-    /// Floors changed.
-    pub floors: bool,
-    /// Layers changed.
-    pub layers: bool,
-    /// Plan metadata changed.
-    pub meta: bool,
-    /// Other root maps touched (`comments`, `rules`, `versions`).
-    pub other: BTreeSet<String>,
-}
-
-impl ChangeSet {
-    /// Whether nothing visible changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty()
-            && self.updated.is_empty()
-            && self.removed.is_empty()
-            && !self.floors
-            && !self.layers
-            && !self.meta
-            && self.other.is_empty()
-    }
-}
 
 /// The metadata we put in every Automerge change message (JSON), so history shows who did what.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -159,7 +127,7 @@ impl Document {
         Ok(doc)
     }
 
-    fn from_automerge_unchecked(am: AutoCommit) -> Self {
+    pub(crate) fn from_automerge_unchecked(am: AutoCommit) -> Self {
         let cache = Cache::build(&am);
         Self { am, cache }
     }
@@ -445,6 +413,13 @@ impl Document {
         let mut rebuild = false;
         let mut children: BTreeSet<&'static str> = BTreeSet::new();
         for change in self.am.get_changes(before) {
+            if let Some(author) = change
+                .message()
+                .and_then(|m| serde_json::from_str::<ChangeMessage>(m).ok())
+                .map(|m| m.author)
+            {
+                set.authors.insert(author);
+            }
             let expanded = change.decode();
             let actor = expanded.actor_id.to_hex_string();
             let start = expanded.start_op.get();
@@ -519,6 +494,7 @@ impl Document {
             set.meta = true;
             // Rebuilt from scratch: report every live element as updated.
             set.updated = self.elements().map(|e| e.id.clone()).collect();
+            set.rebuilt = true;
             return set;
         }
         if set.floors || set.layers || set.meta {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use automerge::{AutoCommit, ChangeHash};
 
-use crate::document::Document;
+use crate::document::{ChangeSet, Document};
 use crate::error::{DocError, Result};
 
 /// Automerge's file magic.
@@ -33,13 +33,105 @@ pub enum SaveKind {
     Full,
 }
 
-/// A plan bound to its file, remembering what is already on disk.
+/// A plan bound to its file, remembering what of the file it has read and written, so that
+/// several processes (the editor, a `join`, CLI commands) can share one `.arx` without losing
+/// each other's changes: every write takes an exclusive advisory lock on the file, first merges
+/// what others appended or compacted since, then appends its own changes.
 #[derive(Debug)]
 pub struct PlanFile {
     path: PathBuf,
+    /// Heads of everything known to be in the file.
     saved_heads: Vec<ChangeHash>,
+    /// Size of the compacted body at the start of the file.
     body_len: u64,
+    /// Bytes appended after the body.
     tail_len: u64,
+    /// What the file looked like when we last read or wrote it.
+    stamp: Option<FileStamp>,
+}
+
+/// Enough of a file's metadata to tell that someone else wrote it: an append grows it, a
+/// compaction replaces it (a new inode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    ino: u64,
+    dev: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let (ino, dev) = {
+            use std::os::unix::fs::MetadataExt as _;
+            (meta.ino(), meta.dev())
+        };
+        #[cfg(not(unix))]
+        let (ino, dev) = (0, 0);
+        Self {
+            len: meta.len(),
+            ino,
+            dev,
+            modified: meta.modified().ok(),
+        }
+    }
+
+    fn same_file(&self, other: &Self) -> bool {
+        self.ino == other.ino && self.dev == other.dev
+    }
+}
+
+/// How many times a writer retries when the file it locked was replaced meanwhile.
+const LOCK_ATTEMPTS: usize = 64;
+
+/// An open plan file holding an advisory lock (shared for reading, exclusive for writing);
+/// the lock is released when this is dropped. It is always the file currently at the path:
+/// a lock taken on a file that a compaction replaced meanwhile is dropped and taken again.
+struct Locked {
+    file: File,
+    stamp: FileStamp,
+}
+
+impl Locked {
+    fn open(path: &Path, exclusive: bool) -> Result<Self> {
+        for _ in 0..LOCK_ATTEMPTS {
+            let file = OpenOptions::new()
+                .read(true)
+                .append(exclusive)
+                .open(path)
+                .map_err(|e| DocError::io(path, e))?;
+            if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            }
+            .map_err(|e| DocError::io(path, e))?;
+            let held = FileStamp::of(&file.metadata().map_err(|e| DocError::io(path, e))?);
+            match fs::metadata(path) {
+                Ok(now) if FileStamp::of(&now).same_file(&held) => {
+                    return Ok(Self { file, stamp: held });
+                }
+                // Replaced (compacted) while we waited for the lock: lock the new file.
+                Ok(_) => {}
+                Err(e) => return Err(DocError::io(path, e)),
+            }
+        }
+        Err(DocError::io(
+            path,
+            std::io::Error::other("the file keeps being replaced; cannot lock it"),
+        ))
+    }
+
+    fn read_from(&mut self, path: &Path, offset: u64) -> Result<Vec<u8>> {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let mut bytes = Vec::new();
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.read_to_end(&mut bytes))
+            .map_err(|e| DocError::io(path, e))?;
+        Ok(bytes)
+    }
 }
 
 /// The backup path kept beside `path`.
@@ -132,15 +224,24 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Document> {
 }
 
 impl PlanFile {
-    /// Opens an existing plan file.
+    /// Opens an existing plan file (reading it under a shared lock, so a writer's append is
+    /// never seen half-done).
     pub fn open(path: &Path) -> Result<(Self, Document)> {
-        let bytes = fs::read(path).map_err(|e| DocError::io(path, e))?;
+        let (bytes, stamp) = {
+            let mut locked = Locked::open(path, false)?;
+            (locked.read_from(path, 0)?, locked.stamp)
+        };
         let mut doc = decode(path, &bytes)?;
+        let stamp = FileStamp {
+            len: bytes.len() as u64,
+            ..stamp
+        };
         let file = Self {
             path: path.to_owned(),
             saved_heads: doc.heads(),
             body_len: bytes.len() as u64,
             tail_len: 0,
+            stamp: Some(stamp),
         };
         Ok((file, doc))
     }
@@ -152,6 +253,7 @@ impl PlanFile {
             saved_heads: Vec::new(),
             body_len: 0,
             tail_len: 0,
+            stamp: None,
         };
         file.save_full(doc)?;
         Ok(file)
@@ -162,37 +264,141 @@ impl PlanFile {
         &self.path
     }
 
-    /// Saves what changed: appends when the tail is still small, compacts otherwise.
-    pub fn save(&mut self, doc: &mut Document) -> Result<SaveKind> {
-        if doc.heads() == self.saved_heads {
-            return Ok(SaveKind::Unchanged);
+    /// Whether the file on disk differs from what this handle last read or wrote (someone else
+    /// appended to it or compacted it). A cheap `stat`: call it often.
+    pub fn changed_on_disk(&self) -> bool {
+        match (fs::metadata(&self.path), &self.stamp) {
+            (Ok(meta), Some(stamp)) => FileStamp::of(&meta) != *stamp,
+            (Ok(_), None) => true,
+            (Err(_), _) => false,
         }
-        let tail = doc.am.save_after(&self.saved_heads);
-        if self.body_len == 0 || self.tail_len + tail.len() as u64 > self.body_len {
-            self.save_full(doc)?;
-            return Ok(SaveKind::Full);
-        }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| DocError::io(&self.path, e))?;
-        f.write_all(&tail)
-            .and_then(|()| f.sync_data())
-            .map_err(|e| DocError::io(&self.path, e))?;
-        self.tail_len += tail.len() as u64;
-        self.saved_heads = doc.heads();
-        tracing::debug!(path = %self.path.display(), bytes = tail.len(), "appended changes");
-        Ok(SaveKind::Incremental)
     }
 
-    /// Rewrites the whole file atomically, keeping the previous one as a backup.
+    /// Saves what changed: appends when the tail is still small, compacts otherwise. Changes
+    /// other writers put in the file meanwhile are merged into `doc` first.
+    pub fn save(&mut self, doc: &mut Document) -> Result<SaveKind> {
+        self.sync(doc).map(|(kind, _)| kind)
+    }
+
+    /// Brings file and document together under the file's exclusive lock: merges into `doc`
+    /// whatever other writers appended or compacted since we last looked, then writes what
+    /// the file lacks of `doc`. Returns how the file was written and what the merge changed.
+    pub fn sync(&mut self, doc: &mut Document) -> Result<(SaveKind, ChangeSet)> {
+        if self.stamp.is_none() {
+            // Never written (a replica filled by sync): the first write is a full save.
+            self.save_full(doc)?;
+            return Ok((SaveKind::Full, ChangeSet::default()));
+        }
+        // What we have that the file (as far as we know it) lacks, before others' changes
+        // arrive and would be written back a second time.
+        let ours = if doc.heads() == self.saved_heads {
+            Vec::new()
+        } else {
+            doc.am.save_after(&self.saved_heads)
+        };
+        let mut locked = Locked::open(&self.path, true)?;
+        let merged = self.read_others(doc, &mut locked)?;
+        if ours.is_empty() {
+            self.saved_heads = doc.heads();
+            return Ok((SaveKind::Unchanged, merged));
+        }
+        if self.body_len == 0 || self.tail_len + ours.len() as u64 > self.body_len {
+            let bytes = doc.save();
+            write_atomic(&self.path, &bytes, true)?;
+            self.after_full_write(doc, bytes.len() as u64);
+            return Ok((SaveKind::Full, merged));
+        }
+        locked
+            .file
+            .write_all(&ours)
+            .and_then(|()| locked.file.sync_data())
+            .map_err(|e| DocError::io(&self.path, e))?;
+        self.tail_len += ours.len() as u64;
+        self.saved_heads = doc.heads();
+        self.stamp = locked.file.metadata().ok().map(|m| FileStamp::of(&m));
+        tracing::debug!(path = %self.path.display(), bytes = ours.len(), "appended changes");
+        Ok((SaveKind::Incremental, merged))
+    }
+
+    /// Merges what other writers put in the file since we last looked, without writing.
+    pub fn refresh(&mut self, doc: &mut Document) -> Result<ChangeSet> {
+        if self.stamp.is_none() || !self.changed_on_disk() {
+            return Ok(ChangeSet::default());
+        }
+        if doc.heads() != self.saved_heads {
+            // With changes of our own unsaved, merging alone would leave us unable to tell
+            // ours from theirs at the next save: write ours in the same step.
+            return self.sync(doc).map(|(_, merged)| merged);
+        }
+        let mut locked = Locked::open(&self.path, false)?;
+        let merged = self.read_others(doc, &mut locked)?;
+        self.saved_heads = doc.heads();
+        Ok(merged)
+    }
+
+    /// Reads what changed in the locked file since our last look into `doc`.
+    fn read_others(&mut self, doc: &mut Document, locked: &mut Locked) -> Result<ChangeSet> {
+        let Some(known) = self.stamp else {
+            return Ok(ChangeSet::default());
+        };
+        let now = locked.stamp;
+        if now == known {
+            return Ok(ChangeSet::default());
+        }
+        let appended = now.same_file(&known) && now.len >= known.len;
+        let bytes = locked.read_from(&self.path, if appended { known.len } else { 0 })?;
+        let merged = if bytes.is_empty() {
+            ChangeSet::default()
+        } else {
+            doc.load_incremental(&bytes)
+                .map_err(|e| DocError::CorruptFile {
+                    path: self.path.clone(),
+                    reason: format!("changes written by another program could not be read: {e}"),
+                })?
+        };
+        if appended {
+            self.tail_len += bytes.len() as u64;
+        } else {
+            // Someone compacted the file: it is all body now.
+            self.body_len = bytes.len() as u64;
+            self.tail_len = 0;
+        }
+        self.stamp = Some(FileStamp {
+            len: if appended {
+                known.len + bytes.len() as u64
+            } else {
+                bytes.len() as u64
+            },
+            ..now
+        });
+        if !merged.is_empty() {
+            tracing::debug!(path = %self.path.display(), "merged changes another program wrote");
+        }
+        Ok(merged)
+    }
+
+    /// Rewrites the whole file atomically, keeping the previous one as a backup. Changes other
+    /// writers put in the file meanwhile are merged into `doc` first, so none is lost.
     pub fn save_full(&mut self, doc: &mut Document) -> Result<()> {
+        let locked = if self.stamp.is_some() && self.path.exists() {
+            let mut locked = Locked::open(&self.path, true)?;
+            self.read_others(doc, &mut locked)?;
+            Some(locked)
+        } else {
+            None
+        };
         let bytes = doc.save();
         write_atomic(&self.path, &bytes, true)?;
-        self.body_len = bytes.len() as u64;
+        drop(locked);
+        self.after_full_write(doc, bytes.len() as u64);
+        Ok(())
+    }
+
+    fn after_full_write(&mut self, doc: &mut Document, len: u64) {
+        self.body_len = len;
         self.tail_len = 0;
         self.saved_heads = doc.heads();
-        Ok(())
+        self.stamp = fs::metadata(&self.path).ok().map(|m| FileStamp::of(&m));
     }
 }
 
@@ -320,5 +526,129 @@ mod tests {
         f.save_full(&mut doc).unwrap();
         assert_eq!(load(&backup_path(&p)).unwrap().meta().name, "first");
         assert_eq!(load(&p).unwrap().meta().name, "second");
+    }
+
+    fn rename(doc: &mut Document, who: &str, name: &str) {
+        doc.apply(
+            &EditContext::at(who, 1000),
+            Command::SetMeta {
+                name: Some(name.into()),
+                units: None,
+            },
+        )
+        .unwrap();
+    }
+
+    fn layer(doc: &mut Document, who: &str, id: &str) -> ChangeSet {
+        doc.apply(
+            &EditContext::at(who, 1000),
+            Command::AddLayer {
+                id: crate::LayerId::new(id),
+                name: id.into(),
+                system: crate::BuildingSystem::Annotation,
+                color: "#000000".into(),
+                visible: true,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn two_writers_of_one_file_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.arx");
+        let mut first = Document::new_plan("t", &EditContext::at("a", 0)).unwrap();
+        PlanFile::create(&p, &mut first).unwrap();
+        let (mut fa, mut a) = PlanFile::open(&p).unwrap();
+        let (mut fb, mut b) = PlanFile::open(&p).unwrap();
+
+        layer(&mut a, "a", "from-a");
+        assert_eq!(fa.save(&mut a).unwrap(), SaveKind::Incremental);
+        assert!(fb.changed_on_disk(), "b sees that someone appended");
+        // b edits without having read a's append: its save merges a's change first.
+        layer(&mut b, "b", "from-b");
+        let (kind, merged) = fb.sync(&mut b).unwrap();
+        assert_eq!(kind, SaveKind::Incremental);
+        assert!(merged.layers, "a's layer arrived in b: {merged:?}");
+        assert!(b.layers().contains_key(&crate::LayerId::new("from-a")));
+        // a picks up b's change without writing.
+        let merged = fa.refresh(&mut a).unwrap();
+        assert!(merged.layers);
+        assert!(!fa.changed_on_disk());
+        let back = load(&p).unwrap();
+        for id in ["from-a", "from-b"] {
+            assert!(back.layers().contains_key(&crate::LayerId::new(id)), "{id}");
+        }
+        // Nothing was written twice: the file holds each change once.
+        let mut a_heads = a.heads();
+        let mut back = back;
+        let mut back_heads = back.heads();
+        a_heads.sort();
+        back_heads.sort();
+        assert_eq!(a_heads, back_heads);
+    }
+
+    #[test]
+    fn a_compaction_by_one_writer_keeps_the_others_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.arx");
+        let mut first = Document::new_plan("t", &EditContext::at("a", 0)).unwrap();
+        PlanFile::create(&p, &mut first).unwrap();
+        let (mut fa, mut a) = PlanFile::open(&p).unwrap();
+        let (mut fb, mut b) = PlanFile::open(&p).unwrap();
+        layer(&mut b, "b", "appended-by-b");
+        fb.save(&mut b).unwrap();
+        // a compacts without having seen b's append: the rewrite must include it.
+        rename(&mut a, "a", "compacted");
+        fa.save_full(&mut a).unwrap();
+        let back = load(&p).unwrap();
+        assert_eq!(back.meta().name, "compacted");
+        assert!(
+            back.layers()
+                .contains_key(&crate::LayerId::new("appended-by-b"))
+        );
+        // b now appends to the replaced file, after merging the compaction.
+        layer(&mut b, "b", "after-compaction");
+        let (_, merged) = fb.sync(&mut b).unwrap();
+        assert!(merged.meta);
+        let back = load(&p).unwrap();
+        assert!(
+            back.layers()
+                .contains_key(&crate::LayerId::new("after-compaction"))
+        );
+        assert_eq!(back.meta().name, "compacted");
+    }
+
+    #[test]
+    fn concurrent_writers_in_threads_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.arx");
+        let mut first = Document::new_plan("t", &EditContext::at("a", 0)).unwrap();
+        PlanFile::create(&p, &mut first).unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let p = p.clone();
+                std::thread::Builder::new()
+                    .name(format!("writer-{w}"))
+                    .spawn(move || {
+                        let (mut f, mut doc) = PlanFile::open(&p).unwrap();
+                        for i in 0..15 {
+                            layer(&mut doc, &format!("w{w}"), &format!("w{w}-{i}"));
+                            f.save(&mut doc).unwrap();
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let back = load(&p).unwrap();
+        for w in 0..4 {
+            for i in 0..15 {
+                let id = crate::LayerId::new(format!("w{w}-{i}"));
+                assert!(back.layers().contains_key(&id), "{id:?} lost");
+            }
+        }
     }
 }

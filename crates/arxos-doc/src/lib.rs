@@ -42,6 +42,7 @@
 mod apply;
 pub mod audit;
 pub mod branches;
+mod changes;
 pub mod command;
 pub mod conflict;
 pub mod document;
@@ -54,6 +55,7 @@ pub mod ids;
 mod index;
 pub mod model;
 pub mod props;
+mod replica;
 pub mod schema;
 pub mod svgx;
 pub mod versions;
@@ -69,6 +71,7 @@ pub use model::{
     BuildingSystem, Element, ElementKind, Floor, Geometry, Layer, Meta, PropValue, Property, Style,
     Transform,
 };
+pub use replica::SetAside;
 
 /// Re-export of the CRDT crate, so layers above use the exact same version.
 pub use automerge;

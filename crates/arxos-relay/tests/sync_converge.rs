@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use arxos_sync::client::ConnectionState;
 use arxos_sync::protocol::payload::{Cursor, Presence, PresenceStatus};
-use support::{RelayProc, client, eventually, get_elem, seed, set_elem};
+use support::{RelayProc, client, eventually, get_elem, heads, in_sync, seeded_client, set_elem};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -16,8 +16,7 @@ fn ten_clients_converge() {
     let dir = tempfile::tempdir().unwrap();
     let relay = RelayProc::start(&dir.path().join("relay"), &[]);
     let (_doc, owner) = relay.create_room(false);
-    let seeder = client(dir.path(), "seed", &owner);
-    seeder.change(seed);
+    let seeder = seeded_client(dir.path(), "seed", &owner);
     seeder.wait_synced(T).unwrap();
     let clients: Vec<_> = (0..10)
         .map(|i| client(dir.path(), &format!("c{i}"), &owner))
@@ -27,33 +26,18 @@ fn ten_clients_converge() {
     }
     for (i, c) in clients.iter().enumerate() {
         for round in 0..5 {
-            c.change(|d| set_elem(d, &format!("el-{i}"), "x", f64::from(round)));
+            set_elem(c, &format!("el-{i}"), "x", f64::from(round));
         }
     }
-    let expected = seeder.with_doc(automerge::AutoCommit::get_heads).len();
+    let expected = seeder.heads().len();
     assert!(expected > 0);
     eventually(T, "all ten clients converge on one set of heads", || {
-        let heads: Vec<_> = clients
-            .iter()
-            .map(|c| {
-                c.with_doc(|d| {
-                    let mut h = d.get_heads();
-                    h.sort();
-                    h
-                })
-            })
-            .collect();
-        heads.windows(2).all(|w| w[0] == w[1])
-            && clients
-                .iter()
-                .all(|c| c.status().state == ConnectionState::Connected && c.status().pending == 0)
+        let heads: Vec<_> = clients.iter().map(heads).collect();
+        heads.windows(2).all(|w| w[0] == w[1]) && clients.iter().all(in_sync)
     });
     for c in &clients {
         for i in 0..10 {
-            assert_eq!(
-                c.with_doc(|d| get_elem(d, &format!("el-{i}"), "x")),
-                Some(4.0)
-            );
+            assert_eq!(get_elem(c, &format!("el-{i}"), "x"), Some(4.0));
         }
     }
 }
@@ -63,8 +47,7 @@ fn offline_edits_merge_on_reconnect_and_pending_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut relay = RelayProc::start(&dir.path().join("relay"), &[]);
     let (_doc, owner) = relay.create_room(false);
-    let a = client(dir.path(), "a", &owner);
-    a.change(seed);
+    let a = seeded_client(dir.path(), "a", &owner);
     a.wait_synced(T).unwrap();
     let b = client(dir.path(), "b", &owner);
     b.wait_synced(T).unwrap();
@@ -73,9 +56,9 @@ fn offline_edits_merge_on_reconnect_and_pending_survives_restart() {
     eventually(T, "both offline", || {
         a.status().state == ConnectionState::Offline && b.status().state == ConnectionState::Offline
     });
-    a.change(|d| set_elem(d, "e1", "x", 10.0));
-    b.change(|d| set_elem(d, "e2", "x", 20.0));
-    b.change(|d| set_elem(d, "e1", "rotation", 90.0));
+    set_elem(&a, "e1", "x", 10.0);
+    set_elem(&b, "e2", "x", 20.0);
+    set_elem(&b, "e1", "rotation", 90.0);
     assert_eq!(a.status().pending, 1);
     assert_eq!(b.status().pending, 2);
     // Restart client b while offline: its pending changes are still pending.
@@ -85,17 +68,13 @@ fn offline_edits_merge_on_reconnect_and_pending_survives_restart() {
 
     relay.spawn();
     for c in [&a, &b] {
-        eventually(T, "reconnect and sync", || {
-            c.status().state == ConnectionState::Connected && c.status().pending == 0
-        });
+        eventually(T, "reconnect and sync", || in_sync(c));
     }
     eventually(T, "offline edits merged on both", || {
         [&a, &b].iter().all(|c| {
-            c.with_doc(|d| {
-                get_elem(d, "e1", "x") == Some(10.0)
-                    && get_elem(d, "e2", "x") == Some(20.0)
-                    && get_elem(d, "e1", "rotation") == Some(90.0)
-            })
+            get_elem(c, "e1", "x") == Some(10.0)
+                && get_elem(c, "e2", "x") == Some(20.0)
+                && get_elem(c, "e1", "rotation") == Some(90.0)
         })
     });
 }
@@ -122,9 +101,8 @@ fn presence_is_delivered_and_coalesced() {
                 y_mm: 1.0,
             }),
             selection: vec!["e1".into()],
-            viewport: None,
             activity: Some("moving".into()),
-            sent_at_us: 0,
+            ..Presence::default()
         };
         while a.set_presence(p.clone()).is_err() {
             std::thread::sleep(Duration::from_millis(1));

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use arxos_sync::{Grant, Role};
-use support::{RelayProc, client, eventually, get_elem, seed};
+use support::{RelayProc, eventually, get_elem, seeded_client};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -45,8 +45,7 @@ fn automerge_repo_js_client_reads_and_writes_through_the_relay() {
     let dir = tempfile::tempdir().unwrap();
     let relay = RelayProc::start(&dir.path().join("relay"), &[]);
     let (doc, owner_code) = relay.create_room(false);
-    let owner = client(dir.path(), "owner", &owner_code);
-    owner.change(seed);
+    let owner = seeded_client(dir.path(), "owner", &owner_code);
     owner.wait_synced(T).unwrap();
 
     let (_, editor) = relay.invite(doc, Role::Editor, Grant::default(), None);
@@ -72,6 +71,6 @@ fn automerge_repo_js_client_reads_and_writes_through_the_relay() {
     assert_eq!(read["elements"], serde_json::json!(["e1", "e2"]));
     assert!(lines.iter().any(|v| v["event"] == "wrote"));
     eventually(T, "the JS client's element reaches the Rust client", || {
-        owner.with_doc(|d| get_elem(d, "js-1", "x")) == Some(7.5)
+        get_elem(&owner, "js-1", "x") == Some(7.5)
     });
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use arxos_sync::protocol::{JoinMessage, PeerMetadata, SyncPayload};
 use arxos_sync::{InviteCode, PeerId, WireMessage};
 use futures_util::{SinkExt, StreamExt};
-use support::{RelayProc, client, eventually, get_elem, seed, set_elem};
+use support::{RelayProc, client, eventually, get_elem, seeded_client, set_elem};
 use tokio_tungstenite::tungstenite::Message;
 
 const T: Duration = Duration::from_secs(20);
@@ -73,8 +73,7 @@ fn bad_connections_are_closed_without_disturbing_others() {
         ],
     );
     let (_doc, code) = relay.create_room(false);
-    let good = client(dir.path(), "good", &code);
-    good.change(seed);
+    let good = seeded_client(dir.path(), "good", &code);
     good.wait_synced(T).unwrap();
     let other = client(dir.path(), "other", &code);
     other.wait_synced(T).unwrap();
@@ -168,9 +167,9 @@ fn bad_connections_are_closed_without_disturbing_others() {
     });
 
     // The good clients never noticed.
-    good.change(|d| set_elem(d, "e1", "x", 42.0));
+    set_elem(&good, "e1", "x", 42.0);
     eventually(T, "edit still propagates", || {
-        other.with_doc(|d| get_elem(d, "e1", "x")) == Some(42.0)
+        get_elem(&other, "e1", "x") == Some(42.0)
     });
     assert_eq!(good.status().last_error, None);
     assert!(relay.metric("arxos_relay_protocol_errors_total") >= 6);

@@ -5,9 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use arxos_sync::client::{ClientConfig, ClientEvent, SyncClient};
-use arxos_sync::store::LocalStore;
-use support::{RelayProc, client, eventually, get_elem, seed, set_elem};
+use arxos_sync::client::{ClientEvent, SyncClient};
+use support::{RelayProc, client, eventually, get_elem, seeded_client, set_elem};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -34,8 +33,7 @@ fn lock_contention_hard_mode_expiry_and_release() {
     let dir = tempfile::tempdir().unwrap();
     let relay = RelayProc::start(&dir.path().join("relay"), &["--lock-ttl-ms", "800"]);
     let (_doc, code) = relay.create_room(true);
-    let a = client(dir.path(), "ann", &code);
-    a.change(seed);
+    let a = seeded_client(dir.path(), "ann", &code);
     a.wait_synced(T).unwrap();
     let b = client(dir.path(), "bob", &code);
     b.wait_synced(T).unwrap();
@@ -59,21 +57,21 @@ fn lock_contention_hard_mode_expiry_and_release() {
     assert_eq!(held[0].holder_peer, a.peer_id().to_string());
 
     // Hard mode: bob's edit of ann's locked element is refused; his own lock on e2 works.
-    b.change(|d| set_elem(d, "e1", "x", 9.0));
+    set_elem(&b, "e1", "x", 9.0);
     eventually(T, "locked edit refused", || b.status().refused == 1);
     assert!(b.refused().values().next().unwrap().contains("locked by"));
     // Later edits build on the refused change and would be refused too: set it aside first.
     assert_eq!(b.discard_refused().unwrap(), 1);
-    assert_eq!(b.with_doc(|d| get_elem(d, "e1", "x")), Some(0.0));
+    assert_eq!(get_elem(&b, "e1", "x"), Some(0.0));
     assert!(
         dir.path().join("bob.arx.refused.arx").exists(),
         "refused change kept in a copy"
     );
-    b.change(|d| set_elem(d, "e2", "x", 8.0));
+    set_elem(&b, "e2", "x", 8.0);
     eventually(T, "unlocked edit accepted", || {
-        a.with_doc(|d| get_elem(d, "e2", "x")) == Some(8.0)
+        get_elem(&a, "e2", "x") == Some(8.0)
     });
-    assert_eq!(a.with_doc(|d| get_elem(d, "e1", "x")), Some(0.0));
+    assert_eq!(get_elem(&a, "e1", "x"), Some(0.0));
 
     // Ann's heartbeat keeps her lease beyond the TTL.
     std::thread::sleep(Duration::from_millis(1500));
@@ -90,10 +88,7 @@ fn lock_contention_hard_mode_expiry_and_release() {
     });
 
     // Expiry: a holder that does not renew loses the lease after the TTL.
-    let mut config = ClientConfig::new(
-        code.clone(),
-        LocalStore::beside(&dir.path().join("lazy.arx")),
-    );
+    let mut config = support::config(dir.path(), "lazy", &code);
     config.auto_renew_locks = false;
     let lazy = SyncClient::start(config).unwrap();
     lazy.wait_synced(T).unwrap();

@@ -5,11 +5,10 @@ mod support;
 
 use std::time::Duration;
 
+use arxos_doc::{Command, ElementId, FloorId, PropValue, RecordSet};
 use arxos_sync::client::{ClientError, ConnectionState};
 use arxos_sync::{Grant, Role};
-use automerge::transaction::Transactable;
-use automerge::{ObjType, ROOT};
-use support::{RelayProc, client, eventually, get_elem, map, seed, set_elem};
+use support::{RelayProc, client, ctx, eventually, get_elem, seeded_client, set_elem};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -18,23 +17,18 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let relay = RelayProc::start(&dir.path().join("relay"), &[]);
     let (doc, owner_code) = relay.create_room(false);
-    let owner = client(dir.path(), "owner", &owner_code);
-    owner.change(seed);
+    let owner = seeded_client(dir.path(), "owner", &owner_code);
     owner.wait_synced(T).unwrap();
 
     // Viewer: any change is refused, reported, and kept locally.
     let (_, viewer_code) = relay.invite(doc, Role::Viewer, Grant::default(), None);
     let viewer = client(dir.path(), "viewer", &viewer_code);
     viewer.wait_synced(T).unwrap();
-    viewer.change(|d| set_elem(d, "e1", "x", 111.0));
+    set_elem(&viewer, "e1", "x", 111.0);
     eventually(T, "viewer change refused", || viewer.status().refused == 1);
     let reasons: Vec<String> = viewer.refused().into_values().collect();
     assert!(reasons[0].contains("viewers"), "{reasons:?}");
-    assert_eq!(
-        viewer.with_doc(|d| get_elem(d, "e1", "x")),
-        Some(111.0),
-        "kept locally"
-    );
+    assert_eq!(get_elem(&viewer, "e1", "x"), Some(111.0), "kept locally");
     assert_eq!(
         viewer.status().pending,
         0,
@@ -45,21 +39,27 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let (_, commenter_code) = relay.invite(doc, Role::Commenter, Grant::default(), None);
     let commenter = client(dir.path(), "commenter", &commenter_code);
     commenter.wait_synced(T).unwrap();
-    commenter.change(|d| {
-        let comments = map(d, &ROOT, "comments").unwrap();
-        let c = d.put_object(&comments, "c1", ObjType::Map).unwrap();
-        d.put(&c, "text", "is this outlet 240 V?").unwrap();
-    });
-    commenter.change(|d| set_elem(d, "e2", "x", 222.0));
+    commenter
+        .apply(
+            &ctx("commenter"),
+            "comment",
+            vec![Command::PutRecord {
+                set: RecordSet::Comments,
+                id: "c1".into(),
+                fields: [(
+                    "text".to_owned(),
+                    PropValue::Text("is this outlet 240 V?".into()),
+                )]
+                .into(),
+            }],
+        )
+        .unwrap();
+    set_elem(&commenter, "e2", "x", 222.0);
     eventually(T, "commenter edit refused", || {
         commenter.status().refused == 1
     });
     eventually(T, "owner sees the comment", || {
-        owner.with_doc(|d| {
-            map(d, &ROOT, "comments")
-                .and_then(|c| map(d, &c, "c1"))
-                .is_some()
-        })
+        owner.read(|d| d.records(RecordSet::Comments).contains_key("c1"))
     });
 
     // Editor narrowed to floor f1: e1 (f1) passes; e2 (f2) and moving e1 to f2 do not.
@@ -70,39 +70,42 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let (_, editor_code) = relay.invite(doc, Role::Editor, grant, None);
     let editor = client(dir.path(), "editor", &editor_code);
     editor.wait_synced(T).unwrap();
-    editor.change(|d| set_elem(d, "e1", "y", 5.0));
-    editor.change(|d| set_elem(d, "e2", "y", 6.0));
+    set_elem(&editor, "e1", "y", 5.0);
+    set_elem(&editor, "e2", "y", 6.0);
     eventually(T, "out-of-grant edit refused", || {
         editor.status().refused == 1
     });
     eventually(T, "owner sees the in-grant edit", || {
-        owner.with_doc(|d| get_elem(d, "e1", "y")) == Some(5.0)
+        get_elem(&owner, "e1", "y") == Some(5.0)
     });
     let reasons: Vec<String> = editor.refused().into_values().collect();
     assert!(reasons[0].contains("outside the grant"), "{reasons:?}");
-    editor.change(|d| {
-        let elements = map(d, &ROOT, "elements").unwrap();
-        let e1 = map(d, &elements, "e1").unwrap();
-        d.put(&e1, "floor", "f2").unwrap();
-    });
+    editor
+        .apply(
+            &ctx("editor"),
+            "move to f2",
+            vec![Command::SetFloor {
+                ids: vec![ElementId::new("e1")],
+                floor: FloorId::new("f2"),
+            }],
+        )
+        .unwrap();
     eventually(T, "moving out of the grant refused", || {
         editor.status().refused >= 2
     });
 
     // Nothing refused reached anyone else.
     std::thread::sleep(Duration::from_millis(200));
-    owner.with_doc(|d| {
-        assert_eq!(get_elem(d, "e1", "x"), Some(0.0));
-        assert_eq!(get_elem(d, "e2", "x"), Some(0.0));
-        assert_eq!(get_elem(d, "e2", "y"), None);
-    });
+    assert_eq!(get_elem(&owner, "e1", "x"), Some(0.0));
+    assert_eq!(get_elem(&owner, "e2", "x"), Some(0.0));
+    assert_eq!(get_elem(&owner, "e2", "y"), Some(0.0));
     assert!(relay.metric("arxos_relay_refused_changes_total") >= 4);
 
     // The refused list survives a restart of the author.
     drop(viewer);
     let viewer = client(dir.path(), "viewer", &viewer_code);
     assert_eq!(viewer.refused().len(), 1);
-    assert_eq!(viewer.with_doc(|d| get_elem(d, "e1", "x")), Some(111.0));
+    assert_eq!(get_elem(&viewer, "e1", "x"), Some(111.0));
 }
 
 #[test]

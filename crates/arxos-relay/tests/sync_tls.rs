@@ -7,9 +7,8 @@ mod support;
 use std::time::Duration;
 
 use arxos_sync::admin::AdminClient;
-use arxos_sync::client::{ClientConfig, ClientError, SyncClient};
-use arxos_sync::store::LocalStore;
-use support::{RelayProc, TOKEN, eventually, get_elem, seed, set_elem};
+use arxos_sync::client::{ClientError, SyncClient};
+use support::{RelayProc, TOKEN, eventually, get_elem, seed_file, set_elem};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -40,21 +39,18 @@ fn wss_relay_syncs_clients_that_trust_its_certificate() {
     );
 
     let start = |name: &str, ca: Option<&std::path::Path>| {
-        let mut config = ClientConfig::new(
-            room.owner_code.clone(),
-            LocalStore::beside(&dir.path().join(format!("{name}.arx"))),
-        );
+        let mut config = support::config(dir.path(), name, &room.owner_code);
         config.tls_ca = ca.map(std::path::Path::to_owned);
         SyncClient::start(config).unwrap()
     };
+    seed_file(&dir.path().join("a.arx"));
     let a = start("a", Some(&cert));
-    a.change(seed);
     a.wait_synced(T).unwrap();
     let b = start("b", Some(&cert));
     b.wait_synced(T).unwrap();
-    a.change(|d| set_elem(d, "e1", "x", 3.5));
+    set_elem(&a, "e1", "x", 3.5);
     eventually(T, "edit crosses the TLS relay", || {
-        b.with_doc(|d| get_elem(d, "e1", "x")) == Some(3.5)
+        get_elem(&b, "e1", "x") == Some(3.5)
     });
 
     // Without the CA the certificate is not trusted: no connection, and the error says why.

@@ -341,7 +341,7 @@ pub fn share(file: &Path, opts: &ShareOptions) -> Result<ShareOutcome, ClientErr
         Some(code) => code,
         None => admin.create_room(None, opts.hard_locks)?.owner_code,
     };
-    let summary = sync_once(owner_code.clone(), store, opts.timeout, &|_| {})?;
+    let summary = sync_once(owner_code.clone(), file, opts.timeout, &|_| {})?;
     let invite = admin.create_invite(&InviteRequest {
         doc_id: owner_code.document_id,
         role: opts.role,

@@ -1,24 +1,35 @@
 //! The client sync engine.
 //!
-//! [`SyncClient::start`] loads the local document and sidecar, then syncs with the relay named
-//! by the invite on a dedicated named thread (its own tokio runtime), reconnecting with
-//! exponential backoff and jitter. The document is shared behind a mutex: edit it with
-//! [`SyncClient::change`], which commits and wakes the engine. Status (Connected / Syncing /
-//! Offline / Conflict with pending, refused and conflict counts) is published on a watch
-//! channel; presence, locks, refusals and remote changes arrive as [`ClientEvent`]s on a
-//! bounded broadcast channel.
+//! [`SyncClient::start`] opens the plan file (shared with every other program that has it
+//! open) and its sidecar, then syncs with the relay named by the invite on a dedicated named
+//! thread (its own tokio runtime), reconnecting with exponential backoff and jitter.
+//!
+//! The plan is a typed [`Document`]: read it with [`SyncClient::read`], edit it with typed
+//! [`Command`]s through [`SyncClient::apply`] (one batch, one change). Every change, whether
+//! local, from the relay, or appended to the file by another program, reaches subscribers as
+//! a [`ClientEvent::Changed`] carrying its [`ChangeSet`], so a UI updates incrementally.
+//! Status (Connected / Syncing / Offline / Conflict with pending, refused and conflict
+//! counts) is published on a watch channel; presence, locks and refusals arrive as
+//! [`ClientEvent`]s on a bounded broadcast channel.
 
 mod backoff;
 mod engine;
+mod live;
+mod oneshot;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use automerge::AutoCommit;
+use arxos_doc::{ChangeSet, DocError, Document, EditContext};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 pub use backoff::Backoff;
+pub use live::ChangeOrigin;
+pub use oneshot::{SyncSummary, clone_document, sync_once};
+
+use crate::identity::Identity;
+use live::Live;
 
 use crate::invite::InviteCode;
 use crate::protocol::PeerId;
@@ -49,7 +60,7 @@ pub struct SyncStatus {
     pub pending: usize,
     /// Changes the relay refused.
     pub refused: usize,
-    /// Keys with concurrent values under `elements`.
+    /// Open conflicts (what `arxos conflicts list` shows).
     pub conflicts: usize,
     /// Changes sent to the relay in this run.
     pub sent_changes: usize,
@@ -70,12 +81,15 @@ pub struct SyncStatus {
 pub enum ClientEvent {
     /// The state changed.
     Status(SyncStatus),
-    /// Remote changes were applied; the new heads (hex).
-    RemoteChanges {
-        /// Heads after applying.
-        heads: Vec<String>,
-        /// Hashes (hex) of the changes that arrived.
-        changes: Vec<String>,
+    /// The plan changed: by a local command, by the relay, or by another program writing
+    /// the file. The read model is already up to date when this arrives.
+    Changed {
+        /// Where the change came from.
+        origin: ChangeOrigin,
+        /// What it changed (with the authors of the changes).
+        changes: ChangeSet,
+        /// How many Automerge changes arrived (0 for a local command).
+        count: usize,
     },
     /// Presence of other peers changed.
     Presence {
@@ -97,6 +111,13 @@ pub enum ClientEvent {
     LockDenied(Vec<LockEntry>),
     /// The relay refused some of our changes.
     Refused(Vec<RefusedChange>),
+    /// The room holds another plan than our file: nothing was sent, and the engine stopped.
+    WrongPlan {
+        /// Our plan's id.
+        ours: String,
+        /// The room's.
+        room: String,
+    },
 }
 
 /// Errors of the client engine.
@@ -105,6 +126,9 @@ pub enum ClientError {
     /// Local files.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The plan (file or command).
+    #[error(transparent)]
+    Doc(#[from] DocError),
     /// The engine thread could not start.
     #[error("cannot start the sync thread: {0}")]
     Thread(std::io::Error),
@@ -117,9 +141,20 @@ pub enum ClientError {
     /// Timed out.
     #[error("timed out after {0:?} ({1})")]
     Timeout(Duration, String),
-    /// The relay refused the invite.
-    #[error("relay refused the invite: {0}")]
+    /// The session cannot go on: the relay refused the invite (bad, expired or revoked), or
+    /// the room holds another plan. The text says which.
+    #[error("{0}")]
     Rejected(String),
+    /// The relay refused some of our changes (kept locally, listed in the sidecar).
+    #[error(
+        "the relay refused {count} change(s): {reasons} (they are kept in the file; `arxos sync FILE --discard-refused` sets them aside)"
+    )]
+    Refused {
+        /// How many.
+        count: usize,
+        /// Why, each reason once.
+        reasons: String,
+    },
     /// An invite code or argument problem.
     #[error("{0}")]
     Invalid(String),
@@ -133,15 +168,21 @@ pub enum ClientError {
 pub struct ClientConfig {
     /// Where to connect and with which secret.
     pub invite: InviteCode,
-    /// Local files.
-    pub store: LocalStore,
-    /// Display name for presence and locks.
-    pub user: String,
+    /// The plan file.
+    pub file: std::path::PathBuf,
+    /// Start from an empty replica when the file does not exist (clone); it is written once
+    /// the first sync has filled it with a plan.
+    pub allow_missing: bool,
+    /// Who we are in presence and locks.
+    pub identity: Identity,
+    /// What kind of program this is, in presence (`cli`, `editor`).
+    pub client_kind: String,
     /// Reconnect backoff.
     pub backoff: Backoff,
     /// Ping / lock-renew period (shortened automatically to a third of the lock lease).
     pub heartbeat: Duration,
-    /// How long changes may wait before the document and sidecar are written.
+    /// How long changes may wait before the plan and sidecar are written; also how often
+    /// the plan file is checked for changes other programs wrote.
     pub persist_debounce: Duration,
     /// Connect + handshake timeout.
     pub connect_timeout: Duration,
@@ -152,12 +193,14 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for everything but the invite and files.
-    pub fn new(invite: InviteCode, store: LocalStore) -> Self {
+    /// Defaults for everything but the invite and the plan file.
+    pub fn new(invite: InviteCode, file: impl Into<std::path::PathBuf>) -> Self {
         Self {
             invite,
-            store,
-            user: std::env::var("USER").unwrap_or_else(|_| "arxos".into()),
+            file: file.into(),
+            allow_missing: false,
+            identity: Identity::current(),
+            client_kind: "cli".into(),
             backoff: Backoff::default(),
             heartbeat: Duration::from_secs(30),
             persist_debounce: Duration::from_millis(100),
@@ -169,13 +212,13 @@ impl ClientConfig {
 }
 
 /// Commands from the handle to the engine.
-enum Command {
+enum EngineCmd {
     Send(ArxPayload),
 }
 
 /// State shared between the handle and the engine thread.
 struct Shared {
-    doc: Mutex<AutoCommit>,
+    live: Mutex<Live>,
     meta: Mutex<SyncMeta>,
     status: watch::Sender<SyncStatus>,
     events: broadcast::Sender<ClientEvent>,
@@ -198,7 +241,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running sync engine. Dropping it stops the engine after a final save.
 pub struct SyncClient {
     shared: Arc<Shared>,
-    cmd_tx: mpsc::Sender<Command>,
+    cmd_tx: mpsc::Sender<EngineCmd>,
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
     invite: InviteCode,
@@ -208,8 +251,9 @@ impl SyncClient {
     /// Loads the local files (an empty document when the file does not exist) and starts
     /// syncing in the background.
     pub fn start(config: ClientConfig) -> Result<Self, ClientError> {
-        let doc = config.store.load_doc()?.unwrap_or_default();
-        let meta = config.store.load_meta()?;
+        let live = Live::open(&config.file, config.allow_missing)?;
+        let store = LocalStore::beside(&config.file);
+        let meta = store.load_meta()?;
         let refused = meta.refused.len();
         let status = SyncStatus {
             state: ConnectionState::Offline,
@@ -226,7 +270,7 @@ impl SyncClient {
         let (status_tx, _) = watch::channel(status);
         let (events, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
-            doc: Mutex::new(doc),
+            live: Mutex::new(live),
             meta: Mutex::new(meta),
             status: status_tx,
             events,
@@ -236,7 +280,7 @@ impl SyncClient {
             peer_id: PeerId::random("arxos"),
             relay_key: crate::store::relay_key(&config.invite.relay, config.invite.document_id),
             acked: Mutex::new(Vec::new()),
-            store: config.store.clone(),
+            store,
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -274,28 +318,54 @@ impl SyncClient {
         &self.invite
     }
 
-    /// Runs `f` with the document locked (for reads; use [`Self::change`] to write).
-    pub fn with_doc<R>(&self, f: impl FnOnce(&mut AutoCommit) -> R) -> R {
-        f(&mut lock(&self.shared.doc))
+    /// Runs `f` on the plan (read-only; edits go through [`Self::apply`]).
+    pub fn read<R>(&self, f: impl FnOnce(&Document) -> R) -> R {
+        f(&lock(&self.shared.live).doc)
     }
 
-    /// Runs `f` on the document, commits, and schedules a sync.
-    pub fn change<R>(&self, f: impl FnOnce(&mut AutoCommit) -> R) -> R {
-        let result = {
-            let mut doc = lock(&self.shared.doc);
-            let r = f(&mut doc);
-            doc.commit();
-            r
-        };
+    /// Current heads of the local replica.
+    pub fn heads(&self) -> Vec<automerge::ChangeHash> {
+        lock(&self.shared.live).doc.heads()
+    }
+
+    /// Whether the local replica holds the change.
+    pub fn has_change(&self, hash: &automerge::ChangeHash) -> bool {
+        lock(&self.shared.live).doc.has_change(hash)
+    }
+
+    /// Open conflicts, most severe first.
+    pub fn conflicts(&self) -> Vec<arxos_doc::conflict::Conflict> {
+        let live = lock(&self.shared.live);
+        live.conflicts.list(&live.doc)
+    }
+
+    /// Applies typed commands as one change, then schedules saving and sending it. Either all
+    /// apply or none does; an invalid command is returned as an error and changes nothing.
+    pub fn apply(
+        &self,
+        ctx: &EditContext,
+        summary: &str,
+        cmds: Vec<arxos_doc::Command>,
+    ) -> Result<ChangeSet, ClientError> {
+        let set = lock(&self.shared.live).apply(ctx, summary, cmds)?;
+        if set.is_empty() {
+            return Ok(set);
+        }
+        let _ = self.shared.events.send(ClientEvent::Changed {
+            origin: ChangeOrigin::Local,
+            changes: set.clone(),
+            count: 0,
+        });
         if self.shared.status.borrow().state == ConnectionState::Offline {
             // No session to recount for us: count pending against the stored acknowledgements.
             engine::refresh_status(&self.shared, None, false);
         }
-        self.notify_local_change();
-        result
+        self.shared.local_change.notify_one();
+        Ok(set)
     }
 
-    /// Tells the engine the document changed (when edited through [`Self::with_doc`]).
+    /// Asks the engine to check at once whether the relay lacks anything of ours (it does so
+    /// by itself after every edit; this is for callers that want a prompt re-check).
     pub fn notify_local_change(&self) {
         self.shared.local_change.notify_one();
     }
@@ -340,8 +410,8 @@ impl SyncClient {
             .collect()
     }
 
-    /// Sets refused changes aside so editing can continue: the current document (with the
-    /// refused changes) is saved as `<file>.refused.arx`, and the working document is rebuilt
+    /// Sets refused changes aside so editing can continue: the current plan (with the
+    /// refused changes) is saved as `<file>.refused.arx`, and the working plan is rebuilt
     /// from every change that is neither refused nor built on a refused change. The refused
     /// list is kept. Returns how many changes were set aside.
     pub fn discard_refused(&self) -> Result<usize, ClientError> {
@@ -352,41 +422,38 @@ impl SyncClient {
         if refused.is_empty() {
             return Ok(0);
         }
-        let set_aside = {
-            let mut doc = lock(&self.shared.doc);
-            let mut bad = refused;
-            let mut kept = Vec::new();
-            let mut set_aside = 0;
-            for change in doc.get_changes(&[]) {
-                if bad.contains(&change.hash()) || change.deps().iter().any(|d| bad.contains(d)) {
-                    bad.insert(change.hash());
-                    set_aside += 1;
-                } else {
-                    kept.push(change);
-                }
-            }
-            if set_aside == 0 {
+        let (set_aside, changes) = {
+            let mut live = lock(&self.shared.live);
+            let aside = live.doc.without_changes(&refused)?;
+            if aside.excluded == 0 {
                 return Ok(0);
             }
-            let mut backup_path = self.shared.store.doc_path().as_os_str().to_owned();
+            let mut backup_path = live.path().as_os_str().to_owned();
             backup_path.push(".refused.arx");
-            let backup = LocalStore::beside(std::path::Path::new(&backup_path));
-            backup.save_doc(&mut doc)?;
-            let mut rebuilt = AutoCommit::new();
-            rebuilt.apply_changes(kept).map_err(|e| {
-                ClientError::Invalid(format!("rebuilding the document failed: {e}"))
-            })?;
-            *doc = rebuilt;
-            self.shared.store.save_doc(&mut doc)?;
-            set_aside
+            arxos_doc::file::PlanFile::create(std::path::Path::new(&backup_path), &mut live.doc)?;
+            live.replace(aside.kept)?;
+            let changes = ChangeSet {
+                rebuilt: true,
+                updated: live.doc.elements().map(|e| e.id.clone()).collect(),
+                floors: true,
+                layers: true,
+                meta: true,
+                ..ChangeSet::default()
+            };
+            (aside.excluded, changes)
         };
-        self.notify_local_change();
+        let _ = self.shared.events.send(ClientEvent::Changed {
+            origin: ChangeOrigin::Local,
+            changes,
+            count: 0,
+        });
+        self.shared.local_change.notify_one();
         Ok(set_aside)
     }
 
     fn send(&self, payload: ArxPayload) -> Result<(), ClientError> {
         self.cmd_tx
-            .try_send(Command::Send(payload))
+            .try_send(EngineCmd::Send(payload))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => ClientError::Busy,
                 mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
@@ -481,79 +548,4 @@ impl Drop for SyncClient {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Result of a one-shot sync.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct SyncSummary {
-    /// Changes sent.
-    pub sent: usize,
-    /// Changes received.
-    pub received: usize,
-    /// Changes refused by the relay (all time, for this file).
-    pub refused: usize,
-    /// Changes still pending.
-    pub pending: usize,
-    /// Unresolved conflicts.
-    pub conflicts: usize,
-}
-
-/// Connects, pushes and pulls until in sync, saves, disconnects (`arxos sync FILE`).
-/// `progress` sees the engine's status as it changes (a few hundred times a second at most).
-pub fn sync_once(
-    invite: InviteCode,
-    store: LocalStore,
-    timeout: Duration,
-    progress: &dyn Fn(&SyncStatus),
-) -> Result<SyncSummary, ClientError> {
-    {
-        let mut meta = store.load_meta()?;
-        meta.invite = Some(invite.encode());
-        store.save_meta(&meta)?;
-    }
-    let mut config = ClientConfig::new(invite, store);
-    config.backoff = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_secs(2),
-    };
-    let client = SyncClient::start(config)?;
-    let waited = client.wait_synced_with(timeout, progress);
-    // Let a final acknowledgement for our last changes arrive.
-    let _ = client.wait_for(Duration::from_secs(2).min(timeout), |s| {
-        progress(s);
-        s.pending == 0
-    });
-    let status = client.shutdown();
-    progress(&status);
-    waited?;
-    Ok(SyncSummary {
-        sent: status.sent_changes,
-        received: status.received_changes,
-        refused: status.refused,
-        pending: status.pending,
-        conflicts: status.conflicts,
-    })
-}
-
-/// Fetches the document behind an invite into a new local file (`arxos clone CODE -o FILE`).
-pub fn clone_document(
-    invite: InviteCode,
-    path: &std::path::Path,
-    timeout: Duration,
-    progress: &dyn Fn(&SyncStatus),
-) -> Result<SyncSummary, ClientError> {
-    if path.exists() {
-        return Err(ClientError::Invalid(format!(
-            "{} already exists",
-            path.display()
-        )));
-    }
-    let store = LocalStore::beside(path);
-    let summary = sync_once(invite, store.clone(), timeout, progress)?;
-    let mut doc = store.load_doc()?.unwrap_or_default();
-    if doc.get_heads().is_empty() {
-        // Make sure an (empty) document file exists even for an empty room.
-        store.save_doc(&mut doc)?;
-    }
-    Ok(summary)
 }

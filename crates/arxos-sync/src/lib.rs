@@ -14,17 +14,20 @@
 //! * [`protocol`] — message types, CBOR encoding and decoding, document ids.
 //! * [`invite`] — invite codes: one pasteable string with the relay address, the document and a
 //!   secret.
-//! * [`store`] — the client's local persistence (document, per-relay sync state, refused list).
+//! * [`store`] — the client's sync sidecar (per-relay sync state, refused list, invite).
+//! * [`identity`] — the user's name and colour, from the settings file.
 //! * [`admin`] — the relay admin API client and `share`.
 //! * [`fastsync`] — constant-time handling of caught-up sync messages (relay fan-out).
 //! * [`tls`] — client TLS (web roots plus an optional extra CA).
-//! * [`client`] — the background sync engine (connect, sync, reconnect with backoff, status).
+//! * [`client`] — the background sync engine on the typed plan (connect, sync, reconnect with
+//!   backoff, status, the plan file shared with other programs).
 //!
 //! [automerge-repo]: https://github.com/automerge/automerge-repo
 
 pub mod admin;
 pub mod client;
 pub mod fastsync;
+pub mod identity;
 pub mod invite;
 pub mod protocol;
 pub mod store;

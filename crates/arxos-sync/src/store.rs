@@ -1,16 +1,19 @@
-//! The client's local persistence: the document file and a sidecar with, per relay, the
-//! Automerge sync state and acknowledged heads, plus refused changes and the last invite.
+//! The client's sync sidecar `<plan>.sync.json`: per relay, the Automerge sync state and
+//! acknowledged heads, plus refused changes and the last invite. (The plan itself is an
+//! `arxos_doc::file::PlanFile`, shared with every other program that writes it.)
 //!
-//! Both files are written atomically (temp file, fsync, rename); the previous document is kept
-//! as `<file>.bak`. Pending changes are not stored separately: they are the document's changes
-//! that are not ancestors of the acknowledged heads, so they survive any restart.
+//! The sidecar holds an invite code, a secret: it is created private (0600) from the start
+//! and written atomically (temp file, fsync, rename). Pending changes are not stored
+//! separately: they are the plan's changes that are not ancestors of the acknowledged heads,
+//! so they survive any restart.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use automerge::{AutoCommit, ChangeHash};
+use arxos_doc::Document;
+use automerge::ChangeHash;
 use serde::{Deserialize, Serialize};
 
 /// Errors reading or writing local files.
@@ -23,14 +26,6 @@ pub enum StoreError {
         path: String,
         /// The cause.
         source: std::io::Error,
-    },
-    /// The document file is not an Automerge document.
-    #[error("{path} is not a valid document: {reason}")]
-    BadDocument {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
     },
     /// The sidecar is not valid JSON for this version.
     #[error("{path} is corrupt: {reason}")]
@@ -105,13 +100,32 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temp, fsync, rename, fsync folder).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// Creates (truncating) a file only its owner can read: it holds a secret.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // A temp file left by an older version may exist with wider permissions.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to `path` atomically (private temp file, fsync, rename, fsync folder).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
     {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        let mut f = create_private(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
@@ -146,31 +160,6 @@ impl LocalStore {
         &self.meta_path
     }
 
-    /// Loads the document, `None` when the file does not exist.
-    pub fn load_doc(&self) -> Result<Option<AutoCommit>, StoreError> {
-        match fs::read(&self.doc_path) {
-            Ok(bytes) => AutoCommit::load(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::BadDocument {
-                    path: self.doc_path.display().to_string(),
-                    reason: e.to_string(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&self.doc_path)(e)),
-        }
-    }
-
-    /// Saves the document atomically, keeping the previous good copy as `<file>.bak`.
-    pub fn save_doc(&self, doc: &mut AutoCommit) -> Result<(), StoreError> {
-        let bytes = doc.save();
-        if self.doc_path.exists() {
-            let mut bak = self.doc_path.as_os_str().to_owned();
-            bak.push(".bak");
-            fs::copy(&self.doc_path, PathBuf::from(bak)).map_err(io(&self.doc_path))?;
-        }
-        write_atomic(&self.doc_path, &bytes)
-    }
-
     /// Loads the sidecar (default when missing).
     pub fn load_meta(&self) -> Result<SyncMeta, StoreError> {
         match fs::read(&self.meta_path) {
@@ -194,41 +183,22 @@ impl LocalStore {
 }
 
 /// Changes in `doc` that are not ancestors of `acked` and not refused: the pending ones.
-pub fn pending_changes(
-    doc: &mut AutoCommit,
-    acked: &[ChangeHash],
-    refused: &[ChangeHash],
-) -> usize {
-    let known: Vec<ChangeHash> = acked
+pub fn pending_changes(doc: &mut Document, acked: &[ChangeHash], refused: &[ChangeHash]) -> usize {
+    doc.changes_after(acked)
         .iter()
-        .copied()
-        .filter(|h| doc.get_change_by_hash(h).is_some())
-        .collect();
-    doc.get_changes(&known)
-        .iter()
-        .filter(|c| !refused.contains(&c.hash()))
+        .filter(|h| !refused.contains(h))
         .count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
 
     #[test]
-    fn doc_and_meta_round_trip_with_backup() {
+    fn meta_round_trips_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::beside(&dir.path().join("plan.arx"));
-        assert!(store.load_doc().unwrap().is_none());
-        let mut doc = AutoCommit::new();
-        doc.put(automerge::ROOT, "a", 1_i64).unwrap();
-        store.save_doc(&mut doc).unwrap();
-        doc.put(automerge::ROOT, "b", 2_i64).unwrap();
-        store.save_doc(&mut doc).unwrap();
-        assert!(dir.path().join("plan.arx.bak").exists());
-        let mut loaded = store.load_doc().unwrap().unwrap();
-        assert_eq!(loaded.get_heads(), doc.get_heads());
-
+        assert_eq!(store.load_meta().unwrap(), SyncMeta::default());
         let mut meta = SyncMeta {
             invite: Some("arx1_x".into()),
             ..SyncMeta::default()
@@ -244,19 +214,36 @@ mod tests {
         store.save_meta(&meta).unwrap();
         assert_eq!(store.load_meta().unwrap(), meta);
         assert!(store.meta_path().ends_with("plan.arx.sync.json"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(store.meta_path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the sidecar holds a secret");
+        }
     }
 
     #[test]
     fn pending_counts_unacked_unrefused_changes() {
-        let mut doc = AutoCommit::new();
-        doc.put(automerge::ROOT, "a", 1_i64).unwrap();
-        doc.commit();
-        let acked = doc.get_heads();
-        doc.put(automerge::ROOT, "b", 1_i64).unwrap();
-        doc.commit();
-        let refused = doc.get_heads();
-        doc.put(automerge::ROOT, "c", 1_i64).unwrap();
-        doc.commit();
+        use arxos_doc::{Command, EditContext};
+        let ctx = EditContext::at("t", 0);
+        let mut doc = Document::new_empty("p", &ctx).unwrap();
+        let rename = |doc: &mut Document, name: &str| {
+            doc.apply(
+                &ctx,
+                Command::SetMeta {
+                    name: Some(name.into()),
+                    units: None,
+                },
+            )
+            .unwrap();
+        };
+        let acked = doc.heads();
+        rename(&mut doc, "b");
+        let refused = doc.heads();
+        rename(&mut doc, "c");
         assert_eq!(pending_changes(&mut doc, &[], &[]), 3);
         assert_eq!(pending_changes(&mut doc, &acked, &[]), 2);
         assert_eq!(pending_changes(&mut doc, &acked, &refused), 1);

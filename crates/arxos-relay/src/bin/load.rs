@@ -449,16 +449,16 @@ fn main() -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let result = runtime.block_on(async {
         for code in &codes {
-            let client =
-                arxos_sync::client::SyncClient::start(arxos_sync::client::ClientConfig::new(
-                    code.clone(),
-                    arxos_sync::store::LocalStore::beside(
-                        &data.join(format!("seed-{}.arx", code.document_id)),
-                    ),
-                ))?;
-            client.change(|d| {
-                let _ = d.put_object(ROOT, "elements", ObjType::Map);
-            });
+            let seed = data.join(format!("seed-{}.arx", code.document_id));
+            std::fs::create_dir_all(&data)?;
+            let mut plan = arxos_doc::Document::new_plan(
+                "load test",
+                &arxos_doc::EditContext::now("arxos-relay-load"),
+            )?;
+            arxos_doc::file::PlanFile::create(&seed, &mut plan)?;
+            let client = arxos_sync::client::SyncClient::start(
+                arxos_sync::client::ClientConfig::new(code.clone(), seed),
+            )?;
             tokio::task::spawn_blocking(move || {
                 client.wait_synced(Duration::from_secs(20)).map(drop)
             })

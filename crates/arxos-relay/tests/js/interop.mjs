@@ -23,7 +23,15 @@ try {
     }),
   );
   handle.change((d) => {
-    d.elements["js-1"] = { kind: "outlet", floor: "f1", layer: "elec", x: 7.5 };
+    // A plan element in the Arxos schema: one flat map, a key per property.
+    d.elements["js-1"] = {
+      kind: "outlet",
+      tag: "outlet:js-1",
+      geom: "point",
+      floor: "f1",
+      layer: "elec",
+      x: 7.5,
+    };
   });
   // Give the change time to reach the relay (the test checks it arrived).
   await new Promise((r) => setTimeout(r, 1500));

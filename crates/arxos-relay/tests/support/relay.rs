@@ -8,15 +8,18 @@
 )] // test-only helpers
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use arxos_doc::file::PlanFile;
+use arxos_doc::{
+    BuildingSystem, Command, Document, EditContext, ElementId, ElementKind, FloorId, Geometry,
+    LayerId, NewElement, Transform,
+};
 use arxos_sync::admin::{AdminClient, InviteInfo, InviteRequest};
 use arxos_sync::client::{ClientConfig, SyncClient};
-use arxos_sync::store::LocalStore;
+use arxos_sync::identity::Identity;
 use arxos_sync::{DocumentId, Grant, InviteCode, Role};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 
 pub const TOKEN: &str = "test-admin-token";
 
@@ -43,7 +46,7 @@ impl RelayProc {
     /// Starts the relay: on a port it picks itself the first time (no races between tests),
     /// on the same port again after a kill.
     pub fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_arxos-relay"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arxos-relay"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data")
@@ -97,7 +100,10 @@ impl RelayProc {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let child = self.child.as_mut().expect("running");
         let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -173,56 +179,148 @@ impl Drop for RelayProc {
     }
 }
 
-/// Starts a client on `dir/<name>.arx` (fast backoff for tests).
-pub fn client(dir: &Path, name: &str, code: &InviteCode) -> SyncClient {
-    let mut config = ClientConfig::new(
-        code.clone(),
-        LocalStore::beside(&dir.join(format!("{name}.arx"))),
-    );
-    name.clone_into(&mut config.user);
+/// A client config for `dir/<name>.arx`, as `name`, with a fast backoff for tests. The file
+/// may not exist yet: the replica then starts empty and fills by sync.
+pub fn config(dir: &Path, name: &str, code: &InviteCode) -> ClientConfig {
+    let mut config = ClientConfig::new(code.clone(), dir.join(format!("{name}.arx")));
+    config.allow_missing = true;
+    config.identity = Identity {
+        name: name.to_owned(),
+        color: "#336699".into(),
+    };
     config.backoff.initial = Duration::from_millis(50);
     config.backoff.max = Duration::from_millis(500);
-    SyncClient::start(config).unwrap()
+    config
 }
 
-/// A seeded plan: floors f1/f2, layers elec/plumb, elements e1 (f1, elec) and e2 (f2, plumb).
-pub fn seed(doc: &mut AutoCommit) {
-    let meta = doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
-    doc.put(&meta, "name", "Test plan").unwrap();
-    doc.put_object(ROOT, "floors", ObjType::Map).unwrap();
-    doc.put_object(ROOT, "layers", ObjType::Map).unwrap();
-    doc.put_object(ROOT, "comments", ObjType::Map).unwrap();
-    let elements = doc.put_object(ROOT, "elements", ObjType::Map).unwrap();
-    for (id, floor, layer) in [("e1", "f1", "elec"), ("e2", "f2", "plumb")] {
-        let e = doc.put_object(&elements, id, ObjType::Map).unwrap();
-        doc.put(&e, "kind", "outlet").unwrap();
-        doc.put(&e, "floor", floor).unwrap();
-        doc.put(&e, "layer", layer).unwrap();
-        doc.put(&e, "x", 0.0).unwrap();
+/// Starts a client on `dir/<name>.arx`.
+pub fn client(dir: &Path, name: &str, code: &InviteCode) -> SyncClient {
+    SyncClient::start(config(dir, name, code)).unwrap()
+}
+
+/// An edit by `who` now.
+pub fn ctx(who: &str) -> EditContext {
+    EditContext::now(who)
+}
+
+fn outlet(id: &str, floor: &str, layer: &str, x: f64) -> Command {
+    let mut e = NewElement::new(
+        ElementKind::Outlet,
+        format!("outlet:{id}"),
+        FloorId::new(floor),
+        LayerId::new(layer),
+        Geometry::Point,
+        Transform {
+            x,
+            y: 0.0,
+            rotation: 0.0,
+        },
+    );
+    e.id = Some(ElementId::new(id));
+    Command::Create(Box::new(e))
+}
+
+/// A seeded plan in `path`: floors f1/f2, layers elec/plumb, outlets e1 (f1, elec) and e2
+/// (f2, plumb) at x = 0.
+pub fn seed_file(path: &Path) {
+    let ctx = EditContext::at("seed", 1_700_000_000_000);
+    let mut doc = Document::new_empty("Test plan", &ctx).unwrap();
+    let mut cmds = Vec::new();
+    for (i, f) in ["f1", "f2"].into_iter().enumerate() {
+        cmds.push(Command::AddFloor {
+            id: FloorId::new(f),
+            name: f.to_uppercase(),
+            elevation_mm: 3000.0 * i as f64,
+            order: i as i64,
+        });
     }
-}
-
-pub fn map(doc: &AutoCommit, parent: &automerge::ObjId, key: &str) -> Option<automerge::ObjId> {
-    match doc.get(parent, key).unwrap() {
-        Some((automerge::Value::Object(ObjType::Map), id)) => Some(id),
-        _ => None,
+    for (l, system) in [
+        ("elec", BuildingSystem::Electrical),
+        ("plumb", BuildingSystem::Plumbing),
+    ] {
+        cmds.push(Command::AddLayer {
+            id: LayerId::new(l),
+            name: l.into(),
+            system,
+            color: "#000000".into(),
+            visible: true,
+        });
     }
+    cmds.push(outlet("e1", "f1", "elec", 0.0));
+    cmds.push(outlet("e2", "f2", "plumb", 0.0));
+    doc.apply_batch(&ctx, "seed", cmds).unwrap();
+    PlanFile::create(path, &mut doc).unwrap();
 }
 
-/// Sets `elements/<id>/<key>` (creating the element map if needed).
-pub fn set_elem(doc: &mut AutoCommit, id: &str, key: &str, value: f64) {
-    let elements = map(doc, &ROOT, "elements").unwrap();
-    let e = match map(doc, &elements, id) {
-        Some(e) => e,
-        None => doc.put_object(&elements, id, ObjType::Map).unwrap(),
+/// [`seed_file`] for `dir/<name>.arx`, then a client on it: the room's first plan.
+pub fn seeded_client(dir: &Path, name: &str, code: &InviteCode) -> SyncClient {
+    seed_file(&dir.join(format!("{name}.arx")));
+    client(dir, name, code)
+}
+
+/// Sets an element's `x`, `y` or `rotation` through a typed command (creating the element,
+/// an outlet on f1/elec, when it does not exist). Returns whether the command applied.
+pub fn set_elem(c: &SyncClient, id: &str, key: &str, value: f64) {
+    let eid = ElementId::new(id);
+    let current = c.read(|d| d.element(&eid).map(|e| e.transform));
+    let cmd = match (current, key) {
+        (None, "x") => outlet(id, "f1", "elec", value),
+        (None, _) => panic!("no element {id} to set {key} on"),
+        (Some(t), "x") => Command::MoveTo {
+            id: eid,
+            x: value,
+            y: t.y,
+        },
+        (Some(t), "y") => Command::MoveTo {
+            id: eid,
+            x: t.x,
+            y: value,
+        },
+        (Some(_), "rotation") => Command::Rotate {
+            id: eid,
+            rotation_deg: value,
+        },
+        (Some(_), other) => panic!("set_elem does not know {other}"),
     };
-    doc.put(&e, key, value).unwrap();
+    c.apply(&ctx("test"), &format!("set {id}.{key}"), vec![cmd])
+        .unwrap();
 }
 
-pub fn get_elem(doc: &AutoCommit, id: &str, key: &str) -> Option<f64> {
-    let elements = map(doc, &ROOT, "elements")?;
-    let e = map(doc, &elements, id)?;
-    doc.get(&e, key).unwrap().and_then(|(v, _)| v.as_f64())
+/// An element's `x`, `y` or `rotation`, if it exists.
+pub fn get_elem(c: &SyncClient, id: &str, key: &str) -> Option<f64> {
+    c.read(|d| {
+        let t = d.element(&ElementId::new(id))?.transform;
+        match key {
+            "x" => Some(t.x),
+            "y" => Some(t.y),
+            "rotation" => Some(t.rotation),
+            _ => None,
+        }
+    })
+}
+
+/// Whether the client holds the seeded plan.
+pub fn has_plan(c: &SyncClient) -> bool {
+    c.read(|d| d.is_plan() && d.element(&ElementId::new("e1")).is_some())
+}
+
+/// Connected with nothing pending (conflicts allowed: equipment the tests place on top of
+/// each other is a spatial conflict, which does not stop syncing).
+pub fn in_sync(c: &SyncClient) -> bool {
+    let s = c.status();
+    s.pending == 0
+        && matches!(
+            s.state,
+            arxos_sync::client::ConnectionState::Connected
+                | arxos_sync::client::ConnectionState::Conflict
+        )
+}
+
+/// The client's heads, sorted.
+pub fn heads(c: &SyncClient) -> Vec<automerge::ChangeHash> {
+    let mut h = c.heads();
+    h.sort();
+    h
 }
 
 /// Waits (bounded) until `f` holds.

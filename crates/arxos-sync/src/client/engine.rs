@@ -1,19 +1,21 @@
-//! The engine loop: connect, handshake, sync, persist, reconnect.
+//! The engine loop: connect, handshake, sync, reconnect; and beside it the disk loop, which
+//! writes the plan and merges what other programs wrote to it, online or not.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arxos_doc::{ChangeSet, DocError, Document};
 use automerge::sync;
-use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
+use automerge::{AutomergeError, ChangeHash};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{ClientConfig, ClientEvent, Command, ConnectionState, Shared, lock};
-use crate::fastsync::{ACK_DELAY, PeerSync, change_hashes};
-use crate::protocol::payload::ArxPayload;
+use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
+use crate::fastsync::{ACK_DELAY, PeerSync, Replica, change_hashes};
+use crate::protocol::payload::{ArxPayload, Presence, PresenceStatus};
 use crate::protocol::{
     EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
 };
@@ -37,30 +39,44 @@ enum SessionEnd {
     Lost { reason: String, was_synced: bool },
 }
 
-/// Counts keys under `elements` holding concurrent values.
-fn count_conflicts(doc: &AutoCommit) -> usize {
-    let Ok(Some((Value::Object(ObjType::Map), elements))) = doc.get(automerge::ROOT, "elements")
-    else {
-        return 0;
-    };
-    let mut n = 0;
-    for item in doc.map_range(&elements, ..) {
-        if let automerge::ValueRef::Object(ObjType::Map) = item.value {
-            let element = item.id();
-            for key in doc.keys(&element) {
-                if doc.get_all(&element, key.as_str()).map_or(0, |v| v.len()) > 1 {
-                    n += 1;
-                }
-            }
-        }
+/// The typed plan as the sync fast paths see it: every change applied through [`Document`],
+/// so the read model stays current, with what they changed collected for subscribers.
+struct Tracked<'a> {
+    doc: &'a mut Document,
+    changes: ChangeSet,
+}
+
+impl Replica for Tracked<'_> {
+    fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.heads()
     }
-    n
+    fn missing(&mut self, hashes: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.doc.missing_deps(hashes)
+    }
+    fn apply(&mut self, changes: &[u8]) -> Result<(), AutomergeError> {
+        let set = self.doc.load_incremental(changes).map_err(|e| match e {
+            DocError::Automerge(e) => e,
+            // `load_incremental` fails only in Automerge.
+            _ => AutomergeError::Fail,
+        })?;
+        self.changes.absorb(set);
+        Ok(())
+    }
+    fn generate(&mut self, state: &mut sync::State) -> Option<sync::Message> {
+        self.doc.generate_sync_message(state)
+    }
+}
+
+fn unix_now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Recomputes the status from the document, sidecar and sync state and publishes it.
 pub(super) fn refresh_status(shared: &Shared, state: Option<&sync::State>, online: bool) {
     let (pending, conflicts, have_theirs) = {
-        let mut doc = lock(&shared.doc);
+        let mut live = lock(&shared.live);
         let meta = lock(&shared.meta);
         let refused = meta.refused_hashes();
         let key_heads: Vec<ChangeHash> = meta
@@ -76,11 +92,11 @@ pub(super) fn refresh_status(shared: &Shared, state: Option<&sync::State>, onlin
         drop(meta);
         let acked = state.map_or(key_heads, |s| s.shared_heads.clone());
         lock(&shared.acked).clone_from(&acked);
-        let pending = pending_changes(&mut doc, &acked, &refused);
+        let pending = pending_changes(&mut live.doc, &acked, &refused);
         let have_theirs = state
             .and_then(|s| s.their_heads.as_ref())
-            .is_some_and(|theirs| theirs.iter().all(|h| doc.get_change_by_hash(h).is_some()));
-        (pending, count_conflicts(&doc), have_theirs)
+            .is_some_and(|theirs| theirs.iter().all(|h| live.doc.has_change(h)));
+        (pending, live.conflict_count(), have_theirs)
     };
     let refused = lock(&shared.meta).refused.len();
     let state = if !online {
@@ -143,8 +159,8 @@ fn set_error(shared: &Shared, error: &str, rejected: bool) {
         .send(ClientEvent::Status(shared.status.borrow().clone()));
 }
 
-/// Writes the document and sidecar.
-fn persist(shared: &Shared, config: &ClientConfig, state: Option<&sync::State>) {
+/// Writes the sidecar: the sync state and what the relay acknowledged.
+fn save_sync_state(shared: &Shared, config: &ClientConfig, state: Option<&sync::State>) {
     let key = relay_key(&config.invite.relay, config.invite.document_id);
     let meta = {
         let mut meta = lock(&shared.meta);
@@ -158,22 +174,78 @@ fn persist(shared: &Shared, config: &ClientConfig, state: Option<&sync::State>) 
         }
         meta.clone()
     };
-    let result = {
-        let mut doc = lock(&shared.doc);
-        config.store.save_doc(&mut doc)
+    if let Err(err) = shared.store.save_meta(&meta) {
+        report_save_error(shared, &err.to_string());
+    }
+}
+
+fn report_save_error(shared: &Shared, err: &str) {
+    tracing::error!(%err, "saving failed");
+    shared
+        .status
+        .send_modify(|s| s.last_error = Some(format!("saving failed: {err}")));
+    let _ = shared
+        .events
+        .send(ClientEvent::Status(shared.status.borrow().clone()));
+}
+
+/// Writes the plan if it changed here, and merges what other programs appended to the file;
+/// their changes are announced and sent on to the relay.
+pub(super) fn disk_step(shared: &Shared) {
+    let merged = {
+        let mut live = lock(&shared.live);
+        if !live.disk_due() {
+            return;
+        }
+        match live.sync_disk() {
+            Ok(merged) => merged,
+            Err(err) => {
+                drop(live);
+                report_save_error(shared, &err.to_string());
+                return;
+            }
+        }
     };
-    if let Err(err) = result.and_then(|()| config.store.save_meta(&meta)) {
-        tracing::error!(%err, "saving the local document failed");
-        shared
-            .status
-            .send_modify(|s| s.last_error = Some(format!("saving failed: {err}")));
+    if !merged.is_empty() {
+        let _ = shared.events.send(ClientEvent::Changed {
+            origin: ChangeOrigin::File,
+            changes: merged,
+            count: 0,
+        });
+        shared.local_change.notify_one();
+    }
+}
+
+/// Keeps the plan file and the replica together until shutdown: a local edit is on disk
+/// within `persist_debounce`, another program's append is merged as quickly.
+async fn disk_loop(shared: &Shared, period: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => disk_step(shared),
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
     }
 }
 
 pub(super) async fn run(
     shared: Arc<Shared>,
     config: ClientConfig,
-    mut cmd_rx: mpsc::Receiver<Command>,
+    cmd_rx: mpsc::Receiver<EngineCmd>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let disk = disk_loop(&shared, config.persist_debounce, shutdown.clone());
+    let net = net_loop(&shared, &config, cmd_rx, shutdown);
+    tokio::join!(disk, net);
+    disk_step(&shared);
+    save_sync_state(&shared, &config, None);
+}
+
+async fn net_loop(
+    shared: &Shared,
+    config: &ClientConfig,
+    mut cmd_rx: mpsc::Receiver<EngineCmd>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut attempt: u32 = 0;
@@ -181,17 +253,17 @@ pub(super) async fn run(
         if *shutdown.borrow() {
             break;
         }
-        match session(&shared, &config, &mut cmd_rx, &mut shutdown).await {
+        match session(shared, config, &mut cmd_rx, &mut shutdown).await {
             SessionEnd::Shutdown => break,
             SessionEnd::Rejected(reason) => {
-                tracing::warn!(%reason, "relay rejected the invite; not retrying");
-                set_error(&shared, &reason, true);
+                tracing::warn!(%reason, "the session cannot go on; not retrying");
+                set_error(shared, &reason, true);
                 let _ = shutdown.wait_for(|stop| *stop).await;
                 break;
             }
             SessionEnd::Lost { reason, was_synced } => {
                 tracing::info!(%reason, "disconnected from relay");
-                set_error(&shared, &reason, false);
+                set_error(shared, &reason, false);
                 if was_synced {
                     attempt = 0;
                 }
@@ -204,7 +276,6 @@ pub(super) async fn run(
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
-    persist(&shared, &config, None);
 }
 
 async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
@@ -245,7 +316,10 @@ async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
                 .unwrap_or_default();
             let reason = format!("{} {body}", status.as_u16());
             if matches!(status.as_u16(), 401 | 403 | 404) {
-                Err(SessionEnd::Rejected(reason))
+                Err(SessionEnd::Rejected(format!(
+                    "the relay refused the invite ({})",
+                    reason.trim()
+                )))
             } else {
                 Err(SessionEnd::Lost {
                     reason,
@@ -282,7 +356,7 @@ struct Session<'a> {
 async fn session(
     shared: &Shared,
     config: &ClientConfig,
-    cmd_rx: &mut mpsc::Receiver<Command>,
+    cmd_rx: &mut mpsc::Receiver<EngineCmd>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> SessionEnd {
     let mut ws = match connect(config).await {
@@ -383,9 +457,12 @@ impl Session<'_> {
 
     async fn run(
         &mut self,
-        cmd_rx: &mut mpsc::Receiver<Command>,
+        cmd_rx: &mut mpsc::Receiver<EngineCmd>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
+        if let Err(end) = self.announce().await {
+            return end;
+        }
         if let Err(end) = self.send_sync(true).await {
             return end;
         }
@@ -417,8 +494,8 @@ impl Session<'_> {
                 }
                 () = sleep_until_some(self.ack_due) => {
                     let answer = {
-                        let mut doc = lock(&self.shared.doc);
-                        self.sync.respond(&mut *doc)
+                        let mut live = lock(&self.shared.live);
+                        self.sync.respond(&mut Tracked { doc: &mut live.doc, changes: ChangeSet::default() })
                     };
                     self.ack_due = None;
                     if let Err(end) = self.send_message(answer, false).await { break end; }
@@ -429,13 +506,13 @@ impl Session<'_> {
                     refresh_status(self.shared, Some(&self.sync.state), true);
                 }
                 cmd = cmd_rx.recv() => {
-                    let Some(Command::Send(payload)) = cmd else { break SessionEnd::Shutdown };
+                    let Some(EngineCmd::Send(payload)) = cmd else { break SessionEnd::Shutdown };
                     if let Err(end) = self.send_payload(&payload).await { break end; }
                 }
                 _ = persist_tick.tick() => {
                     if self.dirty {
                         self.dirty = false;
-                        persist(self.shared, self.config, Some(&self.sync.state));
+                        save_sync_state(self.shared, self.config, Some(&self.sync.state));
                     }
                 }
                 _ = stall_check.tick() => {
@@ -443,7 +520,7 @@ impl Session<'_> {
                         let status = self.shared.status.borrow();
                         (status.state == ConnectionState::Syncing, status.pending)
                     };
-                    let now = (pending, self.sync.state.their_heads.clone(), lock(&self.shared.doc).get_heads());
+                    let now = (pending, self.sync.state.their_heads.clone(), lock(&self.shared.live).doc.heads());
                     if now != progress {
                         progress = now;
                         last_progress = Instant::now();
@@ -471,8 +548,21 @@ impl Session<'_> {
                 }
             }
         };
-        persist(self.shared, self.config, Some(&self.sync.state));
+        save_sync_state(self.shared, self.config, Some(&self.sync.state));
         end
+    }
+
+    /// Tells the session who we are, so `arxos who` and the editor's people panel list every
+    /// live member, scripts included. The relay fills in our role from the invite.
+    async fn announce(&mut self) -> Result<(), SessionEnd> {
+        let presence = Presence {
+            user: self.config.identity.name.clone(),
+            color: self.config.identity.color.clone(),
+            status: PresenceStatus::Online,
+            sent_at_us: unix_now_us(),
+            ..Presence::default()
+        };
+        self.send_payload(&ArxPayload::Presence(presence)).await
     }
 
     async fn send_frame(&mut self, msg: &WireMessage) -> Result<(), SessionEnd> {
@@ -486,12 +576,16 @@ impl Session<'_> {
     /// Sends what the relay lacks (the full protocol; local changes come at human pace).
     async fn send_sync(&mut self, first: bool) -> Result<(), SessionEnd> {
         let (message, empty_doc) = {
-            let mut doc = lock(&self.shared.doc);
-            let heads = doc.get_heads();
+            let mut live = lock(&self.shared.live);
+            let heads = live.doc.heads();
             if self.sync.nothing_to_send(&heads) {
                 return Ok(());
             }
-            (self.sync.generate(&mut *doc), heads.is_empty())
+            let mut doc = Tracked {
+                doc: &mut live.doc,
+                changes: ChangeSet::default(),
+            };
+            (self.sync.generate(&mut doc), heads.is_empty())
         };
         self.send_message(message, first && empty_doc).await
     }
@@ -565,45 +659,51 @@ impl Session<'_> {
     async fn on_sync(&mut self, data: &[u8]) -> Result<(), SessionEnd> {
         let message =
             sync::Message::decode(data).map_err(|e| self.lost(format!("bad sync message: {e}")))?;
-        let (before, after, new, answer) = {
-            let mut doc = lock(&self.shared.doc);
-            let before = doc.get_heads();
+        let (count, changes, answer) = {
+            let mut live = lock(&self.shared.live);
             let incoming = change_hashes(&message.changes);
+            let mut doc = Tracked {
+                doc: &mut live.doc,
+                changes: ChangeSet::default(),
+            };
+            let before = doc.heads();
             self.sync
-                .receive(&mut *doc, message)
+                .receive(&mut doc, message)
                 .map_err(|e| SessionEnd::Lost {
                     reason: format!("cannot apply relay changes: {e}"),
                     was_synced: self.was_synced,
                 })?;
-            let after = doc.get_heads();
-            let new: Vec<String> = if before == after {
-                Vec::new()
+            let after = doc.heads();
+            let count = if before == after {
+                0
             } else if let Some(hashes) = incoming {
-                hashes.iter().map(ToString::to_string).collect()
+                hashes.len()
             } else {
-                doc.get_changes(&before)
-                    .iter()
-                    .map(|c| c.hash().to_string())
-                    .collect()
+                doc.doc.changes_after(&before).len()
             };
-            let answer = if self.sync.answer_now(&mut *doc) || !self.was_synced {
+            let answer = if self.sync.answer_now(&mut doc) || !self.was_synced {
                 self.ack_due = None;
-                self.sync.respond(&mut *doc)
+                self.sync.respond(&mut doc)
             } else {
                 // A plain acknowledgement: coalesce it with whatever else arrives shortly.
                 self.ack_due
                     .get_or_insert_with(|| tokio::time::Instant::now() + ACK_DELAY);
                 None
             };
-            (before, after, new, answer)
+            let changes = std::mem::take(&mut doc.changes);
+            if !changes.is_empty() {
+                live.changed(&changes);
+            }
+            (count, changes, answer)
         };
-        if before != after {
-            self.dirty = true;
-            let n = new.len();
-            self.shared.status.send_modify(|s| s.received_changes += n);
-            let _ = self.shared.events.send(ClientEvent::RemoteChanges {
-                heads: after.iter().map(ToString::to_string).collect(),
-                changes: new,
+        if count > 0 || !changes.is_empty() {
+            self.shared
+                .status
+                .send_modify(|s| s.received_changes += count);
+            let _ = self.shared.events.send(ClientEvent::Changed {
+                origin: ChangeOrigin::Remote,
+                changes,
+                count,
             });
         }
         // Acknowledgements move the shared heads: persist them too.

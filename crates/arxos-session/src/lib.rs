@@ -1,0 +1,213 @@
+//! # arxos-session: live work on a plan
+//!
+//! What the CLI and the editor both do with a live plan, written once:
+//!
+//! - [`Session::open`]: keep a plan file in sync through an invite (or the one its sidecar
+//!   remembers), while other programs may write the same file;
+//! - [`Session::join`]: the same, cloning the plan first when the file does not exist yet;
+//! - [`Session::host`]: serve a plan peer-to-peer from this machine, with the relay library
+//!   running in-process, and hand out editor, commenter and viewer invites;
+//! - [`Session::observe`]: a throwaway replica for looking only (`arxos who`, `arxos watch`);
+//! - [`Session::leave`]: stop, after a final save.
+//!
+//! A session owns an [`arxos_sync::client::SyncClient`]: the typed plan, commands, status,
+//! presence, locks and refusals go through it, and every change (local, remote, or written to
+//! the file by another program) arrives as a [`ClientEvent::Changed`] with its `ChangeSet`.
+
+mod host;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arxos_sync::client::{ClientConfig, ClientError, SyncClient, SyncStatus, clone_document};
+use arxos_sync::identity::Identity;
+use arxos_sync::store::LocalStore;
+use arxos_sync::{InviteCode, Role};
+
+pub use arxos_sync::client::{ChangeOrigin, ClientEvent};
+pub use host::{HostOptions, HostedInvites};
+pub use status::{FileStatus, file_status};
+
+/// Errors of a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The sync engine or its files.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The plan.
+    #[error(transparent)]
+    Doc(#[from] arxos_doc::DocError),
+    /// The sidecar or settings.
+    #[error(transparent)]
+    Store(#[from] arxos_sync::store::StoreError),
+    /// The in-process relay.
+    #[error("cannot host the session: {0}")]
+    Host(String),
+    /// A bad argument or state (the text says which).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A live plan.
+pub struct Session {
+    client: SyncClient,
+    file: PathBuf,
+    identity: Identity,
+    /// The relay, when this session hosts.
+    host: Option<host::Hosted>,
+    /// The folder of a throwaway replica, removed when the session ends.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Options every session takes.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Who we are (from the settings file by default).
+    pub identity: Identity,
+    /// What kind of program this is, in presence (`cli`, `editor`).
+    pub client_kind: String,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            identity: Identity::current(),
+            client_kind: "cli".into(),
+        }
+    }
+}
+
+impl Session {
+    /// Keeps `file` (which must exist) in sync through `invite`, or through the invite its
+    /// sidecar remembers when `invite` is `None`.
+    pub fn open(
+        file: &Path,
+        invite: Option<InviteCode>,
+        opts: &SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let invite = match invite {
+            Some(i) => i,
+            None => remembered_invite(file)?,
+        };
+        Self::start(file, invite, false, opts, None, None)
+    }
+
+    /// Joins the session behind `invite`, keeping `file` in sync; clones the plan into `file`
+    /// first when it does not exist (a failed clone leaves nothing behind).
+    pub fn join(
+        invite: &InviteCode,
+        file: &Path,
+        opts: &SessionOptions,
+        clone_timeout: Duration,
+        progress: &dyn Fn(&SyncStatus),
+    ) -> Result<Self, SessionError> {
+        if !file.exists() {
+            clone_document(invite.clone(), file, clone_timeout, progress)?;
+        }
+        Self::start(file, invite.clone(), false, opts, None, None)
+    }
+
+    /// A throwaway replica of the session behind `invite`, for looking only.
+    pub fn observe(invite: &InviteCode, opts: &SessionOptions) -> Result<Self, SessionError> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| SessionError::Invalid(format!("cannot create a scratch folder: {e}")))?;
+        let file = dir.path().join("session.arx");
+        Self::start(&file, invite.clone(), true, opts, None, Some(dir))
+    }
+
+    /// Serves `file` peer-to-peer from this machine (see [`HostOptions`]).
+    pub fn host(
+        file: &Path,
+        host_opts: &HostOptions,
+        opts: &SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let (hosted, owner) = host::Hosted::start(file, host_opts)?;
+        Self::start(file, owner, false, opts, Some(hosted), None)
+    }
+
+    fn start(
+        file: &Path,
+        invite: InviteCode,
+        allow_missing: bool,
+        opts: &SessionOptions,
+        host: Option<host::Hosted>,
+        scratch: Option<tempfile::TempDir>,
+    ) -> Result<Self, SessionError> {
+        let mut config = ClientConfig::new(invite, file);
+        config.allow_missing = allow_missing;
+        config.identity = opts.identity.clone();
+        config.client_kind.clone_from(&opts.client_kind);
+        let client = SyncClient::start(config)?;
+        Ok(Self {
+            client,
+            file: file.to_owned(),
+            identity: opts.identity.clone(),
+            host,
+            _scratch: scratch,
+        })
+    }
+
+    /// The sync engine: the plan, commands, status, presence, locks, events.
+    pub fn client(&self) -> &SyncClient {
+        &self.client
+    }
+
+    /// The plan file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Who we are in this session.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The invites of a hosted session.
+    pub fn hosted(&self) -> Option<&HostedInvites> {
+        self.host.as_ref().map(host::Hosted::invites)
+    }
+
+    /// Revokes one of a hosted session's invites by role (its live connections close).
+    pub fn revoke_hosted(&self, role: Role) -> Result<(), SessionError> {
+        let host = self
+            .host
+            .as_ref()
+            .ok_or_else(|| SessionError::Invalid("this session is not hosted here".into()))?;
+        host.revoke(role)
+    }
+
+    /// Waits for the in-sync state (or the invite's refusal), up to `timeout`.
+    pub fn wait_synced(&self, timeout: Duration) -> Result<SyncStatus, SessionError> {
+        Ok(self.client.wait_synced(timeout)?)
+    }
+
+    /// Leaves: stops syncing after a final save, stops a hosted relay; the final status.
+    pub fn leave(self) -> SyncStatus {
+        let Self { client, host, .. } = self;
+        let status = client.shutdown();
+        if let Some(host) = host {
+            host.stop();
+        }
+        status
+    }
+}
+
+/// The invite `file`'s sidecar remembers from its last sync.
+pub fn remembered_invite(file: &Path) -> Result<InviteCode, SessionError> {
+    let code = LocalStore::beside(file)
+        .load_meta()?
+        .invite
+        .ok_or_else(|| {
+            SessionError::Invalid(format!(
+                "{} was never synced: pass an invite code once",
+                file.display()
+            ))
+        })?;
+    InviteCode::parse(&code).map_err(|e| {
+        SessionError::Invalid(format!(
+            "the invite remembered for {} is damaged: {e}",
+            file.display()
+        ))
+    })
+}
