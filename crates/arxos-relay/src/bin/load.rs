@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use arxos_doc::schema::root;
 use arxos_sync::admin::AdminClient;
 use arxos_sync::fastsync::{ACK_DELAY, PeerSync};
 use arxos_sync::protocol::payload::{ArxPayload, Cursor, Presence, PresenceStatus};
@@ -357,9 +358,9 @@ async fn run_client(
             }
             _ = edit_tick.tick(), if synced => {
                 n += 1;
-                let elements = match doc.get(ROOT, "elements")? {
+                let elements = match doc.get(ROOT, root::ELEMENTS)? {
                     Some((_, id)) => id,
-                    None => doc.put_object(ROOT, "elements", ObjType::Map)?,
+                    None => doc.put_object(ROOT, root::ELEMENTS, ObjType::Map)?,
                 };
                 let key = format!("load-{idx}-{}", n % 8);
                 let element = match doc.get(&elements, key.as_str())? {
@@ -393,6 +394,8 @@ async fn run_client(
                     selection: Vec::new(),
                     viewport: None,
                     activity: None,
+                    role: None,
+                    client: Some("load".into()),
                     sent_at_us: now_us(),
                 };
                 let msg = WireMessage::Ephemeral(EphemeralMessage {
@@ -457,7 +460,7 @@ fn main() -> anyhow::Result<()> {
                     ),
                 ))?;
             client.change(|d| {
-                let _ = d.put_object(ROOT, "elements", ObjType::Map);
+                let _ = d.put_object(ROOT, root::ELEMENTS, ObjType::Map);
             });
             tokio::task::spawn_blocking(move || {
                 client.wait_synced(Duration::from_secs(20)).map(drop)
