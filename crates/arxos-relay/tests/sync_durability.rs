@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arxos_doc::schema::root;
 use arxos_sync::client::ConnectionState;
 use support::{RelayProc, client, eventually, seed, set_elem};
 
@@ -25,7 +26,7 @@ fn kill_9_during_edit_storm_loses_nothing_acknowledged() {
     for c in &clients {
         c.wait_synced(T).unwrap();
         eventually(T, "the seeded plan reached every writer", || {
-            c.with_doc(|d| support::map(d, &automerge::ROOT, "elements").is_some())
+            c.with_doc(|d| support::map(d, &automerge::ROOT, root::ELEMENTS).is_some())
         });
     }
     let stop = Arc::new(AtomicBool::new(false));

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use arxos_doc::schema::{ELEMENT_FLOOR, root};
 use arxos_sync::client::{ClientError, ConnectionState};
 use arxos_sync::{Grant, Role};
 use automerge::transaction::Transactable;
@@ -46,7 +47,7 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let commenter = client(dir.path(), "commenter", &commenter_code);
     commenter.wait_synced(T).unwrap();
     commenter.change(|d| {
-        let comments = map(d, &ROOT, "comments").unwrap();
+        let comments = map(d, &ROOT, root::COMMENTS).unwrap();
         let c = d.put_object(&comments, "c1", ObjType::Map).unwrap();
         d.put(&c, "text", "is this outlet 240 V?").unwrap();
     });
@@ -56,7 +57,7 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     });
     eventually(T, "owner sees the comment", || {
         owner.with_doc(|d| {
-            map(d, &ROOT, "comments")
+            map(d, &ROOT, root::COMMENTS)
                 .and_then(|c| map(d, &c, "c1"))
                 .is_some()
         })
@@ -81,9 +82,9 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let reasons: Vec<String> = editor.refused().into_values().collect();
     assert!(reasons[0].contains("outside the grant"), "{reasons:?}");
     editor.change(|d| {
-        let elements = map(d, &ROOT, "elements").unwrap();
+        let elements = map(d, &ROOT, root::ELEMENTS).unwrap();
         let e1 = map(d, &elements, "e1").unwrap();
-        d.put(&e1, "floor", "f2").unwrap();
+        d.put(&e1, ELEMENT_FLOOR, "f2").unwrap();
     });
     eventually(T, "moving out of the grant refused", || {
         editor.status().refused >= 2

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use arxos_doc::schema::{ELEMENT_FLOOR, ELEMENT_LAYER, root};
 use arxos_sync::admin::{AdminClient, InviteInfo, InviteRequest};
 use arxos_sync::client::{ClientConfig, SyncClient};
 use arxos_sync::store::LocalStore;
@@ -187,17 +188,17 @@ pub fn client(dir: &Path, name: &str, code: &InviteCode) -> SyncClient {
 
 /// A seeded plan: floors f1/f2, layers elec/plumb, elements e1 (f1, elec) and e2 (f2, plumb).
 pub fn seed(doc: &mut AutoCommit) {
-    let meta = doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
+    let meta = doc.put_object(ROOT, root::META, ObjType::Map).unwrap();
     doc.put(&meta, "name", "Test plan").unwrap();
-    doc.put_object(ROOT, "floors", ObjType::Map).unwrap();
-    doc.put_object(ROOT, "layers", ObjType::Map).unwrap();
-    doc.put_object(ROOT, "comments", ObjType::Map).unwrap();
-    let elements = doc.put_object(ROOT, "elements", ObjType::Map).unwrap();
+    doc.put_object(ROOT, root::FLOORS, ObjType::Map).unwrap();
+    doc.put_object(ROOT, root::LAYERS, ObjType::Map).unwrap();
+    doc.put_object(ROOT, root::COMMENTS, ObjType::Map).unwrap();
+    let elements = doc.put_object(ROOT, root::ELEMENTS, ObjType::Map).unwrap();
     for (id, floor, layer) in [("e1", "f1", "elec"), ("e2", "f2", "plumb")] {
         let e = doc.put_object(&elements, id, ObjType::Map).unwrap();
         doc.put(&e, "kind", "outlet").unwrap();
-        doc.put(&e, "floor", floor).unwrap();
-        doc.put(&e, "layer", layer).unwrap();
+        doc.put(&e, ELEMENT_FLOOR, floor).unwrap();
+        doc.put(&e, ELEMENT_LAYER, layer).unwrap();
         doc.put(&e, "x", 0.0).unwrap();
     }
 }
@@ -211,7 +212,7 @@ pub fn map(doc: &AutoCommit, parent: &automerge::ObjId, key: &str) -> Option<aut
 
 /// Sets `elements/<id>/<key>` (creating the element map if needed).
 pub fn set_elem(doc: &mut AutoCommit, id: &str, key: &str, value: f64) {
-    let elements = map(doc, &ROOT, "elements").unwrap();
+    let elements = map(doc, &ROOT, root::ELEMENTS).unwrap();
     let e = match map(doc, &elements, id) {
         Some(e) => e,
         None => doc.put_object(&elements, id, ObjType::Map).unwrap(),
@@ -220,7 +221,7 @@ pub fn set_elem(doc: &mut AutoCommit, id: &str, key: &str, value: f64) {
 }
 
 pub fn get_elem(doc: &AutoCommit, id: &str, key: &str) -> Option<f64> {
-    let elements = map(doc, &ROOT, "elements")?;
+    let elements = map(doc, &ROOT, root::ELEMENTS)?;
     let e = map(doc, &elements, id)?;
     doc.get(&e, key).unwrap().and_then(|(v, _)| v.as_f64())
 }
