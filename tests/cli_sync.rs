@@ -4,84 +4,17 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use predicates::prelude::*;
 
+#[path = "support/live.rs"]
+mod live;
 #[path = "support/cli.rs"]
 mod support;
 
+use live::{Proc, TOKEN, relay};
 use support::{arxos, import_sample, json};
-
-const TOKEN: &str = "test-admin-token";
-
-/// A child process whose stdout lines arrive on a channel; killed on drop.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("arxos"))
-            .args(args)
-            .env("ARXOS_ADMIN_TOKEN", TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::sync_channel(64);
-        std::thread::Builder::new()
-            .name("test-stdout".into())
-            .spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            })
-            .unwrap();
-        Self { child, lines }
-    }
-
-    /// The first line starting with `prefix`, within 30 s; its remainder.
-    fn expect(&self, prefix: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no line starting with {prefix:?}"));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_owned();
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn relay(dir: &Path) -> (Proc, String) {
-    let data = dir.join("relay-data");
-    let p = Proc::spawn(&[
-        "relay",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    let url = p.expect("listening on ");
-    (p, url)
-}
 
 #[test]
 fn share_clone_sync_and_invites_through_a_real_relay() {

@@ -10,7 +10,9 @@ use serde_json::Value;
 /// The `arxos` binary with a fixed author.
 pub fn arxos() -> Command {
     let mut c = Command::cargo_bin("arxos").unwrap();
-    c.env_remove("ARXOS_USER").env("USER", "tester");
+    c.env_remove("ARXOS_USER")
+        .env("USER", "tester")
+        .env("ARXOS_CONFIG_DIR", "/nonexistent/arxos-test-config");
     c
 }
 

@@ -70,6 +70,13 @@ pub const UNIT_PREFIX: &str = "units.";
 /// Prefix of reference keys.
 pub const REF_PREFIX: &str = "ref.";
 
+/// The `meta` key holding the plan's id (written once, when the plan is created).
+pub const META_ID: &str = "id";
+/// The element key holding the id of the floor the element is on.
+pub const ELEMENT_FLOOR: &str = "floor";
+/// The element key holding the id of the layer the element is on.
+pub const ELEMENT_LAYER: &str = "layer";
+
 /// A scalar as stored in the document, owned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {

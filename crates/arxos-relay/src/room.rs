@@ -4,6 +4,9 @@
 //! The room processes commands in batches. Incoming changes are vetted ([`policy`]),
 //! applied, and appended to storage (fsync) *before* any sync message goes out, so every head
 //! a peer ever sees from the relay is durable. Presence is coalesced and sent once per tick.
+//!
+//! A joining peer first hears which plan the room holds (`arx/room-info`), before locks,
+//! presence or any sync message, so its client can stop before syncing an unrelated file.
 
 mod locks;
 mod policy;
@@ -24,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::storage::{DocStorage, RoomSettings};
 
 use locks::LockTable;
-use policy::{Writer, vet};
+use policy::{Writer, plan_id, vet, writes_root};
 
 /// Identifies one connection within the relay.
 pub type ConnId = u64;
@@ -375,6 +378,29 @@ fn touches_refused(chunks: &ChunkList, refused: &HashMap<ChangeHash, String>) ->
     )
 }
 
+/// The changes in `chunks` that `doc` lacks, parsed, with their bytes; `None` when a chunk is
+/// not a single change (a whole document: then we ask the document after applying it).
+fn new_changes(
+    doc: &mut Automerge,
+    chunks: &ChunkList,
+) -> Option<Vec<(automerge::Change, Vec<u8>)>> {
+    let parsed = chunks
+        .iter()
+        .map(|chunk| {
+            automerge::Change::from_bytes(chunk.to_vec())
+                .ok()
+                .map(|change| (change, chunk))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(
+        parsed
+            .into_iter()
+            .filter(|(c, _)| !fastsync::has_change(doc, &c.hash()))
+            .map(|(c, chunk)| (c, chunk.to_vec()))
+            .collect(),
+    )
+}
+
 /// Changes in `chunks` that could not be applied because they build on a refused change (their
 /// dependency is not in the message): they are refused too, so their author hears of them.
 fn stranded_on_refused(
@@ -490,6 +516,12 @@ impl Room {
                 heard: false,
             },
         );
+        // Which plan this is comes first: the connection wrote only its `peer` message so far,
+        // and this frame leads its queue, ahead of everything else of the room.
+        let info = ArxPayload::RoomInfo {
+            plan_id: plan_id(&self.doc),
+        };
+        self.send_payload(conn, &info);
         // Bring the newcomer up to date with locks and everyone's presence.
         let now = Instant::now();
         let table = ArxPayload::LockTable {
@@ -619,23 +651,24 @@ impl Room {
             grant: &peer.grant,
         };
         let mut refused = Vec::new();
+        let new_changes = new_changes(&mut self.doc, &message.changes);
+        // Once the room holds a document, a change writing to its root (or a chunk we cannot
+        // read change by change) may be another plan's: it is judged in full, whoever sent it.
+        let may_replant = !before.is_empty()
+            && new_changes
+                .as_ref()
+                .is_none_or(|changes| changes.iter().any(|(c, _)| writes_root(c)));
         let fast = message.changes.is_empty()
             || (writer.is_unrestricted()
                 && !hard
+                && !may_replant
                 && !touches_refused(&message.changes, &self.refused));
-        // What the message brings that we lack, by hash, before applying it (a whole-document
-        // chunk has no single hash: then we ask the document afterwards).
-        let incoming = if message.changes.is_empty() {
-            Some(Vec::new())
-        } else {
-            fastsync::change_hashes(&message.changes).map(|hashes| {
-                hashes
-                    .into_iter()
-                    .zip(message.changes.iter().map(<[u8]>::to_vec))
-                    .filter(|(h, _)| !fastsync::has_change(&mut self.doc, h))
-                    .collect::<Vec<_>>()
-            })
-        };
+        let incoming = new_changes.map(|changes| {
+            changes
+                .into_iter()
+                .map(|(c, bytes)| (c.hash(), bytes))
+                .collect::<Vec<_>>()
+        });
         let result = if fast {
             peer.sync.receive(&mut self.doc, message)
         } else {
@@ -769,8 +802,11 @@ impl Room {
                 }
             });
         let peer_id = peer.peer.0.clone();
+        let role = peer.role;
         match payload {
-            ArxPayload::Presence(presence) => {
+            ArxPayload::Presence(mut presence) => {
+                // The role others see is the invite's, whatever the client claims.
+                presence.role = Some(role.to_string());
                 self.presence.insert(conn, presence);
                 self.presence_dirty.insert(conn);
             }

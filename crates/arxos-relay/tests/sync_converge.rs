@@ -102,6 +102,7 @@ fn presence_is_delivered_and_coalesced() {
             }),
             selection: vec!["e1".into()],
             activity: Some("moving".into()),
+            client: Some("cli".into()),
             ..Presence::default()
         };
         while a.set_presence(p.clone()).is_err() {
@@ -115,6 +116,14 @@ fn presence_is_delivered_and_coalesced() {
             .and_then(|p| p.cursor.as_ref().map(|c| c.x_mm))
             == Some(f64::from(updates - 1))
     });
+    // The relay names alice's role from her invite.
+    assert_eq!(
+        b.presence()
+            .get(&alice)
+            .and_then(|p| p.role.clone())
+            .as_deref(),
+        Some("owner")
+    );
     let mut batches_with_alice = 0;
     while let Ok(ev) = events.try_recv() {
         if let arxos_sync::client::ClientEvent::Presence { entries, .. } = ev

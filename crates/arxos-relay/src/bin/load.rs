@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use arxos_doc::schema::root;
 use arxos_sync::admin::AdminClient;
 use arxos_sync::fastsync::{ACK_DELAY, PeerSync};
 use arxos_sync::protocol::payload::{ArxPayload, Cursor, Presence, PresenceStatus};
@@ -357,9 +358,9 @@ async fn run_client(
             }
             _ = edit_tick.tick(), if synced => {
                 n += 1;
-                let elements = match doc.get(ROOT, "elements")? {
+                let elements = match doc.get(ROOT, root::ELEMENTS)? {
                     Some((_, id)) => id,
-                    None => doc.put_object(ROOT, "elements", ObjType::Map)?,
+                    None => doc.put_object(ROOT, root::ELEMENTS, ObjType::Map)?,
                 };
                 let key = format!("load-{idx}-{}", n % 8);
                 let element = match doc.get(&elements, key.as_str())? {
@@ -390,10 +391,9 @@ async fn run_client(
                     color: "#3366ff".into(),
                     status: PresenceStatus::Editing,
                     cursor: Some(Cursor { floor: "f1".into(), x_mm: count as f64, y_mm: idx as f64 }),
-                    selection: Vec::new(),
-                    viewport: None,
-                    activity: None,
+                    client: Some("load".into()),
                     sent_at_us: now_us(),
+                    ..Presence::default()
                 };
                 let msg = WireMessage::Ephemeral(EphemeralMessage {
                     sender_id: me.clone(),

@@ -1,13 +1,21 @@
-//! Role, grant and hard-lock enforcement on incoming changes.
+//! Plan identity, role, grant and hard-lock enforcement on incoming changes.
 //!
 //! A change is judged by applying it to a working copy of the room document and reading the
 //! patches between the heads before and after: the elements it touches (and their floor and
-//! layer before and after), and the other root sections it touches.
+//! layer before and after), and the other root sections it touches. Key names come from
+//! [`arxos_doc::schema`], so the relay judges exactly the layout the document crate writes.
+//!
+//! Before any role check, a change must not create the plan's root maps a second time: root
+//! maps are made once, when a plan is created, so a change that makes them again in a room
+//! that already holds a plan belongs to another plan (a different file pushed into the room)
+//! and would leave two competing `meta`, `elements`, … objects side by side on every replica.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use arxos_doc::schema::{self, ELEMENT_FLOOR, ELEMENT_LAYER, META_ID, root};
 use arxos_sync::{Grant, Role};
-use automerge::{Automerge, Change, ChangeHash, ObjType, Prop, ReadDoc, Value};
+use automerge::legacy::ObjectId as LegacyObjectId;
+use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 use automerge::{ROOT, patches::PatchAction};
 
 /// Who is writing.
@@ -57,7 +65,7 @@ pub(crate) fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHas
             None => action_key(&patch.action).map(str::to_owned),
         };
         let Some(root_key) = root_key else { continue };
-        if root_key != "elements" || patch.path.is_empty() {
+        if root_key != root::ELEMENTS || patch.path.is_empty() {
             out.roots.insert(root_key);
             continue;
         }
@@ -77,12 +85,7 @@ pub(crate) fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHas
     out
 }
 
-fn text_at(
-    doc: &Automerge,
-    obj: &automerge::ObjId,
-    key: &str,
-    heads: &[ChangeHash],
-) -> Option<String> {
+fn text_at(doc: &Automerge, obj: &ObjId, key: &str, heads: &[ChangeHash]) -> Option<String> {
     match doc.get_at(obj, key, heads).ok().flatten()? {
         (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
         _ => None,
@@ -96,7 +99,7 @@ fn placement(
     heads: &[ChangeHash],
 ) -> Option<(Option<String>, Option<String>)> {
     let (Value::Object(ObjType::Map), elements) =
-        doc.get_at(ROOT, "elements", heads).ok().flatten()?
+        doc.get_at(ROOT, root::ELEMENTS, heads).ok().flatten()?
     else {
         return None;
     };
@@ -105,9 +108,72 @@ fn placement(
         return None;
     };
     Some((
-        text_at(doc, &element, "floor", heads),
-        text_at(doc, &element, "layer", heads),
+        text_at(doc, &element, ELEMENT_FLOOR, heads),
+        text_at(doc, &element, ELEMENT_LAYER, heads),
     ))
+}
+
+/// The id of the plan a document holds (`meta.id`), or `None` when it holds no plan yet (or
+/// one written without an id).
+pub(crate) fn plan_id(doc: &Automerge) -> Option<String> {
+    schema::read_meta(doc)
+        .map(|meta| meta.id)
+        .filter(|id| !id.is_empty())
+}
+
+/// The map stored at `ROOT/name` at `heads` (the winning value, when there are several).
+fn root_map_at(doc: &Automerge, name: &str, heads: &[ChangeHash]) -> Option<ObjId> {
+    match doc.get_at(ROOT, name, heads).ok().flatten()? {
+        (Value::Object(ObjType::Map), id) => Some(id),
+        _ => None,
+    }
+}
+
+/// Whether a change writes to the document root itself (creates, replaces or deletes a root
+/// map). After a plan's first change nothing does, so this is the cheap test that sends a
+/// change from the fast path to a full judgement.
+pub(crate) fn writes_root(change: &Change) -> bool {
+    change
+        .decode()
+        .operations
+        .iter()
+        .any(|op| op.obj == LegacyObjectId::Root)
+}
+
+/// Why the change between `before` and `after` must be refused for re-making a root map the
+/// room's plan already has (or removing it), or `None` when it leaves every root map alone.
+fn second_plan(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Option<String> {
+    let name = root::ALL.iter().copied().find(|name| {
+        root_map_at(doc, name, before).is_some_and(|existing| {
+            let now = doc.get_all_at(ROOT, *name, after).unwrap_or_default();
+            !(now.len() == 1 && now[0].1 == existing)
+        })
+    })?;
+    let our_meta = root_map_at(doc, root::META, before);
+    let ours = our_meta
+        .as_ref()
+        .and_then(|meta| text_at(doc, meta, META_ID, before))
+        .filter(|id| !id.is_empty());
+    // The other plan's id, from the `meta` map the change brought beside ours.
+    let theirs = doc
+        .get_all_at(ROOT, root::META, after)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(value, id)| {
+            matches!(value, Value::Object(ObjType::Map)) && Some(id) != our_meta.as_ref()
+        })
+        .filter_map(|(_, meta)| text_at(doc, &meta, META_ID, after))
+        .find(|id| !id.is_empty());
+    let ours = ours.as_deref().unwrap_or("without an id");
+    Some(match theirs {
+        Some(theirs) => format!(
+            "this change belongs to another plan (plan id {theirs}); the room holds plan {ours}"
+        ),
+        None => format!(
+            "this change re-creates or removes the root map `{name}` of the room's plan \
+             (plan {ours}); root maps are made once, when a plan is created"
+        ),
+    })
 }
 
 /// Judges one change already applied to `doc` (between `before` and `after`).
@@ -121,17 +187,22 @@ pub(crate) fn judge(
     writer: &Writer<'_>,
     locked_by_others: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
+    // First, for every role: a change of another plan is refused as such, so its author learns
+    // that the file is the wrong one rather than that they lack a permission.
+    if let Some(reason) = second_plan(doc, before, after) {
+        return Err(reason);
+    }
     if writer.role == Role::Viewer {
         return Err("viewers may not change the document".into());
     }
     let touched = touched(doc, before, after);
     if writer.role == Role::Commenter
-        && (!touched.elements.is_empty() || touched.roots.iter().any(|r| r != "comments"))
+        && (!touched.elements.is_empty() || touched.roots.iter().any(|r| r != root::COMMENTS))
     {
         return Err("commenters may only change comments".into());
     }
     if writer.grant.is_narrowed() {
-        if let Some(root) = touched.roots.iter().find(|r| r.as_str() != "comments") {
+        if let Some(root) = touched.roots.iter().find(|r| r.as_str() != root::COMMENTS) {
             return Err(format!(
                 "the grant covers elements only; change touches `{root}`"
             ));
@@ -222,18 +293,22 @@ pub(crate) fn vet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arxos_doc::{
+        Command, Document, EditContext, ElementKind, FloorId, Geometry, LayerId, NewElement,
+        Transform,
+    };
     use automerge::AutoCommit;
     use automerge::transaction::Transactable;
 
     fn base() -> AutoCommit {
         let mut doc = AutoCommit::new();
-        let elements = doc.put_object(ROOT, "elements", ObjType::Map).unwrap();
-        doc.put_object(ROOT, "comments", ObjType::Map).unwrap();
-        doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
+        let elements = doc.put_object(ROOT, root::ELEMENTS, ObjType::Map).unwrap();
+        doc.put_object(ROOT, root::COMMENTS, ObjType::Map).unwrap();
+        doc.put_object(ROOT, root::META, ObjType::Map).unwrap();
         for (id, floor, layer) in [("e1", "f1", "elec"), ("e2", "f2", "elec")] {
             let e = doc.put_object(&elements, id, ObjType::Map).unwrap();
-            doc.put(&e, "floor", floor).unwrap();
-            doc.put(&e, "layer", layer).unwrap();
+            doc.put(&e, ELEMENT_FLOOR, floor).unwrap();
+            doc.put(&e, ELEMENT_LAYER, layer).unwrap();
             doc.put(&e, "x", 0.0).unwrap();
         }
         doc.commit();
@@ -248,7 +323,7 @@ mod tests {
     }
 
     fn element(doc: &AutoCommit, id: &str) -> automerge::ObjId {
-        let (_, elements) = doc.get(ROOT, "elements").unwrap().unwrap();
+        let (_, elements) = doc.get(ROOT, root::ELEMENTS).unwrap().unwrap();
         doc.get(&elements, id).unwrap().unwrap().1
     }
 
@@ -281,7 +356,7 @@ mod tests {
     fn commenter_may_only_touch_comments() {
         let doc = base();
         let comment = change_with(&doc, |d| {
-            let (_, comments) = d.get(ROOT, "comments").unwrap().unwrap();
+            let (_, comments) = d.get(ROOT, root::COMMENTS).unwrap().unwrap();
             let c = d.put_object(&comments, "c1", ObjType::Map).unwrap();
             d.put(&c, "text", "check this").unwrap();
         });
@@ -298,7 +373,7 @@ mod tests {
         let v = vet_one(&doc, edit, Role::Commenter, &Grant::default());
         assert!(v.refused[0].1.contains("commenters"));
         let meta = change_with(&doc, |d| {
-            let (_, meta) = d.get(ROOT, "meta").unwrap().unwrap();
+            let (_, meta) = d.get(ROOT, root::META).unwrap().unwrap();
             d.put(&meta, "name", "x").unwrap();
         });
         assert_eq!(
@@ -335,14 +410,14 @@ mod tests {
         );
         let move_out = change_with(&doc, |d| {
             let e = element(d, "e1");
-            d.put(&e, "floor", "f2").unwrap();
+            d.put(&e, ELEMENT_FLOOR, "f2").unwrap();
         });
         assert_eq!(
             vet_one(&doc, move_out, Role::Editor, &grant).refused.len(),
             1
         );
         let delete_out = change_with(&doc, |d| {
-            let (_, elements) = d.get(ROOT, "elements").unwrap().unwrap();
+            let (_, elements) = d.get(ROOT, root::ELEMENTS).unwrap().unwrap();
             d.delete(&elements, "e2").unwrap();
         });
         assert_eq!(
@@ -352,9 +427,9 @@ mod tests {
             1
         );
         let create_in = change_with(&doc, |d| {
-            let (_, elements) = d.get(ROOT, "elements").unwrap().unwrap();
+            let (_, elements) = d.get(ROOT, root::ELEMENTS).unwrap().unwrap();
             let e = d.put_object(&elements, "e3", ObjType::Map).unwrap();
-            d.put(&e, "floor", "f1").unwrap();
+            d.put(&e, ELEMENT_FLOOR, "f1").unwrap();
         });
         assert_eq!(
             vet_one(&doc, create_in, Role::Editor, &grant)
@@ -391,5 +466,89 @@ mod tests {
         assert!(v.accepted.is_empty());
         assert!(v.refused[0].1.contains("locked by bob"));
         assert!(v.refused[1].1.contains("depends on refused change"));
+    }
+
+    fn plan(name: &str) -> Document {
+        Document::new_plan(name, &EditContext::at("test", 0)).unwrap()
+    }
+
+    fn room_of(doc: &mut Document) -> Automerge {
+        Automerge::load(&doc.save()).unwrap()
+    }
+
+    fn owner() -> Writer<'static> {
+        static NONE: Grant = Grant {
+            floors: Vec::new(),
+            layers: Vec::new(),
+        };
+        Writer {
+            role: Role::Owner,
+            grant: &NONE,
+        }
+    }
+
+    #[test]
+    fn another_plan_is_refused_for_owners_and_the_plans_own_edits_pass() {
+        let mut a = plan("A");
+        let b = plan("B");
+        let room = room_of(&mut a);
+        assert_eq!(plan_id(&room).as_deref(), Some(a.meta().id.as_str()));
+        assert_eq!(plan_id(&Automerge::new()), None);
+
+        let theirs = b.automerge().clone().get_changes(&[]);
+        assert!(
+            writes_root(&theirs[0]),
+            "a plan's first change makes its roots"
+        );
+        let v = vet(&room, theirs.clone(), &owner(), &HashMap::new(), &|_| None);
+        assert!(v.accepted.is_empty());
+        assert_eq!(v.refused.len(), theirs.len());
+        let reason = &v.refused[0].1;
+        assert!(
+            reason.contains(&format!("another plan (plan id {})", b.meta().id))
+                && reason.contains(&format!("the room holds plan {}", a.meta().id)),
+            "{reason}"
+        );
+        assert!(v.refused[1].1.contains("depends on refused change"));
+
+        // Plan A's own edit passes, and never writes the root.
+        let before = a.heads();
+        a.apply(
+            &EditContext::at("test", 1),
+            Command::Create(Box::new(NewElement::new(
+                ElementKind::Outlet,
+                "outlet:1",
+                FloorId::new("level-1"),
+                LayerId::new("electrical"),
+                Geometry::Point,
+                Transform::default(),
+            ))),
+        )
+        .unwrap();
+        let ours = a.automerge().clone().get_changes(&before);
+        assert!(!ours.iter().any(writes_root));
+        let v = vet(&room, ours, &owner(), &HashMap::new(), &|_| None);
+        assert!(v.refused.is_empty(), "{:?}", v.refused);
+        assert_eq!(v.accepted.len(), 1);
+    }
+
+    #[test]
+    fn replacing_or_removing_a_root_map_is_refused() {
+        let doc = base();
+        let replace = change_with(&doc, |d| {
+            d.put_object(ROOT, root::ELEMENTS, ObjType::Map).unwrap();
+        });
+        assert!(writes_root(&replace));
+        let v = vet_one(&doc, replace, Role::Owner, &Grant::default());
+        assert!(v.refused[0].1.contains("`elements`"), "{:?}", v.refused);
+        let remove = change_with(&doc, |d| d.delete(ROOT, root::COMMENTS).unwrap());
+        let v = vet_one(&doc, remove, Role::Owner, &Grant::default());
+        assert!(v.refused[0].1.contains("`comments`"), "{:?}", v.refused);
+        // A root map the plan never had may still be made (older plans lack some).
+        let new_root = change_with(&doc, |d| {
+            d.put_object(ROOT, root::RULES, ObjType::Map).unwrap();
+        });
+        let v = vet_one(&doc, new_root, Role::Owner, &Grant::default());
+        assert_eq!(v.accepted.len(), 1, "{:?}", v.refused);
     }
 }

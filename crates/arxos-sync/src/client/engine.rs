@@ -387,6 +387,23 @@ async fn session(
             };
         }
     };
+    // Which plan the room holds: an unrelated file must not be sent (or merged) into it.
+    let early = match tokio::time::timeout(config.connect_timeout, room_info(&mut ws)).await {
+        Ok(Ok((room_plan, early))) => {
+            if let Some(end) = check_plan(shared, config, room_plan.as_deref()) {
+                let _ = ws.close(None).await;
+                return end;
+            }
+            early
+        }
+        Ok(Err(end)) => return end,
+        Err(_) => {
+            return SessionEnd::Lost {
+                reason: "the relay did not say which plan the room holds".into(),
+                was_synced: false,
+            };
+        }
+    };
     let key = relay_key(&config.invite.relay, config.invite.document_id);
     let state = lock(&shared.meta)
         .relays
@@ -410,7 +427,54 @@ async fn session(
         ack_due: None,
     };
     tracing::info!(relay = %config.invite.relay, doc = %config.invite.document_id, "connected");
+    for frame in early {
+        if let Err(end) = session.on_message(&frame).await {
+            return end;
+        }
+    }
     session.run(cmd_rx, shutdown).await
+}
+
+/// Reads frames up to the relay's room info; returns the room's plan id and any other frames
+/// that came first (kept for the session).
+async fn room_info(ws: &mut Ws) -> Result<(Option<String>, Vec<Vec<u8>>), SessionEnd> {
+    let mut early = Vec::new();
+    while let Some(frame) = ws.next().await {
+        let frame = frame.map_err(|e| SessionEnd::Lost {
+            reason: e.to_string(),
+            was_synced: false,
+        })?;
+        let Message::Binary(bytes) = frame else {
+            continue;
+        };
+        if let Ok(WireMessage::Ephemeral(e)) = WireMessage::decode(&bytes)
+            && let Ok(ArxPayload::RoomInfo { plan_id }) = ArxPayload::decode(&e.data)
+        {
+            return Ok((plan_id, early));
+        }
+        early.push(bytes.to_vec());
+    }
+    Err(SessionEnd::Lost {
+        reason: "relay closed during handshake".into(),
+        was_synced: false,
+    })
+}
+
+/// Refuses to sync a file whose plan is not the room's (before anything is sent).
+fn check_plan(shared: &Shared, config: &ClientConfig, room: Option<&str>) -> Option<SessionEnd> {
+    let room = room?;
+    let ours = lock(&shared.live).doc.plan_id().map(str::to_owned)?;
+    if ours == room {
+        return None;
+    }
+    let _ = shared.events.send(ClientEvent::WrongPlan {
+        ours: ours.clone(),
+        room: room.to_owned(),
+    });
+    Some(SessionEnd::Rejected(format!(
+        "{} holds plan {ours}, but the session holds plan {room}: nothing was sent (clone the session into a new file to work on it)",
+        config.file.display()
+    )))
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
@@ -559,6 +623,7 @@ impl Session<'_> {
             user: self.config.identity.name.clone(),
             color: self.config.identity.color.clone(),
             status: PresenceStatus::Online,
+            client: Some(self.config.client_kind.clone()),
             sent_at_us: unix_now_us(),
             ..Presence::default()
         };

@@ -1,4 +1,5 @@
-//! Arxos' typed payloads carried in `ephemeral` messages: presence, locks, refusals.
+//! Arxos' typed payloads carried in `ephemeral` messages: room info, presence, locks,
+//! refusals.
 //!
 //! Each payload is a CBOR map whose `t` field starts with `arx/`, so Arxos peers can tell
 //! their own payloads from other automerge-repo applications' ephemeral data, which the relay
@@ -67,6 +68,14 @@ pub struct Presence {
     /// Free-text activity ("moving 3 outlets").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<String>,
+    /// The peer's role in the room (`owner`, `editor`, `commenter`, `viewer`). The relay
+    /// fills it in from the peer's invite when it coalesces presence, so peers cannot claim
+    /// a role they do not have; what a client sends here is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Which program the peer runs (`cli`, `editor`), as the client says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Sender's wall clock when sent, microseconds since the Unix epoch (latency measurement).
     pub sent_at_us: u64,
 }
@@ -106,6 +115,15 @@ pub struct RefusedChange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t")]
 pub enum ArxPayload {
+    /// Relay → client: which plan the room holds, sent once, right after the `peer` message
+    /// and before anything else of the room, so a client can refuse to sync an unrelated
+    /// file before it sends a single change.
+    #[serde(rename = "arx/room-info")]
+    RoomInfo {
+        /// The room document's `meta.id`; `None` while the room holds no plan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan_id: Option<String>,
+    },
     /// Client → relay: my presence now.
     #[serde(rename = "arx/presence")]
     Presence(Presence),
@@ -191,6 +209,9 @@ impl ArxPayload {
             return Err(ProtocolError::Payload("trailing bytes".into()));
         }
         Ok(match tag.t.as_str() {
+            "arx/room-info" => Self::RoomInfo {
+                plan_id: body::<RoomInfoBody>(bytes)?.plan_id,
+            },
             "arx/presence" => Self::Presence(body(bytes)?),
             "arx/presence-batch" => {
                 let b: PresenceBatchBody = body(bytes)?;
@@ -236,6 +257,12 @@ impl ArxPayload {
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
     ciborium::de::from_reader_with_recursion_limit(bytes, 32)
         .map_err(|err| ProtocolError::Payload(err.to_string()))
+}
+
+#[derive(Deserialize)]
+struct RoomInfoBody {
+    #[serde(default)]
+    plan_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -293,10 +320,28 @@ mod tests {
             proptest::collection::vec("[a-z0-9]{1,8}", 0..4),
             proptest::option::of(("[a-z0-9]{1,8}", finite(), finite(), 0.01_f64..100.0)),
             proptest::option::of(".{0,20}"),
+            proptest::option::of(prop_oneof![
+                Just("owner"),
+                Just("editor"),
+                Just("commenter"),
+                Just("viewer")
+            ]),
+            proptest::option::of("[a-z]{0,8}"),
             any::<u64>(),
         )
             .prop_map(
-                |(user, color, status, cursor, selection, viewport, activity, sent_at_us)| {
+                |(
+                    user,
+                    color,
+                    status,
+                    cursor,
+                    selection,
+                    viewport,
+                    activity,
+                    role,
+                    client,
+                    sent_at_us,
+                )| {
                     Presence {
                         user,
                         color,
@@ -312,6 +357,8 @@ mod tests {
                             }
                         }),
                         activity,
+                        role: role.map(str::to_owned),
+                        client,
                         sent_at_us,
                     }
                 },
@@ -335,6 +382,8 @@ mod tests {
 
     fn payload() -> impl Strategy<Value = ArxPayload> {
         prop_oneof![
+            proptest::option::of("[0-9a-f]{32}")
+                .prop_map(|plan_id| ArxPayload::RoomInfo { plan_id }),
             presence().prop_map(ArxPayload::Presence),
             (
                 proptest::collection::vec(
@@ -385,5 +434,24 @@ mod tests {
             .unwrap();
         assert!(ArxPayload::decode(&foreign).is_err());
         assert!(ArxPayload::decode(b"").is_err());
+    }
+
+    #[test]
+    fn empty_optional_fields_are_left_out() {
+        let info = ArxPayload::RoomInfo { plan_id: None }.encode().unwrap();
+        let value: ciborium::Value = ciborium::de::from_reader(info.as_slice()).unwrap();
+        assert_eq!(value.as_map().map(Vec::len), Some(1), "only `t`: {value:?}");
+        let presence = ArxPayload::Presence(Presence::default()).encode().unwrap();
+        let value: ciborium::Value = ciborium::de::from_reader(presence.as_slice()).unwrap();
+        let keys: Vec<&str> = value
+            .as_map()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, _)| k.as_text())
+            .collect();
+        assert!(
+            !keys.contains(&"role") && !keys.contains(&"client"),
+            "{keys:?}"
+        );
     }
 }
