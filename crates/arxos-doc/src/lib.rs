@@ -57,6 +57,7 @@ pub mod props;
 pub mod schema;
 pub mod svgx;
 pub mod versions;
+pub mod workflow;
 
 pub use apply::prop;
 pub use command::{ChangeKind, Command, EditContext, NewElement, RecordSet, ZPosition};
