@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use arxos_doc::file::PlanFile;
-use arxos_doc::props::{self, PropType, split_tag_prop};
-use arxos_doc::{ChangeSet, Command, DocError, Document, EditContext, ElementId, PropValue};
+use arxos_doc::props::split_tag_prop;
+use arxos_doc::{ChangeSet, Command, Document, EditContext, ElementId};
 use serde::Serialize;
 
 use super::{Author, Out};
@@ -52,49 +52,6 @@ fn edit_file(
     })
 }
 
-/// Reads a value typed on the command line as the type the property already has (or the
-/// well-known type of its name), so `number=05` on a text property stays text.
-fn typed_value(
-    doc: &Document,
-    id: &ElementId,
-    tag: &str,
-    prop: &str,
-    raw: &str,
-) -> Result<PropValue, DocError> {
-    let existing = doc
-        .element(id)
-        .and_then(|e| e.props.get(prop))
-        .map(|p| match p.value {
-            PropValue::Number(_) => PropType::Number,
-            PropValue::Text(_) => PropType::Text,
-            PropValue::Bool(_) => PropType::Bool,
-        });
-    let expected = existing.or_else(|| props::known(prop).map(|(t, _)| t));
-    let mismatch = |found: &'static str, ty: PropType| DocError::WrongPropertyType {
-        element: tag.to_owned(),
-        property: prop.to_owned(),
-        expected: ty.name(),
-        found,
-    };
-    match expected {
-        None => Ok(PropValue::parse_loose(raw)),
-        Some(PropType::Text) => Ok(PropValue::Text(
-            raw.strip_prefix('"')
-                .and_then(|r| r.strip_suffix('"'))
-                .unwrap_or(raw)
-                .to_owned(),
-        )),
-        Some(ty @ PropType::Number) => match PropValue::parse_loose(raw) {
-            v @ PropValue::Number(_) => Ok(v),
-            other => Err(mismatch(other.type_name(), ty)),
-        },
-        Some(ty @ PropType::Bool) => match PropValue::parse_loose(raw) {
-            v @ PropValue::Bool(_) => Ok(v),
-            other => Err(mismatch(other.type_name(), ty)),
-        },
-    }
-}
-
 /// Resolves a live element by tag or id.
 fn live(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
     let e = doc.resolve(target)?;
@@ -126,7 +83,7 @@ pub fn set(
                 let (tag, prop) = split_tag_prop(lhs);
                 let prop = prop.with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
                 let id = live(doc, tag)?;
-                let value = typed_value(doc, &id, tag, prop, raw)?;
+                let value = arxos_doc::workflow::property_value(doc, &id, tag, prop, raw)?;
                 cmds.push(Command::SetProperties {
                     id,
                     set: vec![(prop.to_owned(), arxos_doc::prop(value, unit))],
