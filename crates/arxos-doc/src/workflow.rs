@@ -10,12 +10,14 @@
 //! - [`merge`]: merging replicas, the conflict scan with our side as local, the automatic
 //!   rules, the replica-local record of which side was ours.
 //! - [`branch`]: branch and proposal files (create, find, merge back, close).
+//! - [`edit`]: one validated, saved edit of a plan file.
 //! - [`resolve`]: listing and settling a file's conflicts by hand or by rule.
 //! - [`rules`]: rules as entered ([`rules::RuleSpec`]), checked against the plan.
 //! - [`history`]: reverting to a version and proposal reviews.
 //! - [`values`]: reading a typed-in value as the type its property has.
 
 pub mod branch;
+pub mod edit;
 pub mod history;
 pub mod merge;
 pub mod resolve;
@@ -27,6 +29,7 @@ pub use branch::{
     close_branch_file, create_branch_file, default_branch_path, merge_branch_documents,
     merge_branch_file,
 };
+pub use edit::{EditOutcome, edit_file};
 pub use history::{RevertOutcome, ReviewAction, ReviewOutcome, revert_file, review_file};
 pub use merge::{
     FileMerge, MergeOptions, MergeOutcome, Settled, local_side, merge_documents, merge_files,
