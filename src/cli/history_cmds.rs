@@ -643,7 +643,11 @@ fn branch_merge(
     let opts = BranchMergeOptions { force, branch_file };
     let m = workflow::merge_branch_file(path, name, &opts, &EditContext::now(author.name()))
         .map_err(hint)?;
-    let (merged, auto, open) = (&m.merge, &m.auto_resolved, &m.conflicts);
+    let (merged, auto, open) = (
+        &m.merged.merge,
+        &m.merged.auto_resolved,
+        &m.merged.conflicts,
+    );
     let report = MergeReport {
         file: path.display().to_string(),
         branch_file: m.branch_file.display().to_string(),

@@ -25,9 +25,9 @@ pub mod rules;
 pub mod values;
 
 pub use branch::{
-    BranchCreated, BranchMergeOptions, BranchMergeOutcome, BranchOptions, branch_path,
-    close_branch_file, create_branch_file, default_branch_path, merge_branch_documents,
-    merge_branch_file,
+    BranchCreated, BranchMergeOptions, BranchMergeOutcome, BranchMerged, BranchOptions,
+    branch_path, close_branch_file, create_branch_file, default_branch_path,
+    merge_branch_documents, merge_branch_file,
 };
 pub use edit::{EditOutcome, edit_file};
 pub use history::{RevertOutcome, ReviewAction, ReviewOutcome, revert_file, review_file};

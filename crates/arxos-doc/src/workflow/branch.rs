@@ -117,11 +117,9 @@ pub fn create_branch_file(
     })
 }
 
-/// What merging a branch back did.
+/// What merging a branch back did to the parent document.
 #[derive(Clone, Debug, Serialize)]
-pub struct BranchMergeOutcome {
-    /// The branch file merged (empty when documents were merged in memory).
-    pub branch_file: PathBuf,
+pub struct BranchMerged {
     /// The merge: the branch record, the heads on both sides, the changes.
     #[serde(flatten)]
     pub merge: BranchMerge,
@@ -129,7 +127,17 @@ pub struct BranchMergeOutcome {
     pub auto_resolved: Vec<AutoResolution>,
     /// Conflicts left for people (local = the parent before the merge).
     pub conflicts: Vec<Conflict>,
-    /// How the parent was saved (`Unchanged` for an in-memory merge).
+}
+
+/// What merging a branch back from its file did.
+#[derive(Clone, Debug, Serialize)]
+pub struct BranchMergeOutcome {
+    /// The branch file merged.
+    pub branch_file: PathBuf,
+    /// What the merge did to the parent.
+    #[serde(flatten)]
+    pub merged: BranchMerged,
+    /// How the parent was saved.
     pub saved: SaveKind,
 }
 
@@ -142,15 +150,13 @@ pub fn merge_branch_documents(
     name: &str,
     force: bool,
     ctx: &EditContext,
-) -> Result<BranchMergeOutcome> {
+) -> Result<BranchMerged> {
     let merge = branches::merge_branch(parent, branch_doc, ctx, name, force)?;
     let settled = settle(parent, ctx, &merge.before, true)?;
-    Ok(BranchMergeOutcome {
-        branch_file: PathBuf::new(),
+    Ok(BranchMerged {
         merge,
         auto_resolved: settled.auto_resolved,
         conflicts: settled.conflicts,
-        saved: SaveKind::Unchanged,
     })
 }
 
@@ -178,11 +184,14 @@ pub fn merge_branch_file(
         None => branch_path(parent, &branch)?,
     };
     let mut bdoc = file::load(&bpath)?;
-    let mut outcome = merge_branch_documents(&mut doc, &mut bdoc, name, opts.force, ctx)?;
-    outcome.saved = file.save(&mut doc)?;
-    remember_local_side(parent, &outcome.merge.before)?;
-    outcome.branch_file = bpath;
-    Ok(outcome)
+    let merged = merge_branch_documents(&mut doc, &mut bdoc, name, opts.force, ctx)?;
+    let saved = file.save(&mut doc)?;
+    remember_local_side(parent, &merged.merge.before)?;
+    Ok(BranchMergeOutcome {
+        branch_file: bpath,
+        merged,
+        saved,
+    })
 }
 
 /// Marks the branch `name` of the plan at `parent` closed (its file is left alone) and saves.
@@ -268,13 +277,20 @@ mod tests {
         };
         let m = merge_branch_file(&plan, "rewire", &opts, &at("ana", 30)).unwrap();
         assert_eq!(m.branch_file, moved);
-        assert_eq!(m.merge.branch.state, BranchState::Merged);
+        assert_eq!(m.merged.merge.branch.state, BranchState::Merged);
         // Whether the shown value changed depends on which concurrent value Automerge picks.
-        assert!(m.merge.changes.updated.iter().all(|id| *id == outlet));
-        assert!(m.merge.changes.added.is_empty());
+        assert!(
+            m.merged
+                .merge
+                .changes
+                .updated
+                .iter()
+                .all(|id| *id == outlet)
+        );
+        assert!(m.merged.merge.changes.added.is_empty());
         assert_eq!(m.saved, SaveKind::Incremental);
-        let [c] = m.conflicts.as_slice() else {
-            panic!("{:?}", m.conflicts)
+        let [c] = m.merged.conflicts.as_slice() else {
+            panic!("{:?}", m.merged.conflicts)
         };
         assert_eq!(c.local.as_ref().unwrap().author, "ana");
         assert_eq!(c.remote.as_ref().unwrap().author, "bob");
@@ -285,7 +301,7 @@ mod tests {
             BranchState::Merged
         );
         let later = ConflictIndex::scan(&mut back, local_side(&plan).unwrap()).list(&back);
-        assert_eq!(later, m.conflicts);
+        assert_eq!(later, m.merged.conflicts);
         assert!([240.0, 120.0].contains(&voltage(&back, &outlet)));
     }
 
