@@ -297,4 +297,21 @@ fn merge_errors_are_clear() {
         .stderr(predicate::str::contains(
             "cannot parse `sometimes` as a strategy",
         ));
+    // A rule naming a layer the plan does not have would silently match nothing.
+    arxos()
+        .args(["rules", "add"])
+        .arg(&a)
+        .args(["--critical-layer", "no-such-layer"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "invalid rule `no-such-layer`: the plan has no layer `no-such-layer`",
+        ));
+    arxos()
+        .args(["rules", "add"])
+        .arg(&a)
+        .args(["--min-area", "0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("must be a positive number of m²"));
 }

@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
-use arxos_doc::conflict::rules::{Rule, Strategy, add_rule, rules};
-use arxos_doc::conflict::{
-    AutoResolution, Choice, Conflict, ConflictIndex, LocalSide, Side, auto_resolve, resolve,
-};
-use arxos_doc::file::{self, PlanFile, ReplicaState};
-use arxos_doc::{ChangeKind, Command, Document, EditContext, PropValue, RecordSet};
+use anyhow::bail;
+use arxos_doc::conflict::rules::{Rule, rules};
+use arxos_doc::conflict::{AutoResolution, Choice, Conflict, Side};
+use arxos_doc::file;
+use arxos_doc::workflow::{self, MergeOptions, ResolveWith, RuleSpec};
+use arxos_doc::{DocError, Document, EditContext, PropValue};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -82,12 +81,25 @@ fn print_table(rows: &[Row<'_>]) {
     }
 }
 
-/// How `path`'s conflicts are seen: local is what this replica had before its last merge.
-fn local_side(path: &Path) -> anyhow::Result<LocalSide> {
-    Ok(match file::load_replica_state(path)? {
-        Some(s) if !s.local_heads.is_empty() => LocalSide::Heads(s.heads()),
-        _ => LocalSide::Winner,
-    })
+/// Adds the command-line way out to the library's errors.
+fn hint(e: DocError) -> anyhow::Error {
+    match e {
+        DocError::NoSuchConflict(_) => anyhow::anyhow!("{e} (see `arxos conflicts list`)"),
+        DocError::MergeOutputMissing => {
+            anyhow::anyhow!("give -o FILE for the merged plan, or --preview")
+        }
+        DocError::FileExists { path } => anyhow::anyhow!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        ),
+        DocError::DuplicateName { what: "rule", name } => {
+            anyhow::anyhow!("a rule `{name}` already exists (remove it first, or pass --id)")
+        }
+        DocError::UnknownName { what: "rule", name } => {
+            anyhow::anyhow!("no rule `{name}` (see `arxos rules list`)")
+        }
+        other => other.into(),
+    }
 }
 
 /// Subcommands of `arxos conflicts`.
@@ -195,124 +207,28 @@ pub struct AddRule {
     author: Author,
 }
 
-fn split_kind_prop(s: &str) -> anyhow::Result<(Option<String>, String)> {
-    let (k, p) = s
-        .split_once('.')
-        .with_context(|| format!("`{s}`: expected KIND.PROP"))?;
-    arxos_doc::props::validate_name(p)?;
-    let kind = if k == "*" {
-        None
-    } else {
-        k.parse::<arxos_doc::ElementKind>()?;
-        Some(k.to_owned())
-    };
-    Ok((kind, p.to_owned()))
-}
-
-fn rule_from(a: &AddRule) -> anyhow::Result<Rule> {
-    if let Some(s) = &a.strategy {
-        if let Some(k) = &a.kind {
-            k.parse::<arxos_doc::ElementKind>()?;
-        }
-        return Ok(Rule::Strategy {
-            strategy: Strategy::parse(s)?,
+/// The rule the options describe (clap makes sure exactly one rule option is given).
+fn rule_spec(a: &AddRule) -> anyhow::Result<RuleSpec> {
+    Ok(if let Some(strategy) = &a.strategy {
+        RuleSpec::Strategy {
+            strategy: strategy.clone(),
             layer: a.layer.clone(),
             kind: a.kind.clone(),
             tag: a.tag.clone(),
             order: a.order,
-        });
-    }
-    if let Some(l) = &a.critical_layer {
-        return Ok(Rule::Critical { layer: l.clone() });
-    }
-    if let Some(r) = &a.role {
-        let (author, role) = r
-            .split_once('=')
-            .with_context(|| format!("--role `{r}`: expected AUTHOR=ROLE"))?;
-        if !["owner", "editor", "commenter", "viewer"].contains(&role) {
-            bail!("--role `{r}`: the role is owner, editor, commenter or viewer");
         }
-        return Ok(Rule::Role {
-            author: author.to_owned(),
-            role: role.to_owned(),
-        });
-    }
-    if let Some(s) = &a.allowed {
-        let (lhs, values) = s
-            .split_once('=')
-            .with_context(|| format!("--allowed `{s}`: expected KIND.PROP=V1,V2"))?;
-        let (kind, property) = split_kind_prop(lhs)?;
-        let values: Vec<String> = values
-            .split(',')
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
-        if values.is_empty() {
-            bail!("--allowed `{s}`: list at least one value");
-        }
-        return Ok(Rule::Allowed {
-            kind,
-            property,
-            values,
-        });
-    }
-    if let Some(s) = &a.required {
-        let (kind, property) = split_kind_prop(s)?;
-        let kind = kind.context("--required needs a kind, not `*`")?;
-        return Ok(Rule::Required { kind, property });
-    }
-    if let Some(m) = a.min_area {
-        if !(m.is_finite() && m > 0.0) {
-            bail!("--min-area must be a positive number of m²");
-        }
-        return Ok(Rule::MinArea { min_m2: m });
-    }
-    bail!("give one rule option (see `arxos rules add --help`)")
-}
-
-fn rule_id(rule: &Rule) -> String {
-    let d = rule.describe();
-    let slug: String = d
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let mut out = String::new();
-    for part in slug.split('-').filter(|p| !p.is_empty()) {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        out.push_str(part);
-    }
-    out.chars().take(60).collect()
-}
-
-/// Parses `--value` like the values in conflict (a number where they are numbers...).
-fn typed(c: &Conflict, raw: &str) -> anyhow::Result<PropValue> {
-    let sample = [c.local.as_ref(), c.remote.as_ref()]
-        .into_iter()
-        .flatten()
-        .find_map(|s| s.value.clone())
-        .or_else(|| c.base.clone());
-    Ok(match sample {
-        Some(PropValue::Number(_)) => PropValue::Number(
-            raw.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite())
-                .with_context(|| format!("--value `{raw}`: expected a number"))?,
-        ),
-        Some(PropValue::Bool(_)) => match raw.trim() {
-            "true" => PropValue::Bool(true),
-            "false" => PropValue::Bool(false),
-            _ => bail!("--value `{raw}`: expected true or false"),
-        },
-        _ => PropValue::Text(raw.to_owned()),
+    } else if let Some(l) = &a.critical_layer {
+        RuleSpec::CriticalLayer(l.clone())
+    } else if let Some(r) = &a.role {
+        RuleSpec::Role(r.clone())
+    } else if let Some(s) = &a.allowed {
+        RuleSpec::Allowed(s.clone())
+    } else if let Some(s) = &a.required {
+        RuleSpec::Required(s.clone())
+    } else if let Some(m) = a.min_area {
+        RuleSpec::MinArea(m)
+    } else {
+        bail!("give one rule option (see `arxos rules add --help`)")
     })
 }
 
@@ -320,19 +236,15 @@ fn typed(c: &Conflict, raw: &str) -> anyhow::Result<PropValue> {
 pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
     match cmd {
         ConflictsCmd::List { file } => {
-            let mut doc = file::load(&file)?;
-            let idx = ConflictIndex::scan(&mut doc, local_side(&file)?);
-            let list = idx.list(&doc);
-            let rows: Vec<Row<'_>> = list.iter().map(|c| row(&doc, c)).collect();
+            let plan = workflow::scan_file(&file)?;
+            let list = plan.list();
+            let rows: Vec<Row<'_>> = list.iter().map(|c| row(&plan.document, c)).collect();
             out.emit(&rows, || print_table(&rows))
         }
         ConflictsCmd::Show { file, id } => {
-            let mut doc = file::load(&file)?;
-            let idx = ConflictIndex::scan(&mut doc, local_side(&file)?);
-            let c = idx
-                .get(&id)
-                .with_context(|| format!("no open conflict `{id}` (see `arxos conflicts list`)"))?;
-            let r = row(&doc, c);
+            let plan = workflow::scan_file(&file)?;
+            let c = plan.get(&id).map_err(hint)?;
+            let r = row(&plan.document, c);
             out.emit(&r, || {
                 outln!("{}  {} {}  {}", c.id, c.severity, c.kind, c.tag);
                 outln!("  {}", c.message);
@@ -372,37 +284,27 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
             value,
             author,
         } => {
-            let (mut pf, mut doc) = PlanFile::open(&file)?;
-            let idx = ConflictIndex::scan(&mut doc, local_side(&file)?);
-            let c = idx
-                .get(&id)
-                .with_context(|| format!("no open conflict `{id}` (see `arxos conflicts list`)"))?
-                .clone();
-            let choice = match (&choose, &value) {
-                (Some(ch), _) => Choice::parse(ch)?,
-                (None, Some(v)) => Choice::Value(typed(&c, v)?),
+            let with = match (choose, value) {
+                (Some(ch), _) => ResolveWith::Choice(Choice::parse(&ch)?),
+                (None, Some(v)) => ResolveWith::Value(v),
                 (None, None) => bail!("give --choose or --value"),
             };
-            let changes = resolve(&mut doc, &EditContext::now(author.name()), &c, &choice)?;
-            pf.save(&mut doc)?;
-            let left = ConflictIndex::scan(&mut doc, local_side(&file)?)
-                .list(&doc)
-                .len();
+            let done =
+                workflow::resolve_in_file(&file, &id, &with, &EditContext::now(author.name()))
+                    .map_err(hint)?;
+            let (c, left) = (&done.conflict, done.open_conflicts);
             out.emit(
                 &Resolved {
                     id: &c.id,
-                    changes: &changes,
+                    changes: &done.changes,
                     open_conflicts: left,
                 },
                 || outln!("resolved {} ({}); {left} conflict(s) left", c.id, c.message),
             )
         }
         ConflictsCmd::Auto { file, author } => {
-            let (mut pf, mut doc) = PlanFile::open(&file)?;
-            let list = ConflictIndex::scan(&mut doc, local_side(&file)?).list(&doc);
-            let done = auto_resolve(&mut doc, &EditContext::now(author.name()), &list)?;
-            pf.save(&mut doc)?;
-            out.emit(&done, || print_auto(&done))
+            let done = workflow::auto_resolve_file(&file, &EditContext::now(author.name()))?;
+            out.emit(&done.auto_resolved, || print_auto(&done.auto_resolved))
         }
     }
 }
@@ -448,42 +350,24 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
             })
         }
         RulesCmd::Add(a) => {
-            let rule = rule_from(&a)?;
-            let id = a.id.clone().unwrap_or_else(|| rule_id(&rule));
-            let (mut pf, mut doc) = PlanFile::open(&a.file)?;
-            if rules(&doc).contains_key(&id) {
-                bail!("a rule `{id}` already exists (remove it first, or pass --id)");
-            }
-            doc.apply_batch_as(
-                &EditContext::now(a.author.name()),
-                ChangeKind::Rule,
-                &format!("add rule {id}: {}", rule.describe()),
-                vec![add_rule(&id, &rule)],
-            )?;
-            pf.save(&mut doc)?;
+            let spec = rule_spec(&a)?;
+            let ctx = EditContext::now(a.author.name());
+            let added =
+                workflow::add_rule_to_file(&a.file, &ctx, a.id.as_deref(), &spec).map_err(hint)?;
+            let (id, description) = (&added.id, added.rule.describe());
             out.emit(
                 &Added {
-                    id: &id,
-                    description: rule.describe(),
+                    id,
+                    description: description.clone(),
                 },
-                || outln!("added rule {id}: {}", rule.describe()),
+                || {
+                    outln!("added rule {id}: {description}");
+                },
             )
         }
         RulesCmd::Remove { file, id, author } => {
-            let (mut pf, mut doc) = PlanFile::open(&file)?;
-            if !doc.records(RecordSet::Rules).contains_key(&id) {
-                bail!("no rule `{id}` (see `arxos rules list`)");
-            }
-            doc.apply_batch_as(
-                &EditContext::now(author.name()),
-                ChangeKind::Rule,
-                &format!("remove rule {id}"),
-                vec![Command::DeleteRecord {
-                    set: RecordSet::Rules,
-                    id: id.clone(),
-                }],
-            )?;
-            pf.save(&mut doc)?;
+            workflow::remove_rule_from_file(&file, &EditContext::now(author.name()), &id)
+                .map_err(hint)?;
             out.emit(&id, || outln!("removed rule {id}"))
         }
     }
@@ -531,57 +415,23 @@ pub fn merge(
     force: bool,
     author: &Author,
 ) -> anyhow::Result<()> {
-    let mut doc = file::load(ours)?;
-    let mut other = file::load(theirs)?;
-    if doc.meta().id != other.meta().id {
-        bail!(
-            "{} and {} are different plans (ids {} and {}); only replicas of one plan merge",
-            ours.display(),
-            theirs.display(),
-            doc.meta().id,
-            other.meta().id
-        );
-    }
-    let output = match (output, preview) {
-        (Some(o), _) => Some(o),
-        (None, true) => None,
-        (None, false) => bail!("give -o FILE for the merged plan, or --preview"),
-    };
-    if let Some(o) = output
-        && o.exists()
-        && !force
-        && o != ours
-    {
-        bail!("{} already exists; pass --force to replace it", o.display());
-    }
-    let local_heads = doc.heads();
-    let changes = doc.merge(&mut other)?;
-    let ctx = EditContext::now(author.name());
-    let local = LocalSide::Heads(local_heads.clone());
-    let found = ConflictIndex::scan(&mut doc, local.clone()).list(&doc);
-    let auto = if preview {
-        Vec::new()
-    } else {
-        auto_resolve(&mut doc, &ctx, &found)?
-    };
-    let open = ConflictIndex::scan(&mut doc, local).list(&doc);
-    if let (Some(o), false) = (output, preview) {
-        PlanFile::create(o, &mut doc)?;
-        file::save_replica_state(
-            o,
-            &ReplicaState {
-                local_heads: local_heads.iter().map(ToString::to_string).collect(),
-            },
-        )?;
-    }
-    let rows: Vec<Row<'_>> = open.iter().map(|c| row(&doc, c)).collect();
-    let report = Merged {
-        output: output.filter(|_| !preview).map(|o| o.display().to_string()),
+    let opts = MergeOptions {
+        output: output.map(Path::to_owned),
         preview,
-        added: changes.added.len(),
-        updated: changes.updated.len(),
-        removed: changes.removed.len(),
-        auto_resolved: &auto,
+        replace: force,
+    };
+    let merged = workflow::merge_files(ours, theirs, &opts, &EditContext::now(author.name()))
+        .map_err(hint)?;
+    let (doc, m) = (&merged.document, &merged.outcome);
+    let auto = &m.auto_resolved;
+    let rows: Vec<Row<'_>> = m.conflicts.iter().map(|c| row(doc, c)).collect();
+    let report = Merged {
+        output: merged.written.as_ref().map(|o| o.display().to_string()),
+        preview,
+        added: m.changes.added.len(),
+        updated: m.changes.updated.len(),
+        removed: m.changes.removed.len(),
+        auto_resolved: auto,
         conflicts: rows,
     };
     out.emit(&report, || {
@@ -593,7 +443,7 @@ pub fn merge(
             report.removed,
             theirs.display()
         );
-        print_auto(&auto);
+        print_auto(auto);
         print_table(&report.conflicts);
         if let Some(o) = &report.output {
             outln!("wrote {o}");

@@ -6,9 +6,9 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use arxos_doc::file::PlanFile;
-use arxos_doc::props::{self, PropType, split_tag_prop};
-use arxos_doc::{ChangeSet, Command, DocError, Document, EditContext, ElementId, PropValue};
+use arxos_doc::props::split_tag_prop;
+use arxos_doc::workflow;
+use arxos_doc::{ChangeSet, Command, Document, EditContext, ElementId};
 use serde::Serialize;
 
 use super::{Author, Out};
@@ -22,26 +22,23 @@ struct Applied<'a> {
     saved: arxos_doc::file::SaveKind,
 }
 
-/// Opens `path`, applies `cmds` as one change by `author`, saves, and reports.
+/// Applies the commands `build` makes as one change by `author`, saved, and reports.
 fn edit_file(
     out: Out,
     path: &Path,
     author: &Author,
-    summary: impl FnOnce(&Document) -> String,
+    summary: &str,
     build: impl FnOnce(&Document) -> anyhow::Result<Vec<Command>>,
 ) -> anyhow::Result<()> {
-    let (mut file, mut doc) = PlanFile::open(path)?;
-    let cmds = build(&doc)?;
-    let summary = summary(&doc);
     let who = author.name();
-    let changes = doc.apply_batch(&EditContext::now(&who), &summary, cmds)?;
-    let saved = file.save(&mut doc)?;
+    let done = workflow::edit_file(path, &EditContext::now(&who), summary, build)?;
+    let changes = &done.changes;
     let report = Applied {
         file: path.display().to_string(),
         author: &who,
-        summary: &summary,
-        changes: &changes,
-        saved,
+        summary,
+        changes,
+        saved: done.saved,
     };
     out.emit(&report, || {
         let n = changes.added.len() + changes.updated.len() + changes.removed.len();
@@ -50,49 +47,6 @@ fn edit_file(
             path.display()
         );
     })
-}
-
-/// Reads a value typed on the command line as the type the property already has (or the
-/// well-known type of its name), so `number=05` on a text property stays text.
-fn typed_value(
-    doc: &Document,
-    id: &ElementId,
-    tag: &str,
-    prop: &str,
-    raw: &str,
-) -> Result<PropValue, DocError> {
-    let existing = doc
-        .element(id)
-        .and_then(|e| e.props.get(prop))
-        .map(|p| match p.value {
-            PropValue::Number(_) => PropType::Number,
-            PropValue::Text(_) => PropType::Text,
-            PropValue::Bool(_) => PropType::Bool,
-        });
-    let expected = existing.or_else(|| props::known(prop).map(|(t, _)| t));
-    let mismatch = |found: &'static str, ty: PropType| DocError::WrongPropertyType {
-        element: tag.to_owned(),
-        property: prop.to_owned(),
-        expected: ty.name(),
-        found,
-    };
-    match expected {
-        None => Ok(PropValue::parse_loose(raw)),
-        Some(PropType::Text) => Ok(PropValue::Text(
-            raw.strip_prefix('"')
-                .and_then(|r| r.strip_suffix('"'))
-                .unwrap_or(raw)
-                .to_owned(),
-        )),
-        Some(ty @ PropType::Number) => match PropValue::parse_loose(raw) {
-            v @ PropValue::Number(_) => Ok(v),
-            other => Err(mismatch(other.type_name(), ty)),
-        },
-        Some(ty @ PropType::Bool) => match PropValue::parse_loose(raw) {
-            v @ PropValue::Bool(_) => Ok(v),
-            other => Err(mismatch(other.type_name(), ty)),
-        },
-    }
 }
 
 /// Resolves a live element by tag or id.
@@ -116,7 +70,7 @@ pub fn set(
         out,
         path,
         author,
-        |_| format!("set {}", assignments.join(" ")),
+        &format!("set {}", assignments.join(" ")),
         |doc| {
             let mut cmds = Vec::new();
             for a in assignments {
@@ -126,7 +80,7 @@ pub fn set(
                 let (tag, prop) = split_tag_prop(lhs);
                 let prop = prop.with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
                 let id = live(doc, tag)?;
-                let value = typed_value(doc, &id, tag, prop, raw)?;
+                let value = workflow::property_value(doc, &id, tag, prop, raw)?;
                 cmds.push(Command::SetProperties {
                     id,
                     set: vec![(prop.to_owned(), arxos_doc::prop(value, unit))],
@@ -144,7 +98,7 @@ pub fn unset(out: Out, path: &Path, targets: &[String], author: &Author) -> anyh
         out,
         path,
         author,
-        |_| format!("unset {}", targets.join(" ")),
+        &format!("unset {}", targets.join(" ")),
         |doc| {
             targets
                 .iter()
@@ -175,7 +129,7 @@ pub fn delete(
         out,
         path,
         author,
-        |_| format!("{verb} {}", targets.join(" ")),
+        &format!("{verb} {}", targets.join(" ")),
         |doc| {
             let mut ids = Vec::new();
             for t in targets {
@@ -210,7 +164,7 @@ pub fn move_by(
         out,
         path,
         author,
-        |_| format!("move {} by ({dx}, {dy})", targets.join(" ")),
+        &format!("move {} by ({dx}, {dy})", targets.join(" ")),
         |doc| {
             let ids = targets
                 .iter()
@@ -241,5 +195,5 @@ pub fn apply_json(
     };
     let cmds: Vec<Command> = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a JSON array of commands", commands.display()))?;
-    edit_file(out, path, author, |_| message.to_owned(), |_| Ok(cmds))
+    edit_file(out, path, author, message, |_| Ok(cmds))
 }

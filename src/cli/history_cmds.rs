@@ -7,13 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use arxos_doc::audit::{self, rfc3339_ms};
 use arxos_doc::branches::{self, Branch, BranchMerge, Comment, ProposalView};
-use arxos_doc::conflict::{AutoResolution, Conflict, ConflictIndex, LocalSide, auto_resolve};
-use arxos_doc::file::{self, PlanFile, ReplicaState, SaveKind};
+use arxos_doc::conflict::{AutoResolution, Conflict};
+use arxos_doc::file::{self, PlanFile, SaveKind};
 use arxos_doc::versions::{self, Diff, ElementChange, FieldChange, StructureChange, Version};
-use arxos_doc::{ChangeSet, DocError, Document, EditContext, ElementKind, PropValue};
+use arxos_doc::workflow::{self, BranchMergeOptions, BranchOptions, ReviewAction};
+use arxos_doc::{ChangeSet, DocError, EditContext, ElementKind, PropValue};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -423,17 +424,15 @@ struct Reverted<'a> {
 }
 
 fn version_revert(out: Out, path: &Path, name: &str, author: &Author) -> anyhow::Result<()> {
-    let (mut file, mut doc) = PlanFile::open(path)?;
-    let v = versions::get_version(&doc, name)?;
     let who = author.name();
-    let changes = versions::revert_to(&mut doc, &EditContext::now(&who), &v)?;
-    let saved = file.save(&mut doc)?;
+    let done = workflow::revert_file(path, name, &EditContext::now(&who))?;
+    let changes = &done.changes;
     let report = Reverted {
         file: path.display().to_string(),
         version: name,
         author: &who,
-        changes: &changes,
-        saved,
+        changes,
+        saved: done.saved,
     };
     out.emit(&report, || {
         if changes.is_empty() {
@@ -474,9 +473,7 @@ pub fn run_branch(out: Out, cmd: BranchCmd) -> anyhow::Result<()> {
             author,
         } => branch_merge(out, &file, &name, force, branch_file, &author),
         BranchCmd::Close { file, name, author } => {
-            let (mut pf, mut doc) = PlanFile::open(&file)?;
-            let b = branches::close_branch(&mut doc, &EditContext::now(author.name()), &name)?;
-            pf.save(&mut doc)?;
+            let b = workflow::close_branch_file(&file, &name, &EditContext::now(author.name()))?;
             out.emit(&b, || {
                 outln!("closed {name}; {} is left as it is", b.file);
             })
@@ -510,28 +507,25 @@ pub fn run_proposal(out: Out, cmd: ProposalCmd) -> anyhow::Result<()> {
             name,
             message,
             author,
-        } => review(out, &file, &author, |doc, ctx| {
-            branches::approve(doc, ctx, &name, message.as_deref())
-                .map(|b| format!("approved proposal {}", b.name))
-        }),
+        } => review(out, &file, &name, &author, &ReviewAction::Approve(message)),
         ProposalCmd::RequestChanges {
             file,
             name,
             message,
             author,
-        } => review(out, &file, &author, |doc, ctx| {
-            branches::request_changes(doc, ctx, &name, &message)
-                .map(|b| format!("requested changes on proposal {}", b.name))
-        }),
+        } => review(
+            out,
+            &file,
+            &name,
+            &author,
+            &ReviewAction::RequestChanges(message),
+        ),
         ProposalCmd::Comment {
             file,
             name,
             message,
             author,
-        } => review(out, &file, &author, |doc, ctx| {
-            branches::comment(doc, ctx, &name, &message)
-                .map(|_| format!("commented on proposal {name}"))
-        }),
+        } => review(out, &file, &name, &author, &ReviewAction::Comment(message)),
         ProposalCmd::Merge {
             file,
             name,
@@ -542,23 +536,17 @@ pub fn run_proposal(out: Out, cmd: ProposalCmd) -> anyhow::Result<()> {
     }
 }
 
-/// The default branch file: `<stem>.<name>.arx` beside the plan, with the name reduced to
-/// characters safe in a file name.
-fn default_branch_path(parent: &Path, name: &str) -> PathBuf {
-    let stem = parent
-        .file_stem()
-        .map_or_else(|| "plan".into(), |s| s.to_string_lossy().into_owned());
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    parent.with_file_name(format!("{stem}.{safe}.arx"))
+/// Adds the command-line way out to the library's errors.
+fn hint(e: DocError) -> anyhow::Error {
+    match e {
+        DocError::FileExists { path } => anyhow::anyhow!(
+            "{} already exists; choose another file with -o",
+            path.display()
+        ),
+        DocError::BranchFileNotFound { .. } => anyhow::anyhow!("{e} with --branch-file"),
+        DocError::ChangesRequested(_) => anyhow::anyhow!("{e} (--force)"),
+        other => other.into(),
+    }
 }
 
 #[derive(Serialize)]
@@ -577,32 +565,14 @@ fn branch_create(
     proposal: Option<&str>,
     author: &Author,
 ) -> anyhow::Result<()> {
-    let (mut file, mut doc) = PlanFile::open(path)?;
-    let from = match from {
-        Some(v) if !versions::is_current(v) => Some(versions::get_version(&doc, v)?),
-        _ => None,
+    let opts = BranchOptions {
+        from: from.map(ToOwned::to_owned),
+        output,
+        proposal: proposal.map(ToOwned::to_owned),
     };
-    let target = output.unwrap_or_else(|| default_branch_path(path, name));
-    if target.exists() {
-        bail!(
-            "{} already exists; choose another file with -o",
-            target.display()
-        );
-    }
-    let ctx = EditContext::now(author.name());
-    let shown = target.display().to_string();
-    let (branch, mut fork) = match proposal {
-        Some(description) => {
-            branches::create_proposal(&mut doc, &ctx, name, from.as_ref(), &shown, description)?
-        }
-        None => branches::create_branch(&mut doc, &ctx, name, from.as_ref(), &shown)?,
-    };
-    PlanFile::create(&target, &mut fork)?;
-    if let Err(e) = file.save(&mut doc) {
-        // Leave nothing half done: the branch is not recorded, so its file goes too.
-        let _ = std::fs::remove_file(&target);
-        return Err(e.into());
-    }
+    let created = workflow::create_branch_file(path, name, &opts, &EditContext::now(author.name()))
+        .map_err(hint)?;
+    let (branch, shown) = (&created.branch, created.file.display().to_string());
     let what = if branch.proposal {
         "proposal"
     } else {
@@ -610,7 +580,7 @@ fn branch_create(
     };
     out.emit(
         &Created {
-            branch: &branch,
+            branch,
             time: rfc3339_ms(branch.time_ms),
         },
         || {
@@ -651,25 +621,6 @@ fn branch_list(out: Out, path: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// Finds the branch file: as recorded, else beside the parent plan.
-fn branch_path(parent: &Path, branch: &Branch) -> anyhow::Result<PathBuf> {
-    let recorded = PathBuf::from(&branch.file);
-    if recorded.exists() {
-        return Ok(recorded);
-    }
-    if let Some(name) = recorded.file_name() {
-        let beside = parent.with_file_name(name);
-        if beside.exists() {
-            return Ok(beside);
-        }
-    }
-    bail!(
-        "branch file {} of `{}` not found; give its path with --branch-file",
-        branch.file,
-        branch.name
-    )
-}
-
 #[derive(Serialize)]
 struct MergeReport<'a> {
     file: String,
@@ -689,43 +640,21 @@ fn branch_merge(
     branch_file: Option<PathBuf>,
     author: &Author,
 ) -> anyhow::Result<()> {
-    let (mut file, mut doc) = PlanFile::open(path)?;
-    let branch = branches::get_branch(&doc, name)?;
-    let bpath = match branch_file {
-        Some(p) => p,
-        None => branch_path(path, &branch)?,
-    };
-    let mut bdoc = file::load(&bpath)?;
-    let ctx = EditContext::now(author.name());
-    let merged =
-        branches::merge_branch(&mut doc, &mut bdoc, &ctx, name, force).map_err(|e| match e {
-            DocError::ChangesRequested(_) => anyhow::anyhow!("{e} (--force)"),
-            other => other.into(),
-        })?;
-    // Conflicts as for any merge: local = the parent before the merge, remote = the branch.
-    let local = LocalSide::Heads(merged.before.clone());
-    let found = ConflictIndex::scan(&mut doc, local.clone()).list(&doc);
-    let auto = auto_resolve(&mut doc, &ctx, &found).context("applying the plan's rules")?;
-    let open = if auto.is_empty() {
-        found
-    } else {
-        ConflictIndex::scan(&mut doc, local).list(&doc)
-    };
-    let saved = file.save(&mut doc)?;
-    // As after `arxos merge`: later `arxos conflicts` runs show the parent's side as local.
-    file::save_replica_state(
-        path,
-        &ReplicaState {
-            local_heads: merged.before.iter().map(ToString::to_string).collect(),
-        },
-    )?;
+    let opts = BranchMergeOptions { force, branch_file };
+    let m = workflow::merge_branch_file(path, name, &opts, &EditContext::now(author.name()))
+        .map_err(hint)?;
+    let (merged, auto, open) = (
+        &m.merged.merge,
+        &m.merged.auto_resolved,
+        &m.merged.conflicts,
+    );
     let report = MergeReport {
         file: path.display().to_string(),
-        branch_file: bpath.display().to_string(),
-        merge: &merged,
-        auto_resolved: &auto,
-        conflicts: &open,
-        saved,
+        branch_file: m.branch_file.display().to_string(),
+        merge: merged,
+        auto_resolved: auto,
+        conflicts: open,
+        saved: m.saved,
     };
     out.emit(&report, || {
         let c = &merged.changes;
@@ -747,7 +676,7 @@ fn branch_merge(
                 open.len(),
                 path.display()
             );
-            for c in &open {
+            for c in open {
                 outln!("  {:<16} {:<8} {}", c.id, c.severity, c.message);
             }
         }
@@ -761,22 +690,22 @@ struct Done<'a> {
     summary: &'a str,
 }
 
-/// Opens the plan, applies one review action, saves, and reports it.
+/// Applies one review action to the proposal `name`, and reports it.
 fn review(
     out: Out,
     path: &Path,
+    name: &str,
     author: &Author,
-    act: impl FnOnce(&mut Document, &EditContext) -> arxos_doc::Result<String>,
+    action: &ReviewAction,
 ) -> anyhow::Result<()> {
-    let (mut file, mut doc) = PlanFile::open(path)?;
     let who = author.name();
-    let what = act(&mut doc, &EditContext::now(&who))?;
-    file.save(&mut doc)?;
+    let done = workflow::review_file(path, name, action, &EditContext::now(&who))?;
+    let what = &done.summary;
     out.emit(
         &Done {
             file: path.display().to_string(),
             author: &who,
-            summary: &what,
+            summary: what,
         },
         || outln!("{what}"),
     )

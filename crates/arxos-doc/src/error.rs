@@ -210,6 +210,48 @@ pub enum DocError {
         /// The id found in the branch file.
         found: String,
     },
+    /// Two files that are not replicas of one plan were asked to merge.
+    #[error(
+        "{ours} and {theirs} are different plans (ids {ours_id} and {theirs_id}); only replicas of one plan merge"
+    )]
+    DifferentPlans {
+        /// Our side (a file name, or `our plan`).
+        ours: String,
+        /// Their side.
+        theirs: String,
+        /// Our plan id.
+        ours_id: String,
+        /// Their plan id.
+        theirs_id: String,
+    },
+    /// A merge that is not a preview was given no file to write the merged plan to.
+    #[error("no file to write the merged plan to: name one, or preview the merge")]
+    MergeOutputMissing,
+    /// A workflow would create a file that is already there (and replacing it was not asked).
+    #[error("{} already exists", path.display())]
+    FileExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// A branch's file is neither where it was recorded nor beside its parent plan.
+    #[error("branch file {file} of `{branch}` not found; give its path")]
+    BranchFileNotFound {
+        /// The branch name.
+        branch: String,
+        /// The file as recorded in the parent.
+        file: String,
+    },
+    /// No open conflict has this id (or unique id prefix).
+    #[error("no open conflict `{0}`")]
+    NoSuchConflict(String),
+    /// A rule that cannot be stored: malformed, or naming something the plan does not have.
+    #[error("invalid rule `{input}`: {reason}")]
+    InvalidRule {
+        /// What was given.
+        input: String,
+        /// What is wrong and what would work.
+        reason: String,
+    },
 }
 
 /// Shorthand result type of this crate.

@@ -59,6 +59,7 @@ mod replica;
 pub mod schema;
 pub mod svgx;
 pub mod versions;
+pub mod workflow;
 
 pub use apply::prop;
 pub use command::{ChangeKind, Command, EditContext, NewElement, RecordSet, ZPosition};

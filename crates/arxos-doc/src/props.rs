@@ -24,6 +24,15 @@ impl PropType {
         }
     }
 
+    /// The type of a value.
+    pub fn of(v: &PropValue) -> Self {
+        match v {
+            PropValue::Number(_) => Self::Number,
+            PropValue::Text(_) => Self::Text,
+            PropValue::Bool(_) => Self::Bool,
+        }
+    }
+
     /// Whether `v` has this type.
     pub fn accepts(self, v: &PropValue) -> bool {
         matches!(
