@@ -198,7 +198,9 @@ impl Cache {
             match (was_live, is_live) {
                 (false, true) => delta.added.push(id.clone()),
                 (true, false) => delta.removed.push(id.clone()),
-                (true, true) if old != new => delta.updated.push(id.clone()),
+                // Touched counts even when the value shown did not change: a concurrent
+                // write that lost is new conflict data the conflict index must see.
+                (true, true) => delta.updated.push(id.clone()),
                 _ => {}
             }
             if let Some(n) = new {

@@ -95,3 +95,57 @@ impl Document {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Command, EditContext, ElementId, ElementKind, FloorId, Geometry, LayerId, NewElement,
+        Transform,
+    };
+
+    fn plan_with_outlet() -> Document {
+        let ctx = EditContext::at("a", 0);
+        let mut doc = Document::new_plan("p", &ctx).unwrap();
+        let mut e = NewElement::new(
+            ElementKind::Outlet,
+            "outlet:o1",
+            FloorId::new("level-1"),
+            LayerId::new("electrical"),
+            Geometry::Point,
+            Transform::default(),
+        );
+        e.id = Some(ElementId::new("o1"));
+        doc.apply(&ctx, Command::Create(Box::new(e))).unwrap();
+        doc
+    }
+
+    #[test]
+    fn a_replica_filled_by_sync_attributes_later_edits() {
+        let mut origin = plan_with_outlet();
+        let mut replica = Document::new_replica();
+        assert!(!replica.is_plan());
+        let all = origin.save();
+        let set = replica.load_incremental(&all).unwrap();
+        assert!(set.rebuilt && replica.is_plan());
+        assert_eq!(replica.plan_id(), origin.plan_id());
+        // Another writer moves the element; the replica names it in the change set.
+        let (_, mut writer) = (0, Document::load(&all).unwrap());
+        let before = writer.heads();
+        writer
+            .apply(
+                &EditContext::at("b", 1),
+                Command::MoveTo {
+                    id: ElementId::new("o1"),
+                    x: 5.0,
+                    y: 6.0,
+                },
+            )
+            .unwrap();
+        let set = replica
+            .load_incremental(&writer.save_after(&before))
+            .unwrap();
+        assert_eq!(set.updated, vec![ElementId::new("o1")], "{set:?}");
+        assert!(set.authors.contains("b"));
+    }
+}

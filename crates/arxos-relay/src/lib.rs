@@ -25,7 +25,7 @@ pub mod storage;
 use std::net::SocketAddr;
 
 pub use config::{Limits, RelayConfig, TlsFiles};
-pub use server::{RelayHandle, start};
+pub use server::{MemoryConnector, RelayHandle, start};
 
 /// Errors starting a relay.
 #[derive(Debug, thiserror::Error)]

@@ -697,7 +697,13 @@ impl Room {
             let applied = self.doc.apply_changes(vetted.accepted);
             let mut stripped = message;
             stripped.changes = ChunkList::empty();
-            applied.and_then(|()| peer.sync.receive(&mut self.doc, stripped))
+            // The peer's changes are applied already, so the stripped message looks like an
+            // acknowledgement of our heads; we never sent those heads: keep what we did send,
+            // or the author would never get the acknowledgement of its own changes.
+            let last_sent = peer.sync.state.last_sent_heads.clone();
+            applied
+                .and_then(|()| peer.sync.receive(&mut self.doc, stripped))
+                .map(|()| peer.sync.state.last_sent_heads = last_sent)
         };
         if let Err(err) = result {
             return self.kick(conn, &format!("sync failed: {err}"));

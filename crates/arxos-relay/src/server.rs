@@ -14,7 +14,7 @@ use std::time::Duration;
 use arxos_sync::PeerId;
 use arxos_sync::invite::new_secret;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -54,6 +54,35 @@ pub struct RelayHandle {
     pub metrics: Arc<Metrics>,
     shutdown_tx: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    memory: mpsc::Sender<tokio::io::DuplexStream>,
+}
+
+/// Opens connections to a relay in this process without the network: each call gives one
+/// end of a pipe whose other end the relay serves like an accepted socket. Clones share the
+/// relay; once it stops, connecting fails.
+#[derive(Clone, Debug)]
+pub struct MemoryConnector {
+    tx: mpsc::Sender<tokio::io::DuplexStream>,
+}
+
+/// Bytes buffered in each direction of an in-process connection.
+const MEMORY_PIPE_BYTES: usize = 256 * 1024;
+
+impl MemoryConnector {
+    /// A new connection (the relay reads an HTTP upgrade request from it, as from a socket).
+    pub fn connect(&self) -> std::io::Result<tokio::io::DuplexStream> {
+        let (ours, theirs) = tokio::io::duplex(MEMORY_PIPE_BYTES);
+        self.tx.try_send(theirs).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                std::io::Error::new(std::io::ErrorKind::WouldBlock, "the relay is busy")
+            }
+            mpsc::error::TrySendError::Closed(_) => std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "the relay has stopped",
+            ),
+        })?;
+        Ok(ours)
+    }
 }
 
 impl RelayHandle {
@@ -74,6 +103,14 @@ impl RelayHandle {
     pub async fn wait(self) {
         if let Err(err) = self.task.await {
             tracing::error!(%err, "relay task failed");
+        }
+    }
+
+    /// Connections to this relay that need no network (the app's own replica when it hosts,
+    /// deterministic in-process tests).
+    pub fn memory_connector(&self) -> MemoryConnector {
+        MemoryConnector {
+            tx: self.memory.clone(),
         }
     }
 
@@ -184,7 +221,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         revocations: tokio::sync::broadcast::channel(256).0,
     });
     tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
-    let task = tokio::spawn(accept_loop(shared, listener, tls));
+    let (memory, memory_rx) = mpsc::channel(64);
+    let task = tokio::spawn(accept_loop(shared, listener, tls, memory_rx));
     Ok(RelayHandle {
         local_addr,
         admin_token,
@@ -192,10 +230,16 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         metrics,
         shutdown_tx,
         task,
+        memory,
     })
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut memory: mpsc::Receiver<tokio::io::DuplexStream>,
+) {
     let mut conns = JoinSet::new();
     let mut shutdown = shared.shutdown.clone();
     loop {
@@ -211,6 +255,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Tls
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
+            Some(pipe) = memory.recv() => {
+                let shared = Arc::clone(&shared);
+                conns.spawn(async move { serve_stream(shared, MaybeTls::Memory(pipe), "memory").await });
+            }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() { break; }
@@ -219,6 +267,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Tls
     }
     tracing::info!("relay shutting down");
     drop(listener);
+    drop(memory);
     let drain = async { while conns.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(5), drain)
         .await
@@ -239,7 +288,7 @@ async fn handle_conn(
 ) {
     let _ = tcp.set_nodelay(true);
     let timeout = shared.config.limits.handshake_timeout;
-    let mut stream = match tls {
+    let stream = match tls {
         None => MaybeTls::Plain(tcp),
         Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
             Ok(Ok(s)) => MaybeTls::Tls(Box::new(s)),
@@ -250,6 +299,13 @@ async fn handle_conn(
             Err(_) => return,
         },
     };
+    serve_stream(shared, stream, &addr.to_string()).await;
+}
+
+/// Serves one accepted connection: an HTTP request, or a WebSocket session after the upgrade
+/// authenticated its invite.
+async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
+    let timeout = shared.config.limits.handshake_timeout;
     let req = match tokio::time::timeout(timeout, http::read_request(&mut stream)).await {
         Ok(Ok(req)) => req,
         Ok(Err(http::HttpError::TooLarge)) => {

@@ -16,6 +16,7 @@ mod backoff;
 mod engine;
 mod live;
 mod oneshot;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 pub use backoff::Backoff;
 pub use live::ChangeOrigin;
 pub use oneshot::{SyncSummary, clone_document, sync_once};
+pub use transport::Dial;
 
 use crate::identity::Identity;
 use live::Live;
@@ -190,6 +192,8 @@ pub struct ClientConfig {
     pub auto_renew_locks: bool,
     /// Extra CA certificates (PEM) to trust for `wss://` relays; default `ARXOS_TLS_CA`.
     pub tls_ca: Option<std::path::PathBuf>,
+    /// Reach the relay through this in-process pipe instead of the network.
+    pub dial: Option<Dial>,
 }
 
 impl ClientConfig {
@@ -207,6 +211,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             auto_renew_locks: true,
             tls_ca: crate::tls::ca_from_env(),
+            dial: None,
         }
     }
 }
@@ -243,14 +248,82 @@ pub struct SyncClient {
     shared: Arc<Shared>,
     cmd_tx: mpsc::Sender<EngineCmd>,
     shutdown: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    driver: Option<Driver>,
     invite: InviteCode,
 }
 
+/// What runs the engine.
+enum Driver {
+    /// Its own named thread with a current-thread runtime ([`SyncClient::start`]).
+    Thread(std::thread::JoinHandle<()>),
+    /// A task on the caller's runtime ([`SyncClient::start_on`]).
+    Task(tokio::task::JoinHandle<()>),
+}
+
+/// The engine's parts before it runs.
+struct Parts {
+    shared: Arc<Shared>,
+    config: ClientConfig,
+    cmd_tx: mpsc::Sender<EngineCmd>,
+    cmd_rx: mpsc::Receiver<EngineCmd>,
+    shutdown: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+}
+
 impl SyncClient {
-    /// Loads the local files (an empty document when the file does not exist) and starts
-    /// syncing in the background.
+    /// Opens the plan file (an empty replica when it does not exist and the config allows
+    /// it) and starts syncing in the background, on a thread of its own.
     pub fn start(config: ClientConfig) -> Result<Self, ClientError> {
+        let p = Self::prepare(config)?;
+        let engine_shared = Arc::clone(&p.shared);
+        let (config, cmd_rx, shutdown_rx) = (p.config, p.cmd_rx, p.shutdown_rx);
+        let invite = config.invite.clone();
+        let thread = std::thread::Builder::new()
+            .name("arxos-sync".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(engine::run(engine_shared, config, cmd_rx, shutdown_rx)),
+                    Err(err) => tracing::error!(%err, "cannot build the sync runtime"),
+                }
+            })
+            .map_err(ClientError::Thread)?;
+        Ok(Self {
+            shared: p.shared,
+            cmd_tx: p.cmd_tx,
+            shutdown: p.shutdown,
+            driver: Some(Driver::Thread(thread)),
+            invite,
+        })
+    }
+
+    /// [`SyncClient::start`] as a task on an existing runtime (an app's, or a test's with a
+    /// virtual clock). Stop it with [`SyncClient::shutdown_async`]; the blocking waits
+    /// ([`SyncClient::wait_for`]…) must not be called from that runtime's threads.
+    pub fn start_on(
+        config: ClientConfig,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, ClientError> {
+        let p = Self::prepare(config)?;
+        let invite = p.config.invite.clone();
+        let task = runtime.spawn(engine::run(
+            Arc::clone(&p.shared),
+            p.config,
+            p.cmd_rx,
+            p.shutdown_rx,
+        ));
+        Ok(Self {
+            shared: p.shared,
+            cmd_tx: p.cmd_tx,
+            shutdown: p.shutdown,
+            driver: Some(Driver::Task(task)),
+            invite,
+        })
+    }
+
+    fn prepare(config: ClientConfig) -> Result<Parts, ClientError> {
         let live = Live::open(&config.file, config.allow_missing)?;
         let store = LocalStore::beside(&config.file);
         let meta = store.load_meta()?;
@@ -284,27 +357,14 @@ impl SyncClient {
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let invite = config.invite.clone();
-        let engine_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("arxos-sync".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                match runtime {
-                    Ok(rt) => rt.block_on(engine::run(engine_shared, config, cmd_rx, shutdown_rx)),
-                    Err(err) => tracing::error!(%err, "cannot build the sync runtime"),
-                }
-            })
-            .map_err(ClientError::Thread)?;
         engine::refresh_status(&shared, None, false);
-        Ok(Self {
+        Ok(Parts {
             shared,
+            config,
             cmd_tx,
+            cmd_rx,
             shutdown,
-            thread: Some(thread),
-            invite,
+            shutdown_rx,
         })
     }
 
@@ -534,12 +594,37 @@ impl SyncClient {
         self.status()
     }
 
+    /// [`SyncClient::shutdown`] for an engine started with [`SyncClient::start_on`]: waits
+    /// for the final save without blocking the runtime.
+    pub async fn shutdown_async(mut self) -> SyncStatus {
+        let _ = self.shutdown.send(true);
+        match self.driver.take() {
+            Some(Driver::Task(task)) => {
+                let joined = task.await;
+                if joined.is_err() {
+                    tracing::error!("sync task panicked");
+                }
+            }
+            Some(Driver::Thread(thread)) => {
+                // Not expected on a runtime, but never leave the thread running.
+                self.driver = Some(Driver::Thread(thread));
+                self.stop();
+            }
+            None => {}
+        }
+        self.status()
+    }
+
     fn stop(&mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("sync thread panicked");
+        match self.driver.take() {
+            Some(Driver::Thread(thread)) => {
+                if thread.join().is_err() {
+                    tracing::error!("sync thread panicked");
+                }
+            }
+            // A task finishes (and saves) on its runtime; dropping its handle detaches it.
+            Some(Driver::Task(_)) | None => {}
         }
     }
 }

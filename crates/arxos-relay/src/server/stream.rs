@@ -1,4 +1,4 @@
-//! A TCP stream, optionally wrapped in TLS, as one type.
+//! A TCP stream, optionally wrapped in TLS, or an in-process stream, as one type.
 
 use std::io;
 use std::pin::Pin;
@@ -8,10 +8,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-/// Plain TCP or TLS over TCP.
+/// Plain TCP, TLS over TCP, or an in-process pipe (a hosting app's own replica, tests).
 pub(crate) enum MaybeTls {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    Memory(tokio::io::DuplexStream),
 }
 
 impl AsyncRead for MaybeTls {
@@ -23,6 +24,7 @@ impl AsyncRead for MaybeTls {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Self::Memory(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -36,6 +38,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Self::Memory(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -43,6 +46,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Self::Memory(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -50,6 +54,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Self::Memory(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -2,17 +2,16 @@
 //! writes the plan and merges what other programs wrote to it, online or not.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arxos_doc::{ChangeSet, DocError, Document};
 use automerge::sync;
 use automerge::{AutomergeError, ChangeHash};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
+use super::transport::Ws;
 use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
 use crate::fastsync::{ACK_DELAY, PeerSync, Replica, change_hashes};
 use crate::protocol::payload::{ArxPayload, Presence, PresenceStatus};
@@ -20,8 +19,6 @@ use crate::protocol::{
     EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
 };
 use crate::store::{RefusedRecord, pending_changes, relay_key};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long we stay behind without progress before reconnecting.
 const STALL_AFTER: Duration = Duration::from_secs(3);
@@ -33,7 +30,7 @@ fn unix_now() -> u64 {
 }
 
 /// How a session ended.
-enum SessionEnd {
+pub(super) enum SessionEnd {
     Shutdown,
     Rejected(String),
     Lost { reason: String, was_synced: bool },
@@ -206,7 +203,8 @@ pub(super) fn disk_step(shared: &Shared) {
             }
         }
     };
-    if !merged.is_empty() {
+    if let Some(merged) = merged {
+        tracing::debug!(peer = %shared.peer_id, "merged changes another program wrote");
         let _ = shared.events.send(ClientEvent::Changed {
             origin: ChangeOrigin::File,
             changes: merged,
@@ -224,7 +222,7 @@ async fn disk_loop(shared: &Shared, period: Duration, mut shutdown: watch::Recei
     loop {
         tokio::select! {
             _ = tick.tick() => disk_step(shared),
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = stopped(&mut shutdown) => break,
         }
     }
 }
@@ -273,65 +271,8 @@ async fn net_loop(
         attempt = attempt.saturating_add(1);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = stopped(&mut shutdown) => break,
         }
-    }
-}
-
-async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
-    let url = config.invite.ws_url();
-    let connector = if url.starts_with("wss://") {
-        match crate::tls::client_config(config.tls_ca.as_deref()) {
-            Ok(tls) => Some(tokio_tungstenite::Connector::Rustls(tls)),
-            Err(err) => return Err(SessionEnd::Rejected(err.to_string())),
-        }
-    } else {
-        None
-    };
-    // Nagle off: small sync and presence frames must not wait for delayed ACKs.
-    let attempt = tokio_tungstenite::connect_async_tls_with_config(
-        url.as_str(),
-        Some(crate::protocol::ws_config()),
-        true,
-        connector,
-    );
-    match tokio::time::timeout(config.connect_timeout, attempt).await {
-        Err(_) => Err(SessionEnd::Lost {
-            reason: "connection timed out".into(),
-            was_synced: false,
-        }),
-        Ok(Err(WsError::Http(response))) => {
-            let status = response.status();
-            let body = response
-                .headers()
-                .get("x-arxos-reason")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| {
-                    response
-                        .body()
-                        .as_ref()
-                        .map(|b| String::from_utf8_lossy(b).trim().to_owned())
-                })
-                .unwrap_or_default();
-            let reason = format!("{} {body}", status.as_u16());
-            if matches!(status.as_u16(), 401 | 403 | 404) {
-                Err(SessionEnd::Rejected(format!(
-                    "the relay refused the invite ({})",
-                    reason.trim()
-                )))
-            } else {
-                Err(SessionEnd::Lost {
-                    reason,
-                    was_synced: false,
-                })
-            }
-        }
-        Ok(Err(err)) => Err(SessionEnd::Lost {
-            reason: format!("cannot reach {}: {err}", config.invite.relay),
-            was_synced: false,
-        }),
-        Ok(Ok((ws, _))) => Ok(ws),
     }
 }
 
@@ -359,7 +300,7 @@ async fn session(
     cmd_rx: &mut mpsc::Receiver<EngineCmd>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> SessionEnd {
-    let mut ws = match connect(config).await {
+    let mut ws = match super::transport::connect(config).await {
         Ok(ws) => ws,
         Err(end) => return end,
     };
@@ -477,6 +418,12 @@ fn check_plan(shared: &Shared, config: &ClientConfig, room: Option<&str>) -> Opt
     )))
 }
 
+/// Resolves once shutdown is asked for (the watch guard is not held, so the engine's future
+/// stays `Send` and can run as a task on any runtime).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     match at {
@@ -538,7 +485,7 @@ impl Session<'_> {
         let mut stall_check = tokio::time::interval(STALL_AFTER / 4);
         stall_check.reset();
         let mut progress = (usize::MAX, None, Vec::new());
-        let mut last_progress = Instant::now();
+        let mut last_progress = tokio::time::Instant::now();
         heartbeat.reset();
         let end = loop {
             if self.heartbeat_changed {
@@ -587,7 +534,7 @@ impl Session<'_> {
                     let now = (pending, self.sync.state.their_heads.clone(), lock(&self.shared.live).doc.heads());
                     if now != progress {
                         progress = now;
-                        last_progress = Instant::now();
+                        last_progress = tokio::time::Instant::now();
                     } else if behind && last_progress.elapsed() >= STALL_AFTER {
                         tracing::warn!("sync made no progress; reconnecting");
                         break self.lost("sync stalled; reconnecting");
@@ -604,7 +551,7 @@ impl Session<'_> {
                         break end;
                     }
                 }
-                _ = shutdown.wait_for(|stop| *stop) => {
+                () = stopped(shutdown) => {
                     let leave = WireMessage::Leave { sender_id: self.shared.peer_id.clone() };
                     let _ = self.ws.send(Message::Binary(leave.encode().into())).await;
                     let _ = self.ws.close(None).await;
@@ -663,6 +610,13 @@ impl Session<'_> {
         let Some(message) = message else {
             return Ok(());
         };
+        tracing::debug!(
+            peer = %self.shared.peer_id,
+            heads = ?message.heads,
+            changes = message.changes.len(),
+            need = ?message.need,
+            "sync message to the relay"
+        );
         // Every message carries our heads: it acknowledges whatever was held back.
         self.ack_due = None;
         let n = self.sync.take_sent_count();
@@ -724,6 +678,13 @@ impl Session<'_> {
     async fn on_sync(&mut self, data: &[u8]) -> Result<(), SessionEnd> {
         let message =
             sync::Message::decode(data).map_err(|e| self.lost(format!("bad sync message: {e}")))?;
+        tracing::debug!(
+            peer = %self.shared.peer_id,
+            heads = ?message.heads,
+            changes = message.changes.len(),
+            need = ?message.need,
+            "sync message from the relay"
+        );
         let (count, changes, answer) = {
             let mut live = lock(&self.shared.live);
             let incoming = change_hashes(&message.changes);
@@ -756,7 +717,8 @@ impl Session<'_> {
                 None
             };
             let changes = std::mem::take(&mut doc.changes);
-            if !changes.is_empty() {
+            if before != after {
+                // Saved even when nothing visible changed: the file must hold every change.
                 live.changed(&changes);
             }
             (count, changes, answer)

@@ -95,8 +95,9 @@ impl Live {
     }
 
     /// Writes what the file lacks and merges what other programs wrote to it; returns what
-    /// their changes changed here.
-    pub(crate) fn sync_disk(&mut self) -> Result<ChangeSet, DocError> {
+    /// their changes changed here, or `None` when nothing of theirs arrived.
+    pub(crate) fn sync_disk(&mut self) -> Result<Option<ChangeSet>, DocError> {
+        let before = self.doc.heads();
         let merged = match &mut self.file {
             Some(file) => {
                 let merged = if self.unsaved {
@@ -125,10 +126,11 @@ impl Live {
             // Nothing to write yet: an empty replica, or not a plan (reported by the caller).
             None => ChangeSet::default(),
         };
-        if !merged.is_empty() {
-            self.conflicts.update(&mut self.doc, &merged);
+        if self.doc.heads() == before {
+            return Ok(None);
         }
-        Ok(merged)
+        self.conflicts.update(&mut self.doc, &merged);
+        Ok(Some(merged))
     }
 
     /// Replaces the replica (after setting refused changes aside) and rewrites the file.

@@ -1,0 +1,176 @@
+//! How the engine reaches a relay: a TCP connection (TLS for `wss://`), or a pipe to a relay
+//! in the same process (a hosting app's own replica, and the deterministic collaboration
+//! tests, which run relay and clients on one thread with a virtual clock).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::ClientConfig;
+use super::engine::SessionEnd;
+
+/// Opens a pipe to a relay in this process (e.g. `arxos_relay::MemoryConnector::connect`).
+#[derive(Clone)]
+pub struct Dial(Arc<dyn Fn() -> io::Result<DuplexStream> + Send + Sync>);
+
+impl Dial {
+    /// Dials with `f`.
+    pub fn new(f: impl Fn() -> io::Result<DuplexStream> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Dial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dial(in-process)")
+    }
+}
+
+/// A connection to the relay, below the WebSocket.
+pub(crate) enum ClientStream {
+    Tcp(TcpStream),
+    Memory(DuplexStream),
+}
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<ClientStream>>;
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Memory(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Memory(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Memory(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Memory(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+fn lost(reason: String) -> SessionEnd {
+    SessionEnd::Lost {
+        reason,
+        was_synced: false,
+    }
+}
+
+/// The stream under the WebSocket: the in-process pipe, or TCP to the invite's host.
+async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionEnd> {
+    if let Some(dial) = &config.dial {
+        return (dial.0)()
+            .map(ClientStream::Memory)
+            .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)));
+    }
+    let request = url
+        .into_client_request()
+        .map_err(|e| SessionEnd::Rejected(format!("bad relay address {url}: {e}")))?;
+    let uri = request.uri();
+    let host = uri
+        .host()
+        .ok_or_else(|| SessionEnd::Rejected(format!("bad relay address {url}: no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)))?;
+    // Nagle off: small sync and presence frames must not wait for delayed ACKs.
+    let _ = tcp.set_nodelay(true);
+    Ok(ClientStream::Tcp(tcp))
+}
+
+/// Connects and upgrades to a WebSocket, within the connect timeout. A refused invite
+/// (401/403/404) ends the engine; anything else is retried.
+pub(crate) async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
+    let url = config.invite.ws_url();
+    let connector = if url.starts_with("wss://") {
+        match crate::tls::client_config(config.tls_ca.as_deref()) {
+            Ok(tls) => Some(tokio_tungstenite::Connector::Rustls(tls)),
+            Err(err) => return Err(SessionEnd::Rejected(err.to_string())),
+        }
+    } else {
+        None
+    };
+    let attempt = async {
+        let stream = open(config, &url).await?;
+        tokio_tungstenite::client_async_tls_with_config(
+            url.as_str(),
+            stream,
+            Some(crate::protocol::ws_config()),
+            connector,
+        )
+        .await
+        .map_err(|e| upgrade_error(config, e))
+    };
+    match tokio::time::timeout(config.connect_timeout, attempt).await {
+        Err(_) => Err(lost("connection timed out".into())),
+        Ok(Err(end)) => Err(end),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
+fn upgrade_error(config: &ClientConfig, err: WsError) -> SessionEnd {
+    let WsError::Http(response) = err else {
+        return lost(format!("cannot reach {}: {err}", config.invite.relay));
+    };
+    let status = response.status();
+    let body = response
+        .headers()
+        .get("x-arxos-reason")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+        })
+        .unwrap_or_default();
+    let reason = format!("{} {body}", status.as_u16());
+    if matches!(status.as_u16(), 401 | 403 | 404) {
+        SessionEnd::Rejected(format!("the relay refused the invite ({})", reason.trim()))
+    } else {
+        lost(reason)
+    }
+}
