@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::room::{RoomContext, Rooms};
 use crate::storage::{DocStorage, FileStorage, StorageError};
 use stream::MaybeTls;
+use tokio_util::either::Either;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -257,7 +258,7 @@ async fn accept_loop(
             },
             Some(pipe) = memory.recv() => {
                 let shared = Arc::clone(&shared);
-                conns.spawn(async move { serve_stream(shared, MaybeTls::Memory(pipe), "memory").await });
+                conns.spawn(async move { serve_stream(shared, Either::Right(pipe), "memory").await });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             changed = shutdown.changed() => {
@@ -289,9 +290,9 @@ async fn handle_conn(
     let _ = tcp.set_nodelay(true);
     let timeout = shared.config.limits.handshake_timeout;
     let stream = match tls {
-        None => MaybeTls::Plain(tcp),
+        None => Either::Left(Either::Left(tcp)),
         Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(s)) => MaybeTls::Tls(Box::new(s)),
+            Ok(Ok(s)) => Either::Left(Either::Right(Box::new(s))),
             Ok(Err(err)) => {
                 tracing::debug!(%addr, %err, "TLS handshake failed");
                 return;

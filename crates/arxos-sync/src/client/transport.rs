@@ -3,15 +3,14 @@
 //! tests, which run relay and clients on one thread with a virtual clock).
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::io::DuplexStream;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::either::Either;
 
 use super::ClientConfig;
 use super::engine::SessionEnd;
@@ -33,53 +32,10 @@ impl std::fmt::Debug for Dial {
     }
 }
 
-/// A connection to the relay, below the WebSocket.
-pub(crate) enum ClientStream {
-    Tcp(TcpStream),
-    Memory(DuplexStream),
-}
+/// A connection to the relay, below the WebSocket: TCP, or the in-process pipe.
+pub(crate) type ClientStream = Either<TcpStream, DuplexStream>;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<ClientStream>>;
-
-impl AsyncRead for ClientStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Memory(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ClientStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Memory(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Self::Memory(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Memory(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
 
 fn lost(reason: String) -> SessionEnd {
     SessionEnd::Lost {
@@ -92,7 +48,7 @@ fn lost(reason: String) -> SessionEnd {
 async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionEnd> {
     if let Some(dial) = &config.dial {
         return (dial.0)()
-            .map(ClientStream::Memory)
+            .map(Either::Right)
             .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)));
     }
     let request = url
@@ -117,7 +73,7 @@ async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionE
         .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)))?;
     // Nagle off: small sync and presence frames must not wait for delayed ACKs.
     let _ = tcp.set_nodelay(true);
-    Ok(ClientStream::Tcp(tcp))
+    Ok(Either::Left(tcp))
 }
 
 /// Connects and upgrades to a WebSocket, within the connect timeout. A refused invite
