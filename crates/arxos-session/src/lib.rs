@@ -2,6 +2,8 @@
 //!
 //! What the CLI and the editor both do with a live plan, written once:
 //!
+//! - [`Session::local`]: work on a plan file that is not shared: typed commands, change events,
+//!   and the edits other programs (a CLI command, a `join`) append to the same file;
 //! - [`Session::open`]: keep a plan file in sync through an invite (or the one its sidecar
 //!   remembers), while other programs may write the same file;
 //! - [`Session::join`]: the same, cloning the plan first when the file does not exist yet;
@@ -79,6 +81,21 @@ impl Default for SessionOptions {
 }
 
 impl Session {
+    /// Works on `file` (which must exist) without a relay: the editor's session for a plan that
+    /// is not shared. Other programs' appends to the file still arrive as changes.
+    pub fn local(file: &Path, opts: &SessionOptions) -> Result<Self, SessionError> {
+        let mut config = ClientConfig::local(file);
+        config.identity = opts.identity.clone();
+        config.client_kind.clone_from(&opts.client_kind);
+        Ok(Self {
+            client: SyncClient::start(config)?,
+            file: file.to_owned(),
+            identity: opts.identity.clone(),
+            host: None,
+            _scratch: None,
+        })
+    }
+
     /// Keeps `file` (which must exist) in sync through `invite`, or through the invite its
     /// sidecar remembers when `invite` is `None`.
     pub fn open(

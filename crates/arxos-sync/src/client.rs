@@ -44,8 +44,9 @@ use crate::store::{LocalStore, SyncMeta};
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// Where to connect and with which secret.
-    pub invite: InviteCode,
+    /// Where to connect and with which secret; `None` works on the file alone (a plan that is
+    /// not shared): commands, change events and other programs' appends, no relay.
+    pub invite: Option<InviteCode>,
     /// The plan file.
     pub file: std::path::PathBuf,
     /// Start from an empty replica when the file does not exist (clone); it is written once
@@ -75,9 +76,18 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Defaults for everything but the invite and the plan file.
     pub fn new(invite: InviteCode, file: impl Into<std::path::PathBuf>) -> Self {
+        Self::with_invite(Some(invite), file.into())
+    }
+
+    /// A client of the file alone: no relay (see [`ClientConfig::invite`]).
+    pub fn local(file: impl Into<std::path::PathBuf>) -> Self {
+        Self::with_invite(None, file.into())
+    }
+
+    fn with_invite(invite: Option<InviteCode>, file: std::path::PathBuf) -> Self {
         Self {
             invite,
-            file: file.into(),
+            file,
             allow_missing: false,
             identity: Identity::current(),
             client_kind: "cli".into(),
@@ -125,7 +135,7 @@ pub struct SyncClient {
     cmd_tx: mpsc::Sender<EngineCmd>,
     shutdown: watch::Sender<bool>,
     driver: Option<Driver>,
-    invite: InviteCode,
+    invite: Option<InviteCode>,
 }
 
 /// What runs the engine.
@@ -214,7 +224,11 @@ impl SyncClient {
             last_sync: None,
             last_error: None,
             rejected: false,
-            relay: config.invite.relay.clone(),
+            relay: config
+                .invite
+                .as_ref()
+                .map(|i| i.relay.clone())
+                .unwrap_or_default(),
         };
         let (status_tx, _) = watch::channel(status);
         let (events, _) = broadcast::channel(1024);
@@ -227,7 +241,11 @@ impl SyncClient {
             presence: Mutex::new(BTreeMap::new()),
             locks: Mutex::new(Vec::new()),
             peer_id: PeerId::random("arxos"),
-            relay_key: crate::store::relay_key(&config.invite.relay, config.invite.document_id),
+            relay_key: config
+                .invite
+                .as_ref()
+                .map(|i| crate::store::relay_key(&i.relay, i.document_id))
+                .unwrap_or_default(),
             acked: Mutex::new(Vec::new()),
             store,
         });
@@ -250,8 +268,8 @@ impl SyncClient {
     }
 
     /// The invite in use.
-    pub fn invite(&self) -> &InviteCode {
-        &self.invite
+    pub fn invite(&self) -> Option<&InviteCode> {
+        self.invite.as_ref()
     }
 
     /// Runs `f` on the plan (read-only; edits go through [`Self::apply`]).

@@ -151,10 +151,10 @@ pub(super) fn set_error(shared: &Shared, error: &str, rejected: bool) {
 
 /// Writes the sidecar: the sync state and what the relay acknowledged.
 pub(super) fn save_sync_state(shared: &Shared, config: &ClientConfig, state: Option<&sync::State>) {
-    let key = relay_key(&config.invite.relay, config.invite.document_id);
     let meta = {
         let mut meta = lock(&shared.meta);
-        if let Some(state) = state {
+        if let (Some(state), Some(invite)) = (state, &config.invite) {
+            let key = relay_key(&invite.relay, invite.document_id);
             let entry = meta.relays.entry(key).or_default();
             entry.sync_state = hex::encode(state.encode());
             entry.acked_heads = state.shared_heads.iter().map(ToString::to_string).collect();
@@ -239,12 +239,17 @@ async fn net_loop(
     mut cmd_rx: mpsc::Receiver<EngineCmd>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Some(invite) = config.invite.clone() else {
+        // Not shared: the disk loop is all there is to do.
+        stopped(&mut shutdown).await;
+        return;
+    };
     let mut attempt: u32 = 0;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        match super::session::session(shared, config, &mut cmd_rx, &mut shutdown).await {
+        match super::session::session(shared, config, &invite, &mut cmd_rx, &mut shutdown).await {
             SessionEnd::Shutdown => break,
             SessionEnd::Rejected(reason) => {
                 tracing::warn!(%reason, "the session cannot go on; not retrying");

@@ -16,6 +16,7 @@ use super::engine::{
 use super::transport::Ws;
 use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
 use crate::fastsync::{ACK_DELAY, PeerSync, Replica, change_hashes};
+use crate::invite::InviteCode;
 use crate::protocol::payload::{ArxPayload, Presence, PresenceStatus};
 use crate::protocol::{
     EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
@@ -26,6 +27,7 @@ use crate::store::{RefusedRecord, relay_key};
 struct Session<'a> {
     shared: &'a Shared,
     config: &'a ClientConfig,
+    invite: &'a InviteCode,
     ws: Ws,
     relay_peer: PeerId,
     sync: PeerSync,
@@ -43,10 +45,11 @@ struct Session<'a> {
 pub(super) async fn session(
     shared: &Shared,
     config: &ClientConfig,
+    invite: &InviteCode,
     cmd_rx: &mut mpsc::Receiver<EngineCmd>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> SessionEnd {
-    let mut ws = match super::transport::connect(config).await {
+    let mut ws = match super::transport::connect(config, invite).await {
         Ok(ws) => ws,
         Err(end) => return end,
     };
@@ -91,7 +94,7 @@ pub(super) async fn session(
             };
         }
     };
-    let key = relay_key(&config.invite.relay, config.invite.document_id);
+    let key = relay_key(&invite.relay, invite.document_id);
     let state = lock(&shared.meta)
         .relays
         .get(&key)
@@ -101,6 +104,7 @@ pub(super) async fn session(
     let mut session = Session {
         shared,
         config,
+        invite,
         ws,
         relay_peer,
         sync: PeerSync::from(state),
@@ -113,7 +117,7 @@ pub(super) async fn session(
         was_synced: false,
         ack_due: None,
     };
-    tracing::info!(relay = %config.invite.relay, doc = %config.invite.document_id, "connected");
+    tracing::info!(relay = %invite.relay, doc = %invite.document_id, "connected");
     for frame in early {
         if let Err(end) = session.on_message(&frame).await {
             return end;
@@ -355,7 +359,7 @@ impl Session<'_> {
         let payload = SyncPayload {
             sender_id: self.shared.peer_id.clone(),
             target_id: self.relay_peer.clone(),
-            document_id: self.config.invite.document_id,
+            document_id: self.invite.document_id,
             data: message.encode(),
         };
         let msg = if request {
@@ -382,7 +386,7 @@ impl Session<'_> {
         let msg = WireMessage::Ephemeral(EphemeralMessage {
             sender_id: self.shared.peer_id.clone(),
             target_id: self.relay_peer.clone(),
-            document_id: self.config.invite.document_id,
+            document_id: self.invite.document_id,
             session_id: self.ephemeral_id.clone(),
             count: self.count,
             data,

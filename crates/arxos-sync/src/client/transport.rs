@@ -14,6 +14,7 @@ use tokio_util::either::Either;
 
 use super::ClientConfig;
 use super::engine::SessionEnd;
+use crate::invite::InviteCode;
 
 /// Opens a pipe to a relay in this process (e.g. `arxos_relay::MemoryConnector::connect`).
 #[derive(Clone)]
@@ -45,11 +46,15 @@ fn lost(reason: String) -> SessionEnd {
 }
 
 /// The stream under the WebSocket: the in-process pipe, or TCP to the invite's host.
-async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionEnd> {
+async fn open(
+    config: &ClientConfig,
+    invite: &InviteCode,
+    url: &str,
+) -> Result<ClientStream, SessionEnd> {
     if let Some(dial) = &config.dial {
         return (dial.0)()
             .map(Either::Right)
-            .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)));
+            .map_err(|e| lost(format!("cannot reach {}: {e}", invite.relay)));
     }
     let request = url
         .into_client_request()
@@ -70,7 +75,7 @@ async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionE
         });
     let tcp = TcpStream::connect((host.as_str(), port))
         .await
-        .map_err(|e| lost(format!("cannot reach {}: {e}", config.invite.relay)))?;
+        .map_err(|e| lost(format!("cannot reach {}: {e}", invite.relay)))?;
     // Nagle off: small sync and presence frames must not wait for delayed ACKs.
     let _ = tcp.set_nodelay(true);
     Ok(Either::Left(tcp))
@@ -78,8 +83,8 @@ async fn open(config: &ClientConfig, url: &str) -> Result<ClientStream, SessionE
 
 /// Connects and upgrades to a WebSocket, within the connect timeout. A refused invite
 /// (401/403/404) ends the engine; anything else is retried.
-pub(crate) async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
-    let url = config.invite.ws_url();
+pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Result<Ws, SessionEnd> {
+    let url = invite.ws_url();
     let connector = if url.starts_with("wss://") {
         match crate::tls::client_config(config.tls_ca.as_deref()) {
             Ok(tls) => Some(tokio_tungstenite::Connector::Rustls(tls)),
@@ -89,7 +94,7 @@ pub(crate) async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
         None
     };
     let attempt = async {
-        let stream = open(config, &url).await?;
+        let stream = open(config, invite, &url).await?;
         tokio_tungstenite::client_async_tls_with_config(
             url.as_str(),
             stream,
@@ -97,7 +102,7 @@ pub(crate) async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
             connector,
         )
         .await
-        .map_err(|e| upgrade_error(config, e))
+        .map_err(|e| upgrade_error(invite, e))
     };
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Err(_) => Err(lost("connection timed out".into())),
@@ -106,9 +111,9 @@ pub(crate) async fn connect(config: &ClientConfig) -> Result<Ws, SessionEnd> {
     }
 }
 
-fn upgrade_error(config: &ClientConfig, err: WsError) -> SessionEnd {
+fn upgrade_error(invite: &InviteCode, err: WsError) -> SessionEnd {
     let WsError::Http(response) = err else {
-        return lost(format!("cannot reach {}: {err}", config.invite.relay));
+        return lost(format!("cannot reach {}: {err}", invite.relay));
     };
     let status = response.status();
     let body = response
