@@ -297,19 +297,20 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
     let relay = invite.relay.clone();
     if a.discard_refused {
         let client = SyncClient::start(ClientConfig::new(invite, &file))?;
-        let set_aside = client.discard_refused();
+        let done = client.discard_refused();
         client.shutdown();
-        let set_aside = set_aside?;
+        let (set_aside, replayed) = done?;
         let mut aside = file.as_os_str().to_owned();
         aside.push(".refused.arx");
         let r = serde_json::json!({
             "file": file.display().to_string(),
             "set_aside": set_aside,
+            "replayed": replayed,
             "kept_in": PathBuf::from(aside).display().to_string(),
         });
         return out.emit(&r, || {
             outln!(
-                "set {set_aside} refused change(s) aside in {}",
+                "set {set_aside} refused change(s) aside in {} ({replayed} later edit(s) replayed)",
                 r["kept_in"].as_str().unwrap_or_default()
             );
         });

@@ -20,7 +20,7 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     let owner = seeded_client(dir.path(), "owner", &owner_code);
     owner.wait_synced(T).unwrap();
 
-    // Viewer: any change is refused, reported, and kept locally.
+    // Viewer: any change is refused, reported, and set aside (kept in a copy of the plan).
     let (_, viewer_code) = relay.invite(doc, Role::Viewer, Grant::default(), None);
     let viewer = client(dir.path(), "viewer", &viewer_code);
     viewer.wait_synced(T).unwrap();
@@ -28,7 +28,15 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     eventually(T, "viewer change refused", || viewer.status().refused == 1);
     let reasons: Vec<String> = viewer.refused().into_values().collect();
     assert!(reasons[0].contains("viewers"), "{reasons:?}");
-    assert_eq!(get_elem(&viewer, "e1", "x"), Some(111.0), "kept locally");
+    eventually(T, "the refused edit is set aside", || {
+        get_elem(&viewer, "e1", "x") == Some(0.0)
+    });
+    let copy = arxos_doc::file::load(&dir.path().join("viewer.arx.refused.arx")).unwrap();
+    let kept = copy.element(&arxos_doc::ElementId::new("e1")).unwrap();
+    assert!(
+        (kept.transform.x - 111.0).abs() < f64::EPSILON,
+        "kept in the copy"
+    );
     assert_eq!(
         viewer.status().pending,
         0,
@@ -105,7 +113,7 @@ fn viewer_commenter_and_out_of_grant_writes_are_refused_and_reported() {
     drop(viewer);
     let viewer = client(dir.path(), "viewer", &viewer_code);
     assert_eq!(viewer.refused().len(), 1);
-    assert_eq!(get_elem(&viewer, "e1", "x"), Some(111.0));
+    assert_eq!(get_elem(&viewer, "e1", "x"), Some(0.0));
 }
 
 #[test]

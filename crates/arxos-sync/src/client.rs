@@ -364,45 +364,17 @@ impl SyncClient {
             .collect()
     }
 
-    /// Sets refused changes aside so editing can continue: the current plan (with the
-    /// refused changes) is saved as `<file>.refused.arx`, and the working plan is rebuilt
-    /// from every change that is neither refused nor built on a refused change. The refused
-    /// list is kept. Returns how many changes were set aside.
-    pub fn discard_refused(&self) -> Result<usize, ClientError> {
-        let refused: std::collections::HashSet<automerge::ChangeHash> = lock(&self.shared.meta)
-            .refused_hashes()
-            .into_iter()
-            .collect();
-        if refused.is_empty() {
-            return Ok(0);
+    /// Sets refused changes aside so editing can continue (the engine also does this by
+    /// itself when the relay refuses something): the plan as it was, refused changes
+    /// included, is kept as `<file>.refused.arx`; the working plan is rebuilt without them,
+    /// and the edits made after them that the relay refused only for building on them are
+    /// replayed as new changes, which sync normally. Returns (changes set aside, replayed).
+    pub fn discard_refused(&self) -> Result<(usize, usize), ClientError> {
+        let done = engine::set_refused_aside(&self.shared)?;
+        if done != (0, 0) {
+            self.shared.local_change.notify_one();
         }
-        let (set_aside, changes) = {
-            let mut live = lock(&self.shared.live);
-            let aside = live.doc.without_changes(&refused)?;
-            if aside.excluded == 0 {
-                return Ok(0);
-            }
-            let mut backup_path = live.path().as_os_str().to_owned();
-            backup_path.push(".refused.arx");
-            arxos_doc::file::PlanFile::create(std::path::Path::new(&backup_path), &mut live.doc)?;
-            live.replace(aside.kept)?;
-            let changes = ChangeSet {
-                rebuilt: true,
-                updated: live.doc.elements().map(|e| e.id.clone()).collect(),
-                floors: true,
-                layers: true,
-                meta: true,
-                ..ChangeSet::default()
-            };
-            (aside.excluded, changes)
-        };
-        let _ = self.shared.events.send(ClientEvent::Changed {
-            origin: ChangeOrigin::Local,
-            changes,
-            count: 0,
-        });
-        self.shared.local_change.notify_one();
-        Ok(set_aside)
+        Ok(done)
     }
 
     fn send(&self, payload: ArxPayload) -> Result<(), ClientError> {

@@ -9,7 +9,9 @@ use automerge::sync;
 use automerge::{AutomergeError, ChangeHash};
 use tokio::sync::{mpsc, watch};
 
-use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
+use super::{
+    ChangeOrigin, ClientConfig, ClientError, ClientEvent, ConnectionState, EngineCmd, Shared, lock,
+};
 use crate::fastsync::Replica;
 use crate::store::{pending_changes, relay_key};
 
@@ -147,6 +149,59 @@ pub(super) fn set_error(shared: &Shared, error: &str, rejected: bool) {
     let _ = shared
         .events
         .send(ClientEvent::Status(shared.status.borrow().clone()));
+}
+
+/// Whether a refusal is only for building on another refused change (the relay's wording):
+/// such a change is replayed, not set aside.
+fn stranded(reason: &str) -> bool {
+    reason.contains("depends on refused change")
+}
+
+/// Sets refused changes still in the plan aside (see `SyncClient::discard_refused`); returns
+/// (set aside, replayed).
+pub(super) fn set_refused_aside(shared: &Shared) -> Result<(usize, usize), ClientError> {
+    let refused: std::collections::HashSet<ChangeHash> = lock(&shared.meta)
+        .refused
+        .iter()
+        .filter(|(_, r)| !stranded(&r.reason))
+        .filter_map(|(h, _)| h.parse().ok())
+        .collect();
+    let changes = {
+        let mut live = lock(&shared.live);
+        let present: std::collections::HashSet<ChangeHash> = refused
+            .into_iter()
+            .filter(|h| live.doc.has_change(h))
+            .collect();
+        if present.is_empty() {
+            return Ok((0, 0));
+        }
+        let aside = live.doc.rebase_without(&present)?;
+        let mut backup = live.path().as_os_str().to_owned();
+        backup.push(".refused.arx");
+        arxos_doc::file::PlanFile::create(std::path::Path::new(&backup), &mut live.doc)?;
+        let (excluded, replayed) = (aside.excluded, aside.replayed);
+        live.replace(aside.kept)?;
+        tracing::info!(excluded, replayed, "set refused changes aside");
+        (
+            ChangeSet {
+                rebuilt: true,
+                updated: live.doc.elements().map(|e| e.id.clone()).collect(),
+                floors: true,
+                layers: true,
+                meta: true,
+                ..ChangeSet::default()
+            },
+            excluded - replayed,
+            replayed,
+        )
+    };
+    let (changes, set_aside, replayed) = changes;
+    let _ = shared.events.send(ClientEvent::Changed {
+        origin: ChangeOrigin::Local,
+        changes,
+        count: 0,
+    });
+    Ok((set_aside, replayed))
 }
 
 /// Writes the sidecar: the sync state and what the relay acknowledged.

@@ -64,6 +64,7 @@ fn run_once(
     // Connecting may not take longer than the whole command may.
     config.connect_timeout = config.connect_timeout.min(timeout);
     let client = SyncClient::start(config)?;
+    let refused_before: std::collections::BTreeSet<String> = client.refused().into_keys().collect();
     let waited = client.wait_synced_with(left(), progress);
     if waited.is_ok() {
         // Let a final acknowledgement for our last changes arrive.
@@ -72,7 +73,38 @@ fn run_once(
             s.pending == 0
         });
     }
-    let refused = client.refused();
+    // Refusals in this run (set aside by the engine, later edits replayed), and refused
+    // changes still in the plan (the engine could not set them aside).
+    let now = client.refused();
+    let still: Vec<&String> = now
+        .iter()
+        .filter(|(h, _)| h.parse().is_ok_and(|h| client.has_change(&h)))
+        .map(|(_, r)| r)
+        .collect();
+    let fresh: Vec<&String> = now
+        .iter()
+        .filter(|(h, r)| !refused_before.contains(*h) && !r.contains("depends on refused change"))
+        .map(|(_, r)| r)
+        .collect();
+    let refusal = if !still.is_empty() {
+        Some(refusal(
+            &still,
+            "they are still in the file; `arxos sync FILE --discard-refused` sets them aside"
+                .into(),
+        ))
+    } else if !fresh.is_empty() {
+        let mut aside = file.as_os_str().to_owned();
+        aside.push(".refused.arx");
+        Some(refusal(
+            &fresh,
+            format!(
+                "set aside: the plan as it was is kept in {}; edits made after them were replayed and synced",
+                Path::new(&aside).display()
+            ),
+        ))
+    } else {
+        None
+    };
     let status = client.shutdown();
     progress(&status);
     if let Some(err) = &status.last_error
@@ -81,12 +113,8 @@ fn run_once(
         return Err(ClientError::Invalid(err.clone()));
     }
     waited?;
-    if !refused.is_empty() {
-        let reasons: std::collections::BTreeSet<String> = refused.into_values().collect();
-        return Err(ClientError::Refused {
-            count: status.refused,
-            reasons: reasons.into_iter().collect::<Vec<_>>().join("; "),
-        });
+    if let Some(err) = refusal {
+        return Err(err);
     }
     Ok(SyncSummary {
         sent: status.sent_changes,
@@ -95,6 +123,15 @@ fn run_once(
         pending: status.pending,
         conflicts: status.conflicts,
     })
+}
+
+fn refusal(reasons: &[&String], what: String) -> ClientError {
+    let unique: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.as_str()).collect();
+    ClientError::Refused {
+        count: reasons.len(),
+        reasons: unique.into_iter().collect::<Vec<_>>().join("; "),
+        what,
+    }
 }
 
 /// Fetches the plan behind an invite into a new local file (`arxos clone CODE -o FILE`).

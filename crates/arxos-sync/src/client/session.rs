@@ -10,8 +10,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::engine::{
-    STALL_AFTER, SessionEnd, Tracked, refresh_status, save_sync_state, sleep_until_some, stopped,
-    unix_now, unix_now_us,
+    STALL_AFTER, SessionEnd, Tracked, refresh_status, save_sync_state, set_refused_aside,
+    sleep_until_some, stopped, unix_now, unix_now_us,
 };
 use super::transport::Ws;
 use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
@@ -535,6 +535,13 @@ impl Session<'_> {
                     }
                 }
                 tracing::warn!(count = changes.len(), "relay refused changes");
+                // Keep the refused changes aside and replay what was built on them, so one
+                // refused edit never blocks the allowed ones after it.
+                match set_refused_aside(self.shared) {
+                    Ok((0, 0)) => {}
+                    Ok(_) => self.shared.local_change.notify_one(),
+                    Err(err) => tracing::error!(%err, "cannot set refused changes aside"),
+                }
                 self.dirty = true;
                 refresh_status(self.shared, Some(&self.sync.state), true);
                 let _ = self.shared.events.send(ClientEvent::Refused(changes));

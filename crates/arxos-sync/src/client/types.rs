@@ -117,15 +117,15 @@ pub enum ClientError {
     /// the room holds another plan. The text says which.
     #[error("{0}")]
     Rejected(String),
-    /// The relay refused some of our changes (kept locally, listed in the sidecar).
-    #[error(
-        "the relay refused {count} change(s): {reasons} (they are kept in the file; `arxos sync FILE --discard-refused` sets them aside)"
-    )]
+    /// The relay refused some of our changes (listed in the sidecar; nothing is deleted).
+    #[error("the relay refused {count} change(s): {reasons} ({what})")]
     Refused {
         /// How many.
         count: usize,
         /// Why, each reason once.
         reasons: String,
+        /// What became of them.
+        what: String,
     },
     /// An invite code or argument problem.
     #[error("{0}")]
