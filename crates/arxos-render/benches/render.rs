@@ -1,0 +1,95 @@
+//! Canvas frame costs on generated plans of 1k, 10k and 50k elements:
+//! - `tessellate_all`: a scene built from scratch (what every frame would cost uncached);
+//! - `unchanged_frame`: an empty change set plus culling for the whole-plan view;
+//! - `panned_frame`: culling for a view moved by 40 px;
+//! - `one_edited`: one element moved, its re-tessellation, its chunk re-joined, culling.
+//!
+//! Run: `cargo bench -p arxos-render --bench render`.
+
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use arxos_doc::generate::{GenerateOptions, generate};
+use arxos_doc::{ChangeSet, Command, Document, EditContext, ElementKind};
+use arxos_render::{Scene, Theme, View};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+fn plan(elements: usize) -> Document {
+    generate(
+        &GenerateOptions {
+            elements,
+            floors: 1,
+            seed: 7,
+            name: format!("bench {elements}"),
+        },
+        &EditContext::at("bench", 0),
+        |_, _| {},
+    )
+    .expect("generate plan")
+}
+
+fn frames(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for n in [1_000, 10_000, 50_000] {
+        let mut doc = plan(n);
+        let view = View::fit(doc.extent().expect("elements"), [1600, 1000], 20.0);
+        let mut scene = Scene::from_document(&doc, Theme::light()).expect("scene");
+
+        group.bench_with_input(BenchmarkId::new("tessellate_all", n), &n, |b, _| {
+            b.iter(|| scene.rebuild(black_box(&doc)));
+        });
+        group.bench_with_input(BenchmarkId::new("unchanged_frame", n), &n, |b, _| {
+            b.iter(|| {
+                scene.apply_changes(&doc, &ChangeSet::default());
+                black_box(scene.visible_chunks(&doc, &view).len())
+            });
+        });
+        let mut dx = 0.0;
+        group.bench_with_input(BenchmarkId::new("panned_frame", n), &n, |b, _| {
+            b.iter(|| {
+                dx = if dx > 0.0 { -40.0 } else { 40.0 };
+                let panned = view.panned_px(dx, 0.0);
+                scene.apply_changes(&doc, &ChangeSet::default());
+                black_box(scene.visible_chunks(&doc, &panned).len())
+            });
+        });
+        let target = doc
+            .elements()
+            .find(|e| e.kind == ElementKind::Outlet)
+            .expect("an outlet")
+            .id
+            .clone();
+        let ctx = EditContext::at("bench", 1);
+        let mut step = 10.0;
+        group.bench_with_input(BenchmarkId::new("one_edited", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    // The document edit is not canvas work: only the scene update is timed.
+                    step = -step;
+                    let cmd = Command::Move {
+                        ids: vec![target.clone()],
+                        dx: step,
+                        dy: 0.0,
+                    };
+                    let changes = doc.apply(&ctx, cmd).expect("move");
+                    let t = Instant::now();
+                    scene.apply_changes(&doc, &changes);
+                    black_box(scene.visible_chunks(&doc, &view).len());
+                    spent += t.elapsed();
+                    assert_eq!(scene.counters().tessellated_last, 1);
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frames);
+criterion_main!(benches);
