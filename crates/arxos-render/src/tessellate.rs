@@ -214,6 +214,23 @@ impl Tessellator {
         m: &mut Mesh,
     ) {
         let origin = (at.x as f32, at.y as f32);
+        // A knockout behind the words, so labels read over symbols, ducts and hatching.
+        let (l, top, r, bottom) = self.font.label_box(text, size, anchor, size * 0.18);
+        let (s, c) = degrees.to_radians().sin_cos();
+        let corner = |x: f32, y: f32| {
+            let (x, y) = (f64::from(x), f64::from(y));
+            Point::new(at.x + x * c - y * s, at.y + x * s + y * c)
+        };
+        let halo = [
+            corner(l, top),
+            corner(r, top),
+            corner(r, bottom),
+            corner(l, bottom),
+        ];
+        if let Some(p) = polyline(&halo, true) {
+            self.pen
+                .fill_text(&p, origin, size / 2.0, self.theme.label_halo.0, 1.0, m);
+        }
         let glyphs = self.font.layout(text, size, origin, degrees as f32, anchor);
         for g in &glyphs {
             self.pen

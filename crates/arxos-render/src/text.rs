@@ -101,6 +101,35 @@ impl Font {
         text.chars().map(|c| self.glyph(c).advance).sum::<f32>() * scale
     }
 
+    /// The box a label covers, relative to its anchor and before rotation, with `pad_mm`
+    /// around the ink: `(left, top, right, bottom)` in plan orientation (y down).
+    pub fn label_box(
+        &mut self,
+        text: &str,
+        size_mm: f32,
+        anchor: Anchor,
+        pad_mm: f32,
+    ) -> (f32, f32, f32, f32) {
+        let half_w = self.measure(text, size_mm) / 2.0;
+        let cap = self.cap_height * size_mm / self.units_per_em;
+        let baseline = self.baseline(size_mm, anchor);
+        (
+            -half_w - pad_mm,
+            baseline - cap - pad_mm,
+            half_w + pad_mm,
+            // Descenders reach about a fifth of the em below the baseline.
+            baseline + size_mm * 0.2 + pad_mm,
+        )
+    }
+
+    /// Baseline offset from the anchor (y down) for an anchor style.
+    fn baseline(&self, size_mm: f32, anchor: Anchor) -> f32 {
+        match anchor {
+            Anchor::Center => self.cap_height * size_mm / self.units_per_em / 2.0,
+            Anchor::Above => -size_mm * 0.25,
+        }
+    }
+
     /// The glyph outlines of `text`, `size_mm` tall (em size), anchored at `origin` and
     /// rotated `degrees`, in plan coordinates (y down).
     pub fn layout(
@@ -113,10 +142,7 @@ impl Font {
     ) -> Vec<Path> {
         let scale = size_mm / self.units_per_em;
         let width = self.measure(text, size_mm);
-        let baseline = match anchor {
-            Anchor::Center => self.cap_height * scale / 2.0,
-            Anchor::Above => -size_mm * 0.25,
-        };
+        let baseline = self.baseline(size_mm, anchor);
         // Font units are y-up; the plan is y-down, hence the negative y scale.
         let place = LTransform::scale(scale, -scale)
             .then_translate(vector(-width / 2.0, baseline))

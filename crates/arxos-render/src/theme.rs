@@ -76,6 +76,8 @@ pub struct Theme {
     pub glass: Rgba,
     /// Text labels.
     pub text: Rgba,
+    /// The knockout behind labels (the room tint, nearly opaque).
+    pub label_halo: Rgba,
     /// Selection highlight for overlays.
     pub selection: Rgba,
     /// Hover highlight for overlays.
@@ -116,6 +118,7 @@ impl Theme {
             door: Rgba::hex(0x005C_6870),
             glass: Rgba::hex(0x00DD_EBF2),
             text: Rgba::hex(0x002E_3439),
+            label_halo: Rgba::hex(0x00F1_EEE7).with_alpha(0xE0),
             selection: Rgba::hex(0x001E_88E5),
             hover: Rgba::hex(0x0064_B5F6),
             hairline_mm: 12.0,
