@@ -2,7 +2,8 @@
 //! - `tessellate_all`: a scene built from scratch (what every frame would cost uncached);
 //! - `unchanged_frame`: an empty change set plus culling for the whole-plan view;
 //! - `panned_frame`: culling for a view moved by 40 px;
-//! - `one_edited`: one element moved, its re-tessellation, its chunk re-joined, culling.
+//! - `one_edited`: one element moved, its re-tessellation, its chunk re-joined, culling;
+//! - `gpu/*`: whole offscreen frames (upload, draw, rasterize, read back) on the adapter.
 //!
 //! Run: `cargo bench -p arxos-render --bench render`.
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use arxos_doc::generate::{GenerateOptions, generate};
 use arxos_doc::{ChangeSet, Command, Document, EditContext, ElementKind};
-use arxos_render::{Scene, Theme, View};
+use arxos_render::{Offscreen, Scene, Theme, View};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn plan(elements: usize) -> Document {
@@ -91,5 +92,40 @@ fn frames(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frames);
+/// Whole offscreen frames on whatever adapter there is (lavapipe here): prepare, paint,
+/// rasterize with 4× MSAA, and read back 1280×800 pixels. Skipped without an adapter.
+fn gpu_frames(c: &mut Criterion) {
+    let mut scene = Scene::new(Theme::light()).expect("scene");
+    let mut off = match Offscreen::new(&mut scene) {
+        Ok(off) => off,
+        Err(e) => {
+            eprintln!("skipping GPU frames: {e}");
+            return;
+        }
+    };
+    let mut group = c.benchmark_group("gpu");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for n in [1_000, 10_000, 50_000] {
+        let doc = plan(n);
+        scene.rebuild(&doc);
+        let view = View::fit(doc.extent().expect("elements"), [1280, 800], 20.0);
+        off.render(&scene, &doc, &view).expect("first frame");
+        group.bench_with_input(BenchmarkId::new("unchanged_frame", n), &n, |b, _| {
+            b.iter(|| off.render(&scene, &doc, &view).expect("frame"));
+        });
+        let mut dx = 0.0;
+        group.bench_with_input(BenchmarkId::new("panned_frame", n), &n, |b, _| {
+            b.iter(|| {
+                dx = if dx > 0.0 { -40.0 } else { 40.0 };
+                off.render(&scene, &doc, &view.panned_px(dx, 0.0))
+                    .expect("frame")
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frames, gpu_frames);
 criterion_main!(benches);

@@ -28,9 +28,12 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens the first adapter wgpu finds (hardware or software).
+    /// Opens the first adapter wgpu finds (hardware or software); `WGPU_BACKEND`
+    /// narrows the choice (e.g. `vulkan`).
     pub fn headless() -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        // `with_env` honours `WGPU_BACKEND`, to pick or rule out backends.
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle().with_env());
         let adapter =
             pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
                 .map_err(|e| RenderError::NoAdapter(e.to_string()))?;

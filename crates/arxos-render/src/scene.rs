@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arxos_doc::{
-    Bounds, BuildingSystem, ChangeSet, Document, Element, ElementId, Filter, FloorId, LayerId,
+    BuildingSystem, ChangeSet, Document, Element, ElementId, Filter, FloorId, LayerId,
 };
 
 use crate::error::RenderError;
@@ -321,11 +321,6 @@ impl Scene {
     /// The chunk for a key.
     pub fn chunk(&self, key: &ChunkKey) -> Option<&Chunk> {
         self.chunks.get(key)
-    }
-
-    /// Bounds of everything drawn, for fitting a view (the document's extent).
-    pub fn extent(doc: &Document) -> Option<Bounds> {
-        doc.extent()
     }
 }
 

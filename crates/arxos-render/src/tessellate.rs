@@ -424,3 +424,6 @@ fn svg_path(d: &str, t: &Transform) -> Option<(Path, bool)> {
     }
     Some((b.build(), closed_any))
 }
+
+#[cfg(test)]
+mod tests;
