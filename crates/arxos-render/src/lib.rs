@@ -47,7 +47,7 @@ pub use error::{RenderError, Result};
 pub use mesh::{INK, Instance, Mesh, Vertex};
 pub use offscreen::{Gpu, Offscreen, encode_png, render_to_image, render_to_png};
 pub use renderer::{FrameStats, Renderer, TargetFormat};
-pub use scene::{Chunk, ChunkKey, Scene, SceneCounters, SceneOptions};
+pub use scene::{Chunk, ChunkKey, Frame, Scene, SceneCounters, SceneOptions};
 pub use symbols::SymbolKind;
 pub use tessellate::{BANDS, ElementDraw, Tessellator, band};
 pub use theme::{Rgba, SystemColors, Theme};

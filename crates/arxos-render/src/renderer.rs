@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt as _;
 
 use crate::mesh::{Instance, Vertex};
-use crate::scene::{ChunkKey, Scene};
+use crate::scene::{ChunkKey, Frame, Scene};
 use crate::symbols::SymbolKind;
 use crate::view::View;
 
@@ -158,6 +158,21 @@ impl Renderer {
         doc: &Document,
         view: &View,
     ) {
+        let frame = scene.plan_frame(doc, view);
+        self.prepare_frame(device, queue, scene, &frame);
+    }
+
+    /// [`Self::prepare`] for a frame planned earlier ([`Scene::plan_frame`]), where the
+    /// document is not at hand: an egui paint callback owns its data, so the app plans the
+    /// frame next to its document and hands the callback the plan.
+    pub fn prepare_frame(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        scene: &Scene,
+        frame: &Frame,
+    ) {
+        let view = &frame.view;
         let mut stats = FrameStats::default();
         let theme = scene.theme();
         let globals = Globals {
@@ -177,7 +192,7 @@ impl Renderer {
 
         self.chunks.retain(|key, _| scene.chunk(key).is_some());
         self.draw_list.clear();
-        for key in scene.visible_chunks(doc, view) {
+        for key in &frame.chunks {
             let Some(chunk) = scene.chunk(key) else {
                 continue;
             };

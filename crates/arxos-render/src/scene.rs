@@ -43,6 +43,16 @@ pub struct SceneOptions {
     pub hidden_layers: BTreeSet<LayerId>,
 }
 
+/// What one frame draws: the view and its visible chunks in drawing order. Owned and cheap
+/// to move, so it can travel into a paint callback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// The camera.
+    pub view: View,
+    /// Chunks to draw, bottom first.
+    pub chunks: Vec<ChunkKey>,
+}
+
 /// Identifies a chunk: band first, so iterating chunks in key order draws bands in order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChunkKey {
@@ -316,6 +326,18 @@ impl Scene {
             }
         }
         keys.into_iter().collect()
+    }
+
+    /// Plans a frame: the view and its visible chunks.
+    pub fn plan_frame(&self, doc: &Document, view: &View) -> Frame {
+        Frame {
+            view: *view,
+            chunks: self
+                .visible_chunks(doc, view)
+                .into_iter()
+                .cloned()
+                .collect(),
+        }
     }
 
     /// The chunk for a key.

@@ -112,6 +112,14 @@ fn hiding_a_layer_retessellates_nothing_and_culls_its_chunks() {
 }
 
 #[test]
+fn scenes_and_frames_can_cross_threads() {
+    // The app keeps its scene behind a mutex shared with the paint callback.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Scene>();
+    assert_send_sync::<Frame>();
+}
+
+#[test]
 fn every_kind_tessellates() {
     let doc = sample();
     let scene = Scene::from_document(&doc, Theme::light()).unwrap();
