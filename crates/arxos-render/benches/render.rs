@@ -1,7 +1,10 @@
 //! Canvas frame costs on generated plans of 1k, 10k and 50k elements:
 //! - `tessellate_all`: a scene built from scratch (what every frame would cost uncached);
 //! - `unchanged_frame`: an empty change set plus culling for the whole-plan view;
-//! - `panned_frame`: culling for a view moved by 40 px;
+//! - `query_area` / `cull`: the document's area query alone, and culling through it uncached
+//!   (the worst frame: a view that left the culling cache's window);
+//! - `panned_frame`: a steady 40 px-per-frame pan (culling cache re-queried as it leaves
+//!   its window);
 //! - `one_edited`: one element moved, its re-tessellation, its chunk re-joined, culling;
 //! - `gpu/*`: whole offscreen frames (upload, draw, rasterize, read back) on the adapter.
 //!
@@ -44,19 +47,29 @@ fn frames(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("tessellate_all", n), &n, |b, _| {
             b.iter(|| scene.rebuild(black_box(&doc)));
         });
+        let area = view.visible_bounds();
+        let all = arxos_doc::Filter::default();
+        group.bench_with_input(BenchmarkId::new("query_area", n), &n, |b, _| {
+            b.iter(|| black_box(doc.query_area(&area, &all).count()));
+        });
+        group.bench_with_input(BenchmarkId::new("cull", n), &n, |b, _| {
+            b.iter(|| black_box(scene.visible_chunks(&doc, &view).len()));
+        });
         group.bench_with_input(BenchmarkId::new("unchanged_frame", n), &n, |b, _| {
             b.iter(|| {
                 scene.apply_changes(&doc, &ChangeSet::default());
-                black_box(scene.visible_chunks(&doc, &view).len())
+                black_box(scene.plan_frame(&doc, &view).chunks.len())
             });
         });
-        let mut dx = 0.0;
+        // A steady pan of 40 px a frame across 2,000 px, then back: the culling cache is
+        // re-queried whenever the view leaves its guard band, so this is the amortised cost.
+        let mut step = 0u32;
         group.bench_with_input(BenchmarkId::new("panned_frame", n), &n, |b, _| {
             b.iter(|| {
-                dx = if dx > 0.0 { -40.0 } else { 40.0 };
-                let panned = view.panned_px(dx, 0.0);
+                step = (step + 1) % 50;
+                let panned = view.panned_px(-40.0 * f64::from(step), 0.0);
                 scene.apply_changes(&doc, &ChangeSet::default());
-                black_box(scene.visible_chunks(&doc, &panned).len())
+                black_box(scene.plan_frame(&doc, &panned).chunks.len())
             });
         });
         let target = doc
@@ -81,7 +94,7 @@ fn frames(c: &mut Criterion) {
                     let changes = doc.apply(&ctx, cmd).expect("move");
                     let t = Instant::now();
                     scene.apply_changes(&doc, &changes);
-                    black_box(scene.visible_chunks(&doc, &view).len());
+                    black_box(scene.plan_frame(&doc, &view).chunks.len());
                     spent += t.elapsed();
                     assert_eq!(scene.counters().tessellated_last, 1);
                 }
@@ -111,15 +124,15 @@ fn gpu_frames(c: &mut Criterion) {
         let doc = plan(n);
         scene.rebuild(&doc);
         let view = View::fit(doc.extent().expect("elements"), [1280, 800], 20.0);
-        off.render(&scene, &doc, &view).expect("first frame");
+        off.render(&mut scene, &doc, &view).expect("first frame");
         group.bench_with_input(BenchmarkId::new("unchanged_frame", n), &n, |b, _| {
-            b.iter(|| off.render(&scene, &doc, &view).expect("frame"));
+            b.iter(|| off.render(&mut scene, &doc, &view).expect("frame"));
         });
         let mut dx = 0.0;
         group.bench_with_input(BenchmarkId::new("panned_frame", n), &n, |b, _| {
             b.iter(|| {
                 dx = if dx > 0.0 { -40.0 } else { 40.0 };
-                off.render(&scene, &doc, &view.panned_px(dx, 0.0))
+                off.render(&mut scene, &doc, &view.panned_px(dx, 0.0))
                     .expect("frame")
             });
         });

@@ -102,7 +102,7 @@ impl Offscreen {
 
     /// Renders `scene` (kept current with `doc`) as seen through `view`, at the view's
     /// viewport size.
-    pub fn render(&mut self, scene: &Scene, doc: &Document, view: &View) -> Result<RgbaImage> {
+    pub fn render(&mut self, scene: &mut Scene, doc: &Document, view: &View) -> Result<RgbaImage> {
         let [width, height] = view.viewport_px;
         let max = self.gpu.device.limits().max_texture_dimension_2d;
         if width == 0 || height == 0 || width > max || height > max {
@@ -261,7 +261,7 @@ pub fn render_to_image(doc: &Document, options: &SceneOptions, view: &View) -> R
     let mut scene = Scene::from_document(doc, Theme::light())?;
     scene.options = options.clone();
     let mut off = Offscreen::new(&mut scene)?;
-    off.render(&scene, doc, view)
+    off.render(&mut scene, doc, view)
 }
 
 /// Renders `doc` through `view` to PNG bytes (for `arxos export --png`).

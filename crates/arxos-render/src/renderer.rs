@@ -75,7 +75,9 @@ pub struct Renderer {
     /// Index range of each symbol kind in `symbol_indices`.
     symbol_index_ranges: Vec<std::ops::Range<u32>>,
     chunks: BTreeMap<ChunkKey, GpuChunk>,
-    draw_list: Vec<ChunkKey>,
+    /// Scene generation when GPU chunks were last pruned.
+    seen_generation: u64,
+    draw_list: std::sync::Arc<[ChunkKey]>,
     stats: FrameStats,
 }
 
@@ -132,7 +134,8 @@ impl Renderer {
             symbol_indices,
             symbol_index_ranges,
             chunks: BTreeMap::new(),
-            draw_list: Vec::new(),
+            seen_generation: 0,
+            draw_list: std::sync::Arc::from(Vec::new()),
             stats: FrameStats::default(),
         }
     }
@@ -154,7 +157,7 @@ impl Renderer {
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        scene: &Scene,
+        scene: &mut Scene,
         doc: &Document,
         view: &View,
     ) {
@@ -190,9 +193,11 @@ impl Renderer {
         queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
         stats.bytes_uploaded += std::mem::size_of::<Globals>();
 
-        self.chunks.retain(|key, _| scene.chunk(key).is_some());
-        self.draw_list.clear();
-        for key in &frame.chunks {
+        if scene.generation() != self.seen_generation {
+            self.chunks.retain(|key, _| scene.chunk(key).is_some());
+            self.seen_generation = scene.generation();
+        }
+        for key in frame.chunks.iter() {
             let Some(chunk) = scene.chunk(key) else {
                 continue;
             };
@@ -209,15 +214,15 @@ impl Renderer {
             stats.chunks_drawn += 1;
             stats.triangles += chunk.mesh.indices.len() / 3;
             stats.instances += chunk.instances.len();
-            self.draw_list.push(key.clone());
         }
+        self.draw_list = frame.chunks.clone();
         self.stats = stats;
     }
 
     /// Records the draw calls of the last `prepare` into `pass`.
     pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>) {
         pass.set_bind_group(0, &self.bind_group, &[]);
-        for key in &self.draw_list {
+        for key in self.draw_list.iter() {
             let Some(c) = self.chunks.get(key) else {
                 continue;
             };

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arxos_doc::{
-    BuildingSystem, ChangeSet, Document, Element, ElementId, Filter, FloorId, LayerId,
+    Bounds, BuildingSystem, ChangeSet, Document, Element, ElementId, Filter, FloorId, LayerId,
 };
 
 use crate::error::RenderError;
@@ -49,8 +49,8 @@ pub struct SceneOptions {
 pub struct Frame {
     /// The camera.
     pub view: View,
-    /// Chunks to draw, bottom first.
-    pub chunks: Vec<ChunkKey>,
+    /// Chunks to draw, bottom first (shared with the scene's culling cache).
+    pub chunks: std::sync::Arc<[ChunkKey]>,
 }
 
 /// Identifies a chunk: band first, so iterating chunks in key order draws bands in order.
@@ -79,6 +79,8 @@ pub struct Chunk {
     pub symbol_ranges: [std::ops::Range<u32>; SymbolKind::ALL.len()],
     /// Bumped whenever the chunk's geometry changes; renderers re-upload on a new value.
     pub generation: u64,
+    /// Union of the members' geometric bounds (as the area index sees them).
+    pub bounds: Option<Bounds>,
     dirty: bool,
 }
 
@@ -96,6 +98,7 @@ pub struct SceneCounters {
 struct Cached {
     key: ChunkKey,
     z: String,
+    bounds: Bounds,
     draw: ElementDraw,
 }
 
@@ -109,6 +112,10 @@ pub struct Scene {
     pub options: SceneOptions,
     counters: SceneCounters,
     generation: u64,
+    /// Chunks whose membership changed since the last `finish`.
+    touched: BTreeSet<ChunkKey>,
+    /// The last culling result and the window it is valid for.
+    plan: Option<plan::PlanCache>,
 }
 
 impl Scene {
@@ -122,6 +129,8 @@ impl Scene {
             options: SceneOptions::default(),
             counters: SceneCounters::default(),
             generation: 0,
+            touched: BTreeSet::new(),
+            plan: None,
         })
     }
 
@@ -140,6 +149,11 @@ impl Scene {
     /// Work counters.
     pub fn counters(&self) -> SceneCounters {
         self.counters
+    }
+
+    /// Bumped by every update that changed any chunk.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Number of cached elements.
@@ -171,6 +185,8 @@ impl Scene {
     pub fn rebuild(&mut self, doc: &Document) {
         self.elements.clear();
         self.chunks.clear();
+        self.touched.clear();
+        self.plan = None;
         self.systems = doc
             .layers()
             .iter()
@@ -243,11 +259,15 @@ impl Scene {
         let chunk = self.chunks.entry(key.clone()).or_default();
         chunk.members.insert((e.z.clone(), e.id.clone()));
         chunk.dirty = true;
+        if self.plan.is_some() {
+            self.touched.insert(key.clone());
+        }
         self.elements.insert(
             e.id.clone(),
             Cached {
                 key,
                 z: e.z.clone(),
+                bounds: b,
                 draw,
             },
         );
@@ -261,6 +281,9 @@ impl Scene {
             chunk.members.remove(&(old.z, id.clone()));
             chunk.dirty = true;
         }
+        if self.plan.is_some() {
+            self.touched.insert(old.key);
+        }
     }
 
     /// Re-joins dirty chunks and drops empty ones.
@@ -270,12 +293,14 @@ impl Scene {
         for chunk in self.chunks.values_mut().filter(|c| c.dirty) {
             chunk.mesh.clear();
             chunk.instances.clear();
+            chunk.bounds = None;
             let mut by_kind: [Vec<Instance>; SymbolKind::ALL.len()] = Default::default();
             for (_, id) in &chunk.members {
                 let Some(c) = self.elements.get(id) else {
                     continue;
                 };
                 chunk.mesh.append(&c.draw.mesh);
+                chunk.bounds = Some(chunk.bounds.map_or(c.bounds, |b| b.union(c.bounds)));
                 if let Some((kind, inst)) = c.draw.symbol {
                     by_kind[kind.index()].push(inst);
                 }
@@ -290,6 +315,10 @@ impl Scene {
             chunk.dirty = false;
             rebuilt += 1;
         }
+        if !self.touched.is_empty() {
+            let touched = std::mem::take(&mut self.touched);
+            self.patch_plan(&touched);
+        }
         self.counters.tessellated_last = tessellated;
         self.counters.tessellated_total += tessellated;
         self.counters.chunks_rebuilt_last = rebuilt;
@@ -298,10 +327,12 @@ impl Scene {
     /// The chunks to draw for `view`, in drawing order: those holding an element the area
     /// index finds in the visible rectangle, on the shown floor, on a shown layer.
     pub fn visible_chunks(&self, doc: &Document, view: &View) -> Vec<&ChunkKey> {
-        // Labels and hairlines grow to a minimum on-screen size when zoomed out, so the
-        // margin grows with them.
-        let margin = CULL_MARGIN_MM.max(CULL_MARGIN_PX / view.zoom_px_per_mm);
-        let area = view.visible_bounds().expand(margin);
+        self.chunks_in(doc, cull_area(view))
+    }
+
+    /// The chunks with an element in `area` (by the document's area index), on the shown
+    /// floor and layers.
+    fn chunks_in(&self, doc: &Document, area: Bounds) -> Vec<&ChunkKey> {
         let filter = Filter {
             floor: self.options.floor.clone(),
             ..Filter::default()
@@ -328,23 +359,21 @@ impl Scene {
         keys.into_iter().collect()
     }
 
-    /// Plans a frame: the view and its visible chunks.
-    pub fn plan_frame(&self, doc: &Document, view: &View) -> Frame {
-        Frame {
-            view: *view,
-            chunks: self
-                .visible_chunks(doc, view)
-                .into_iter()
-                .cloned()
-                .collect(),
-        }
-    }
-
     /// The chunk for a key.
     pub fn chunk(&self, key: &ChunkKey) -> Option<&Chunk> {
         self.chunks.get(key)
     }
 }
+
+/// The plan area whose elements a view may show: the visible rectangle plus a margin.
+/// Labels and hairlines grow to a minimum on-screen size when zoomed out, so the margin grows
+/// with them.
+fn cull_area(view: &View) -> Bounds {
+    let margin = CULL_MARGIN_MM.max(CULL_MARGIN_PX / view.zoom_px_per_mm);
+    view.visible_bounds().expand(margin)
+}
+
+mod plan;
 
 #[cfg(test)]
 mod tests;

@@ -112,6 +112,78 @@ fn hiding_a_layer_retessellates_nothing_and_culls_its_chunks() {
 }
 
 #[test]
+fn the_culling_cache_follows_edits_and_visibility() {
+    let mut doc = sample();
+    let mut scene = Scene::from_document(&doc, Theme::light()).unwrap();
+    let view = View::fit(doc.extent().unwrap(), [800, 500], 10.0);
+    let first = scene.plan_frame(&doc, &view);
+    assert_eq!(first.chunks.len(), scene.visible_chunks(&doc, &view).len());
+    // A pan of a few pixels reuses the same answer.
+    let again = scene.plan_frame(&doc, &view.panned_px(5.0, 0.0));
+    assert!(std::sync::Arc::ptr_eq(&first.chunks, &again.chunks));
+
+    // A pipe far from everything else (but in view) makes a new chunk, which the cached
+    // answer gains without a new query, and loses when the pipe goes.
+    let wall = doc.element_by_tag("wall:ext-north").unwrap().clone();
+    let mech = doc
+        .layers()
+        .values()
+        .find(|l| l.system == BuildingSystem::Plumbing)
+        .unwrap()
+        .id
+        .clone();
+    let pipe = NewElement::new(
+        ElementKind::Pipe,
+        "pipe:test",
+        wall.floor.clone(),
+        mech,
+        Geometry::Polyline {
+            points: vec![Point::new(0.0, 0.0), Point::new(1_000.0, 0.0)],
+        },
+        Transform {
+            x: 1_000.0,
+            y: 30_000.0,
+            rotation: 0.0,
+        },
+    );
+    let ctx = EditContext::at("test", 1);
+    let changes = doc.apply(&ctx, Command::Create(Box::new(pipe))).unwrap();
+    scene.apply_changes(&doc, &changes);
+    let with_pipe = scene.plan_frame(&doc, &view);
+    assert_eq!(with_pipe.chunks.len(), first.chunks.len() + 1);
+    assert_eq!(
+        with_pipe.chunks.to_vec(),
+        scene
+            .visible_chunks(&doc, &view)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let changes = doc
+        .apply(
+            &ctx,
+            Command::Delete {
+                ids: changes.added.clone(),
+            },
+        )
+        .unwrap();
+    scene.apply_changes(&doc, &changes);
+    assert_eq!(
+        scene.plan_frame(&doc, &view).chunks.len(),
+        first.chunks.len()
+    );
+
+    // Hiding a layer re-culls.
+    let arch = wall.layer.clone();
+    scene.options.hidden_layers.insert(arch.clone());
+    let hidden = scene.plan_frame(&doc, &view);
+    assert!(hidden.chunks.iter().all(|k| k.layer != arch));
+    // Zooming far in re-culls to fewer chunks.
+    let detail = View::new(Point::new(3_000.0, 3_000.0), 0.5, [800, 500]);
+    assert!(scene.plan_frame(&doc, &detail).chunks.len() < hidden.chunks.len());
+}
+
+#[test]
 fn scenes_and_frames_can_cross_threads() {
     // The app keeps its scene behind a mutex shared with the paint callback.
     fn assert_send_sync<T: Send + Sync>() {}
