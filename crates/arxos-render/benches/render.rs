@@ -120,7 +120,9 @@ fn gpu_frames(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
-    for n in [1_000, 10_000, 50_000] {
+    // 50k is left out: one software-rasterized frame of it takes seconds, and the setup of
+    // every size runs even when a filter skips the group.
+    for n in [1_000, 10_000] {
         let doc = plan(n);
         scene.rebuild(&doc);
         let view = View::fit(doc.extent().expect("elements"), [1280, 800], 20.0);

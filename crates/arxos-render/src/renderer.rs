@@ -13,7 +13,7 @@ use wgpu::util::DeviceExt as _;
 
 use crate::mesh::{Instance, Vertex};
 use crate::scene::{ChunkKey, Frame, Scene};
-use crate::symbols::SymbolKind;
+use crate::symbols::{FAR_SYMBOL_PX, SYMBOL_DIAMETER_MM, SymbolKind};
 use crate::view::View;
 
 /// What the renderer draws into: must match the render pass handed to [`Renderer::paint`].
@@ -72,8 +72,10 @@ pub struct Renderer {
     bind_group: wgpu::BindGroup,
     symbol_vertices: wgpu::Buffer,
     symbol_indices: wgpu::Buffer,
-    /// Index range of each symbol kind in `symbol_indices`.
+    /// Index range of each symbol kind in `symbol_indices`: near meshes, then far ones.
     symbol_index_ranges: Vec<std::ops::Range<u32>>,
+    /// Whether the last prepared view draws symbols at the far level of detail.
+    far_symbols: bool,
     chunks: BTreeMap<ChunkKey, GpuChunk>,
     /// Scene generation when GPU chunks were last pruned.
     seen_generation: u64,
@@ -133,6 +135,7 @@ impl Renderer {
             symbol_vertices,
             symbol_indices,
             symbol_index_ranges,
+            far_symbols: false,
             chunks: BTreeMap::new(),
             seen_generation: 0,
             draw_list: std::sync::Arc::from(Vec::new()),
@@ -216,6 +219,7 @@ impl Renderer {
             stats.instances += chunk.instances.len();
         }
         self.draw_list = frame.chunks.clone();
+        self.far_symbols = SYMBOL_DIAMETER_MM * view.zoom_px_per_mm < FAR_SYMBOL_PX;
         self.stats = stats;
     }
 
@@ -237,7 +241,13 @@ impl Renderer {
                 pass.set_vertex_buffer(0, self.symbol_vertices.slice(..));
                 pass.set_vertex_buffer(1, inst.slice(..));
                 pass.set_index_buffer(self.symbol_indices.slice(..), wgpu::IndexFormat::Uint32);
-                for (range, indices) in c.symbol_ranges.iter().zip(&self.symbol_index_ranges) {
+                let lod = if self.far_symbols {
+                    SymbolKind::ALL.len()
+                } else {
+                    0
+                };
+                let meshes = self.symbol_index_ranges.iter().skip(lod);
+                for (range, indices) in c.symbol_ranges.iter().zip(meshes) {
                     if !range.is_empty() {
                         pass.draw_indexed(indices.clone(), 0, range.clone());
                     }

@@ -8,7 +8,7 @@
 //! Culling asks the document's R-tree which elements meet the visible rectangle and draws the
 //! chunks those elements live in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use arxos_doc::{
     Bounds, BuildingSystem, ChangeSet, Document, Element, ElementId, Filter, FloorId, LayerId,
@@ -105,7 +105,9 @@ struct Cached {
 /// Cached tessellation of a whole plan.
 pub struct Scene {
     tess: Tessellator,
-    elements: BTreeMap<ElementId, Cached>,
+    /// By id; hashed because culling looks every visible element up, and never iterated
+    /// (order-dependent walks go through `chunks`).
+    elements: HashMap<ElementId, Cached>,
     chunks: BTreeMap<ChunkKey, Chunk>,
     systems: BTreeMap<LayerId, BuildingSystem>,
     /// What the canvas shows.
@@ -123,7 +125,7 @@ impl Scene {
     pub fn new(theme: Theme) -> Result<Self, RenderError> {
         Ok(Self {
             tess: Tessellator::new(theme)?,
-            elements: BTreeMap::new(),
+            elements: HashMap::new(),
             chunks: BTreeMap::new(),
             systems: BTreeMap::new(),
             options: SceneOptions::default(),
@@ -176,7 +178,7 @@ impl Scene {
         self.elements.get(id).map(|c| &c.draw)
     }
 
-    /// The unit meshes of the symbols, in [`SymbolKind::ALL`] order.
+    /// The unit meshes of the symbols: near ones in [`SymbolKind::ALL`] order, then far ones.
     pub fn symbol_meshes(&mut self) -> Vec<Mesh> {
         self.tess.symbol_meshes()
     }
@@ -222,10 +224,10 @@ impl Scene {
                 .collect();
             if !recoloured.is_empty() {
                 todo.extend(
-                    self.elements
+                    self.chunks
                         .iter()
-                        .filter(|(_, c)| recoloured.contains(&c.key.layer))
-                        .map(|(id, _)| id.clone()),
+                        .filter(|(k, _)| recoloured.contains(&k.layer))
+                        .flat_map(|(_, c)| c.members.iter().map(|(_, id)| id.clone())),
                 );
             }
             self.systems = systems;
@@ -341,7 +343,8 @@ impl Scene {
             self.options.hidden_layers.contains(layer)
                 || doc.layers().get(layer).is_some_and(|l| !l.visible)
         };
-        let mut keys: BTreeSet<&ChunkKey> = BTreeSet::new();
+        // Hashing here, sorting once at the end: this loop runs per visible element.
+        let mut keys: HashSet<&ChunkKey> = HashSet::new();
         let mut last: Option<&ChunkKey> = None;
         for e in doc.query_area(&area, &filter) {
             let Some(c) = self.elements.get(&e.id) else {
@@ -356,7 +359,9 @@ impl Scene {
                 keys.insert(&c.key);
             }
         }
-        keys.into_iter().collect()
+        let mut keys: Vec<&ChunkKey> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// The chunk for a key.

@@ -52,6 +52,29 @@ impl SymbolKind {
     }
 }
 
+/// Symbols drawn smaller than this on screen (their nominal diameter, px) use the far mesh.
+pub const FAR_SYMBOL_PX: f64 = 7.0;
+
+/// Nominal diameter of the symbols in plan mm, for choosing the level of detail.
+pub const SYMBOL_DIAMETER_MM: f64 = 240.0;
+
+/// The far level of detail of one symbol: a plain ink disc of about its size. A symbol a few
+/// pixels wide shows no pins or crosses anyway, and a software rasterizer pays for every
+/// triangle of thousands of them.
+pub(crate) fn far_symbol_mesh(kind: SymbolKind, pen: &mut Pen) -> Mesh {
+    // A little smaller than the near symbols: at a few pixels a full-size disc reads
+    // heavier than the outlined symbol it stands for.
+    let r = match kind {
+        SymbolKind::Switch => 50.0,
+        SymbolKind::Light => 95.0,
+        _ => 70.0,
+    };
+    let mut m = Mesh::default();
+    // A coarse tolerance: about eight sides at this size.
+    pen.fill(&circle(Point::new(0.0, 0.0), r), INK, r * 0.08, &mut m);
+    m
+}
+
 /// Builds the mesh of one symbol.
 pub(crate) fn symbol_mesh(kind: SymbolKind, theme: &Theme, pen: &mut Pen) -> Mesh {
     let mut m = Mesh::default();

@@ -14,7 +14,7 @@ use lyon::tessellation::{LineCap, LineJoin};
 use crate::error::RenderError;
 use crate::mesh::{Instance, Mesh};
 use crate::pen::{Pen, StrokeStyle, arc, circle, lp, polyline};
-use crate::symbols::{SymbolKind, symbol_mesh};
+use crate::symbols::{SymbolKind, far_symbol_mesh, symbol_mesh};
 use crate::text::{Anchor, Font};
 use crate::theme::{Rgba, Theme};
 
@@ -74,12 +74,17 @@ impl Tessellator {
         self.pen.failures
     }
 
-    /// The unit mesh of each symbol kind, in [`SymbolKind::ALL`] order.
+    /// The unit mesh of each symbol kind, in [`SymbolKind::ALL`] order: the near (full
+    /// detail) meshes, then the far ones ([`crate::symbols::FAR_SYMBOL_PX`]).
     pub fn symbol_meshes(&mut self) -> Vec<Mesh> {
-        SymbolKind::ALL
+        let near = SymbolKind::ALL
             .iter()
-            .map(|k| symbol_mesh(*k, &self.theme, &mut self.pen))
-            .collect()
+            .map(|k| symbol_mesh(*k, &self.theme, &mut self.pen));
+        let near: Vec<Mesh> = near.collect();
+        let far = SymbolKind::ALL
+            .iter()
+            .map(|k| far_symbol_mesh(*k, &mut self.pen));
+        near.into_iter().chain(far).collect()
     }
 
     /// Tessellates one element drawn on a layer of `system`.
