@@ -23,7 +23,13 @@
 //! - **Culling by the document's R-tree.** [`Scene::visible_chunks`] asks
 //!   [`arxos_doc::Document::query_area`] for the visible rectangle and draws the chunks those
 //!   elements are in, on the shown floor and layers ([`SceneOptions`]).
-//! - **prepare / paint.** [`Renderer::prepare`] gets device and queue and uploads;
+//!   [`Scene::plan_frame`] keeps that answer for a window around the view, so an unchanged or
+//!   slightly panned frame costs microseconds; edits patch it by chunk bounds.
+//! - **Level of detail.** Symbols smaller than a few pixels draw as ink discs; strokes and
+//!   labels never shrink below a minimum on-screen size ([`Theme::min_stroke_px`],
+//!   [`Theme::min_text_px`]), so a zoomed-out plan stays legible without re-tessellating.
+//! - **prepare / paint.** [`Renderer::prepare`] (or [`Renderer::prepare_frame`] with a
+//!   [`Frame`] planned beside the document) gets device and queue and uploads;
 //!   [`Renderer::paint`] only records draw calls into a pass someone else began, the split of
 //!   `egui_wgpu::CallbackTrait`. Pipelines are made once per [`TargetFormat`].
 //! - **One palette** ([`theme`]): every colour and weight, reused by the app.
