@@ -75,7 +75,7 @@ impl Tessellator {
     }
 
     /// The unit mesh of each symbol kind, in [`SymbolKind::ALL`] order: the near (full
-    /// detail) meshes, then the far ones ([`crate::symbols::FAR_SYMBOL_PX`]).
+    /// detail) meshes, then the far ones (drawn when a symbol is under 7 px).
     pub fn symbol_meshes(&mut self) -> Vec<Mesh> {
         let near = SymbolKind::ALL
             .iter()
