@@ -324,4 +324,44 @@ mod tests {
         let e = crate::file::load(&p).unwrap_err().to_string();
         assert!(e.contains("corrupt") && e.contains("plan.arx"), "{e}");
     }
+
+    #[test]
+    fn a_whole_plan_edit_is_saved_compacted_and_small_edits_appended() {
+        use crate::file::{PlanFile, SaveKind};
+        use crate::generate::{GenerateOptions, generate};
+        use crate::{Command, EditContext};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.arx");
+        let ctx = EditContext::at("a", 1000);
+        let opts = GenerateOptions {
+            elements: 2_000,
+            ..GenerateOptions::default()
+        };
+        let mut doc = generate(&opts, &ctx, |_, _| {}).unwrap();
+        let mut f = PlanFile::create(&p, &mut doc).unwrap();
+        let one = doc.elements().next().unwrap().id.clone();
+        doc.apply(
+            &ctx,
+            Command::Move {
+                ids: vec![one],
+                dx: 1.0,
+                dy: 0.0,
+            },
+        )
+        .unwrap();
+        assert_eq!(f.save(&mut doc).unwrap(), SaveKind::Incremental);
+        let all = doc.elements().map(|e| e.id.clone()).collect();
+        doc.apply(
+            &ctx,
+            Command::Move {
+                ids: all,
+                dx: 1.0,
+                dy: 0.0,
+            },
+        )
+        .unwrap();
+        // Replaying it at every open would cost far more than loading it compacted.
+        assert_eq!(f.save(&mut doc).unwrap(), SaveKind::Full);
+        assert_eq!(scan(&std::fs::read(&p).unwrap(), 0), Scan::Complete);
+    }
 }
