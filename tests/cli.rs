@@ -414,3 +414,45 @@ fn a_closed_output_pipe_ends_quietly() {
     assert!(out.status.success(), "{:?} {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_torn_plan_is_read_with_a_warning_and_healed_by_the_next_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = sample(dir.path());
+    arxos()
+        .arg("set")
+        .arg(&plan)
+        .args(["outlet:R45-23.voltage=240", "--as", "user-a"])
+        .assert()
+        .success();
+    // Power lost during that append: the file ends one byte short.
+    let len = fs::metadata(&plan).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&plan)
+        .unwrap()
+        .set_len(len - 1)
+        .unwrap();
+    arxos()
+        .arg("get")
+        .arg(&plan)
+        .arg("outlet:R45-23.voltage")
+        .assert()
+        .success()
+        .stdout("230 V\n")
+        .stderr(predicate::str::contains("last save was interrupted"));
+    arxos()
+        .arg("set")
+        .arg(&plan)
+        .args(["outlet:R45-23.voltage=400", "--as", "user-a"])
+        .assert()
+        .success();
+    arxos()
+        .arg("get")
+        .arg(&plan)
+        .arg("outlet:R45-23.voltage")
+        .assert()
+        .success()
+        .stdout("400 V\n")
+        .stderr(predicate::str::contains("interrupted").not());
+}

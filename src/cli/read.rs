@@ -11,9 +11,17 @@ use serde::Serialize;
 
 use super::Out;
 
-/// Opens a plan file for reading.
+/// Opens a plan file for reading, warning when its end is a torn (interrupted) save.
 pub fn open(path: &Path) -> anyhow::Result<Document> {
-    Ok(arxos_doc::file::load(path)?)
+    let (file, doc) = arxos_doc::file::PlanFile::open(path)?;
+    if let Some(t) = file.torn_tail() {
+        eprintln!(
+            "warning: {}: the last save was interrupted; its {} byte(s) at the end are ignored and will be cut off at the next save",
+            path.display(),
+            t.ignored_bytes
+        );
+    }
+    Ok(doc)
 }
 
 /// Formats epoch milliseconds as an RFC 3339 UTC timestamp.

@@ -739,8 +739,19 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
             let old = schema::element_to_flat(old);
             schema::write_flat_diff(am, &obj, &old, &new)?;
         } else {
-            let obj = am.put_object(&elements, e.id.as_str(), ObjType::Map)?;
-            schema::write_flat_diff(am, &obj, &BTreeMap::new(), &new)?;
+            // A new element as one batch: Automerge splices the map and all its keys into the
+            // op set at once instead of once per key (an import or `generate` makes tens of
+            // thousands, and a splice costs what the document already holds).
+            let value: std::collections::HashMap<String, automerge::hydrate::Value> = new
+                .into_iter()
+                .map(|(k, v)| (k, automerge::hydrate::Value::from(v.to_scalar())))
+                .collect();
+            am.batch_create_object(
+                &elements,
+                e.id.as_str(),
+                &automerge::hydrate::Map::from(value).into(),
+                false,
+            )?;
         }
     }
     for (id, key, value) in &plan.forced {

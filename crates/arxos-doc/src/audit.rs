@@ -57,13 +57,24 @@ pub fn write_csv<W: Write>(entries: &[AuditEntry], out: W) -> std::io::Result<()
         w.write_record([
             e.time.as_str(),
             time_ms.as_str(),
-            e.author.as_str(),
+            &as_text(&e.author),
             e.kind.as_str(),
-            e.summary.as_str(),
+            &as_text(&e.summary),
             e.change.as_str(),
         ])?;
     }
     w.flush()
+}
+
+/// A free-text cell (author names, summaries are data anyone can type) as text a spreadsheet
+/// will not evaluate: one starting like a formula (`=`, `+`, `-`, `@`, tab, carriage return)
+/// gets a leading `'`, the OWASP advice against CSV injection.
+fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 /// The CSV text of `entries` (see [`write_csv`]).
@@ -108,6 +119,32 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_like_cells_are_written_as_text() {
+        let entry = |author: &str, summary: &str| AuditEntry {
+            time: rfc3339_ms(0),
+            time_ms: -1,
+            author: author.into(),
+            kind: ChangeKind::Edit,
+            summary: summary.into(),
+            change: "ab".into(),
+        };
+        let csv = to_csv(&[
+            entry("=HYPERLINK(\"http://x\")", "+1"),
+            entry("@SUM(A1)", "-2 walls"),
+            entry("ann", "moved = fine"),
+        ]);
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                "1970-01-01T00:00:00.000Z,-1,\"'=HYPERLINK(\"\"http://x\"\")\",edit,'+1,ab",
+                "1970-01-01T00:00:00.000Z,-1,'@SUM(A1),edit,'-2 walls,ab",
+                "1970-01-01T00:00:00.000Z,-1,ann,edit,moved = fine,ab",
+            ]
+        );
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

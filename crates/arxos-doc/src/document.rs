@@ -296,7 +296,8 @@ impl Document {
     pub fn stats(&mut self) -> Stats {
         let mut s = Stats {
             undecodable: self.cache.undecodable.len(),
-            changes: self.am.get_changes(&[]).len(),
+            // Metadata only: `get_changes` would re-encode every change from the op set.
+            changes: self.am.get_changes_meta(&[]).len(),
             ..Stats::default()
         };
         for e in self.cache.elements.values() {

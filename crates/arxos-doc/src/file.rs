@@ -5,10 +5,17 @@
 //!   file as `<name>.bak` (a hard link, so no copy), renames the new file over the old one and
 //!   fsyncs the directory.
 //! - An incremental save appends only the changes made since the last save (Automerge change
-//!   chunks, each with its own checksum) and fsyncs. When the appended tail grows beyond the
-//!   compacted body, the next save is a full one again.
+//!   chunks, each with its own checksum) and fsyncs. When the appended tail would grow beyond a
+//!   small share of the compacted body, the save is a full one instead.
 //! - Loading checks the magic bytes (foreign file), decodes (corrupt file) and checks the
 //!   schema (an Automerge document that is not a plan), and every error names the file.
+//! - A torn tail (power lost in the middle of an append) is not an unreadable plan: the
+//!   complete chunks load, [`PlanFile::torn_tail`] reports the torn one, and the next write
+//!   cuts it off under the exclusive lock before appending ([`tail`]).
+
+mod tail;
+
+pub use tail::TornTail;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -18,9 +25,7 @@ use automerge::{AutoCommit, ChangeHash};
 
 use crate::document::{ChangeSet, Document};
 use crate::error::{DocError, Result};
-
-/// Automerge's file magic.
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+use tail::{MAGIC, Scan};
 
 /// How a save was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +53,8 @@ pub struct PlanFile {
     tail_len: u64,
     /// What the file looked like when we last read or wrote it.
     stamp: Option<FileStamp>,
+    /// A torn final chunk seen in the file as `stamp` describes it, not yet cut off.
+    torn: Option<TornTail>,
 }
 
 /// Enough of a file's metadata to tell that someone else wrote it: an append grows it, a
@@ -81,6 +88,14 @@ impl FileStamp {
         self.ino == other.ino && self.dev == other.dev
     }
 }
+
+/// The appended tail is kept below this share of the compacted body (1/32): opening a file
+/// replays the tail op by op into the loaded body, at a cost per op that grows with the plan,
+/// while the body loads in one pass. A whole-plan edit is therefore saved compacted, and a
+/// run of small edits is folded in before it slows opening noticeably.
+const TAIL_SHARE: u64 = 32;
+/// ... but small plans, which replay fast anyway, still append their edits.
+const TAIL_FLOOR: u64 = 16 * 1024;
 
 /// How many times a writer retries when the file it locked was replaced meanwhile.
 const LOCK_ATTEMPTS: usize = 64;
@@ -196,31 +211,57 @@ pub fn load(path: &Path) -> Result<Document> {
     PlanFile::open(path).map(|(_, d)| d)
 }
 
-/// Decodes bytes read from `path` (the path is only used in error messages).
+/// Decodes bytes read from `path` (the path is only used in error messages). A torn tail is
+/// left out with a warning; [`PlanFile::open`] also reports it.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Document> {
+    decode_complete(path, bytes).map(|(doc, _)| doc)
+}
+
+fn corrupt(path: &Path, reason: &str) -> DocError {
+    let bak = backup_path(path);
+    DocError::CorruptFile {
+        path: path.to_owned(),
+        reason: if bak.exists() {
+            format!("{reason} (the previous good copy is {})", bak.display())
+        } else {
+            reason.to_owned()
+        },
+    }
+}
+
+/// Decodes the complete chunks of `bytes`, and says where a torn final chunk begins.
+fn decode_complete(path: &Path, bytes: &[u8]) -> Result<(Document, Option<TornTail>)> {
     if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
         return Err(DocError::ForeignFile {
             path: path.to_owned(),
         });
     }
-    let am = AutoCommit::load(bytes).map_err(|e| DocError::CorruptFile {
-        path: path.to_owned(),
-        reason: {
-            let bak = backup_path(path);
-            if bak.exists() {
-                format!("{e} (the previous good copy is {})", bak.display())
-            } else {
-                e.to_string()
-            }
-        },
-    })?;
-    Document::from_automerge(am).map_err(|e| match e {
+    let torn = match tail::scan(bytes, 0) {
+        Scan::Complete => None,
+        Scan::Torn(t) if t.offset > 0 => Some(t),
+        Scan::Torn(_) => return Err(corrupt(path, "the file holds no complete chunk")),
+        Scan::Corrupt { offset, reason } => {
+            return Err(corrupt(path, &format!("at byte {offset}: {reason}")));
+        }
+    };
+    let complete = torn.map_or(bytes, |t| &bytes[..t.offset as usize]);
+    let am = AutoCommit::load(complete).map_err(|e| corrupt(path, &e.to_string()))?;
+    if let Some(t) = torn {
+        tracing::warn!(
+            path = %path.display(),
+            offset = t.offset,
+            ignored_bytes = t.ignored_bytes,
+            "the file ends in a torn change (an interrupted save); it is left out and cut off at the next save"
+        );
+    }
+    let doc = Document::from_automerge(am).map_err(|e| match e {
         DocError::NotAPlan { reason, .. } => DocError::NotAPlan {
             path: path.to_owned(),
             reason,
         },
         other => other,
-    })
+    })?;
+    Ok((doc, torn))
 }
 
 impl PlanFile {
@@ -231,7 +272,7 @@ impl PlanFile {
             let mut locked = Locked::open(path, false)?;
             (locked.read_from(path, 0)?, locked.stamp)
         };
-        let mut doc = decode(path, &bytes)?;
+        let (mut doc, torn) = decode_complete(path, &bytes)?;
         let stamp = FileStamp {
             len: bytes.len() as u64,
             ..stamp
@@ -239,9 +280,10 @@ impl PlanFile {
         let file = Self {
             path: path.to_owned(),
             saved_heads: doc.heads(),
-            body_len: bytes.len() as u64,
+            body_len: torn.map_or(bytes.len() as u64, |t| t.offset),
             tail_len: 0,
             stamp: Some(stamp),
+            torn,
         };
         Ok((file, doc))
     }
@@ -254,6 +296,7 @@ impl PlanFile {
             body_len: 0,
             tail_len: 0,
             stamp: None,
+            torn: None,
         };
         file.save_full(doc)?;
         Ok(file)
@@ -262,6 +305,12 @@ impl PlanFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The torn final chunk (an interrupted save) this handle found in the file and left out,
+    /// until the next write cuts it off.
+    pub fn torn_tail(&self) -> Option<TornTail> {
+        self.torn
     }
 
     /// Whether the file on disk differs from what this handle last read or wrote (someone else
@@ -298,11 +347,13 @@ impl PlanFile {
         };
         let mut locked = Locked::open(&self.path, true)?;
         let merged = self.read_others(doc, &mut locked)?;
+        self.cut_torn_tail(&mut locked)?;
         if ours.is_empty() {
             self.saved_heads = doc.heads();
             return Ok((SaveKind::Unchanged, merged));
         }
-        if self.body_len == 0 || self.tail_len + ours.len() as u64 > self.body_len {
+        let tail_limit = (self.body_len / TAIL_SHARE).max(TAIL_FLOOR);
+        if self.body_len == 0 || self.tail_len + ours.len() as u64 > tail_limit {
             let bytes = doc.save();
             write_atomic(&self.path, &bytes, true)?;
             self.after_full_write(doc, bytes.len() as u64);
@@ -346,29 +397,41 @@ impl PlanFile {
             return Ok(ChangeSet::default());
         }
         let appended = now.same_file(&known) && now.len >= known.len;
-        let bytes = locked.read_from(&self.path, if appended { known.len } else { 0 })?;
-        let merged = if bytes.is_empty() {
+        // Complete chunks end where a torn tail began: whatever replaced it starts there.
+        let from = if appended {
+            self.torn.map_or(known.len, |t| t.offset)
+        } else {
+            0
+        };
+        let bytes = locked.read_from(&self.path, from)?;
+        let unreadable = |e: &dyn std::fmt::Display| DocError::CorruptFile {
+            path: self.path.clone(),
+            reason: format!("changes written by another program could not be read: {e}"),
+        };
+        self.torn = match tail::scan(&bytes, from) {
+            Scan::Complete => None,
+            Scan::Torn(t) => Some(t),
+            Scan::Corrupt { offset, reason } => {
+                return Err(unreadable(&format!("at byte {offset}: {reason}")));
+            }
+        };
+        let complete = self
+            .torn
+            .map_or(&bytes[..], |t| &bytes[..(t.offset - from) as usize]);
+        let merged = if complete.is_empty() {
             ChangeSet::default()
         } else {
-            doc.load_incremental(&bytes)
-                .map_err(|e| DocError::CorruptFile {
-                    path: self.path.clone(),
-                    reason: format!("changes written by another program could not be read: {e}"),
-                })?
+            doc.load_incremental(complete).map_err(|e| unreadable(&e))?
         };
         if appended {
-            self.tail_len += bytes.len() as u64;
+            self.tail_len += complete.len() as u64;
         } else {
             // Someone compacted the file: it is all body now.
-            self.body_len = bytes.len() as u64;
+            self.body_len = complete.len() as u64;
             self.tail_len = 0;
         }
         self.stamp = Some(FileStamp {
-            len: if appended {
-                known.len + bytes.len() as u64
-            } else {
-                bytes.len() as u64
-            },
+            len: from + bytes.len() as u64,
             ..now
         });
         if !merged.is_empty() {
@@ -394,7 +457,34 @@ impl PlanFile {
         Ok(())
     }
 
+    /// Cuts a torn final chunk off the file this handle holds exclusively, so appends follow
+    /// the complete chunks again.
+    fn cut_torn_tail(&mut self, locked: &mut Locked) -> Result<()> {
+        let Some(t) = self.torn else {
+            return Ok(());
+        };
+        locked
+            .file
+            .set_len(t.offset)
+            .and_then(|()| locked.file.sync_data())
+            .map_err(|e| DocError::io(&self.path, e))?;
+        tracing::warn!(
+            path = %self.path.display(),
+            offset = t.offset,
+            bytes = t.ignored_bytes,
+            "cut off the torn end of the file"
+        );
+        self.torn = None;
+        let meta = locked
+            .file
+            .metadata()
+            .map_err(|e| DocError::io(&self.path, e))?;
+        self.stamp = Some(FileStamp::of(&meta));
+        Ok(())
+    }
+
     fn after_full_write(&mut self, doc: &mut Document, len: u64) {
+        self.torn = None;
         self.body_len = len;
         self.tail_len = 0;
         self.saved_heads = doc.heads();

@@ -106,6 +106,7 @@ impl Stored {
             ScalarValue::Str(s) => Self::Str(s.to_string()),
             ScalarValue::F64(f) => Self::Num(*f),
             ScalarValue::Int(i) => Self::Num(*i as f64),
+            ScalarValue::Counter(c) => Self::Num(i64::from(c) as f64),
             ScalarValue::Uint(u) => Self::Num(*u as f64),
             ScalarValue::Boolean(b) => Self::Bool(*b),
             _ => return None,

@@ -216,7 +216,16 @@ struct Room {
     empty_since: Option<Instant>,
 }
 
-/// Loads a room's document and refused list; `None` when storage fails.
+/// How much a stored change counts towards compaction: one per started 256 bytes. Automerge
+/// replays a logged change op by op into the loaded snapshot, at a cost per op that grows with
+/// the document, while the same ops compacted load in one pass; so a whole-plan edit (hundreds
+/// of kilobytes in one change) must trigger compaction as surely as a thousand small ones.
+fn change_weight(bytes: usize) -> usize {
+    1 + bytes / 256
+}
+
+/// Loads a room's document and refused list, and the compaction weight of its change log;
+/// `None` when storage fails.
 async fn load_room(
     id: DocumentId,
     ctx: &RoomContext,
@@ -257,7 +266,9 @@ async fn load_room(
         }
     }
     tracing::info!(room = %id, chunks = chunks.len(), heads = doc.get_heads().len(), "room loaded");
-    Some((doc, refused, chunks.len()))
+    // The first chunk is the snapshot; what follows is the log compaction would fold in.
+    let logged = chunks.iter().skip(1).map(|c| change_weight(c.len())).sum();
+    Some((doc, refused, logged))
 }
 
 async fn run_room(
@@ -266,11 +277,15 @@ async fn run_room(
     ctx: RoomContext,
     mut rx: mpsc::Receiver<RoomCmd>,
 ) {
-    let Some((doc, refused, stored_chunks)) = load_room(id, &ctx).await else {
+    let Some((doc, refused, logged_weight)) = load_room(id, &ctx).await else {
         fail_all(&mut rx, "room storage unavailable").await;
         return;
     };
-    let mut room = Room::new(id, doc, settings, &ctx, refused, stored_chunks);
+    let mut room = Room::new(id, doc, settings, &ctx, refused, logged_weight);
+    if room.appended_since_compact >= ctx.compact_every {
+        // The log was long or held big changes: the next restart should not replay it again.
+        room.compact().await;
+    }
     let mut tick = tokio::time::interval(ctx.presence_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut shutdown = ctx.shutdown.clone();
@@ -436,7 +451,7 @@ impl Room {
         settings: RoomSettings,
         ctx: &RoomContext,
         refused: HashMap<ChangeHash, String>,
-        stored_chunks: usize,
+        logged_weight: usize,
     ) -> Self {
         let flushed_heads = doc.get_heads();
         Room {
@@ -457,7 +472,7 @@ impl Room {
             flushed_heads,
             oldest_unflushed: None,
             needs_sync: false,
-            appended_since_compact: stored_chunks.saturating_sub(1),
+            appended_since_compact: logged_weight,
             empty_since: Some(Instant::now()),
         }
     }
@@ -918,7 +933,11 @@ impl Room {
         }
         let n = self.persisting_batch.len();
         Metrics::add(&self.ctx.metrics.changes_accepted_total, n as u64);
-        self.appended_since_compact += n;
+        self.appended_since_compact += self
+            .persisting_batch
+            .iter()
+            .map(|c| change_weight(c.bytes.len()))
+            .sum::<usize>();
         true
     }
 
