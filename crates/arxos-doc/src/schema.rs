@@ -142,11 +142,17 @@ impl From<&PropValue> for Stored {
     }
 }
 
-/// Reads a map object into `key → scalar`, ignoring nested objects.
+/// Reads a map object into `key → scalar`, ignoring nested objects. A text object counts as
+/// its string: other Automerge clients (automerge-repo in JavaScript) write strings as
+/// collaborative text by default.
 pub fn read_flat<D: ReadDoc>(doc: &D, obj: &ObjId) -> BTreeMap<String, Stored> {
     doc.map_range(obj, ..)
         .filter_map(|item| match &item.value {
             ValueRef::Scalar(s) => Stored::from_ref(s).map(|v| (item.key.to_string(), v)),
+            ValueRef::Object(ObjType::Text) => doc
+                .text(item.id())
+                .ok()
+                .map(|t| (item.key.to_string(), Stored::Str(t))),
             ValueRef::Object(_) => None,
         })
         .collect()
