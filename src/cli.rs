@@ -27,14 +27,18 @@ use clap::{Args, Parser, Subcommand};
 
 pub use output::Out;
 
-/// Arxos Studio — collaborative floor plans. Run without arguments to see the sample plan.
+/// Arxos Studio — collaborative floor plans. Without a command, opens the editor window on
+/// FILE (a plan, or an SVG drawing to import), or on the bundled sample plan.
 #[derive(Debug, Parser)]
-#[command(name = "arxos", version, about, long_about = None)]
+#[command(name = "arxos", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// What to do (nothing: summary of the bundled sample plan and this help).
+    /// A plan (.arx) or drawing (.svg, .svgx) to open in the editor.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// What to do (nothing: open the editor window).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -329,7 +333,10 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
     match cli.command {
-        None => read::welcome(out),
+        None => {
+            let _ = out;
+            arxos_editor::run(cli.file, crate::sample::SAMPLE_SVGX).map_err(anyhow::Error::new)
+        }
         Some(cmd) => match cmd {
             Command::Import {
                 input,

@@ -1,8 +1,8 @@
 //! Arxos Studio: the collaborative SVGX floor-plan editor, and the same binary as a headless
 //! CLI for scripting (import, export, info, find, get/set, history, generate...).
 //!
-//! Until the GUI lands, running with no arguments prints the bundled sample plan's summary
-//! and the command help.
+//! Without a subcommand it opens the editor window (`arxos-editor`) on the file given, or on
+//! the bundled sample plan; without a display it says so in one line and exits non-zero.
 
 mod cli;
 mod sample;

@@ -19,13 +19,34 @@ fn sample(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn no_arguments_prints_the_sample_summary_and_help() {
+fn without_a_display_the_editor_says_so_in_one_line_and_fails() {
+    for args in [&[][..], &["plan.arx"][..]] {
+        let out = arxos()
+            .args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("no display") && err.contains("arxos --help"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_help_lists_the_editor_and_the_commands() {
     arxos()
+        .arg("--help")
         .assert()
         .success()
-        .stdout(predicate::str::contains("Sample office"))
-        .stdout(predicate::str::contains("outlet"))
-        .stdout(predicate::str::contains("Usage: arxos"));
+        .stdout(predicate::str::contains("Usage: arxos [OPTIONS] [FILE]"))
+        .stdout(predicate::str::contains("import"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Read-only subcommands: welcome, info, find, get, history.
+//! Read-only subcommands: info, find, get, history.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
@@ -133,21 +133,6 @@ fn print_info(i: &Info) {
         outln!("  {:<14} {n:>7}", k.as_str());
     }
     outln!("history: {} changes", i.changes);
-}
-
-/// `arxos` without arguments: the sample plan's summary, then the help.
-pub fn welcome(out: Out) -> anyhow::Result<()> {
-    let mut doc = crate::sample::sample_plan().context("the bundled sample plan")?;
-    let info = summarize(&mut doc);
-    out.emit(&info, || {
-        outln!(
-            "Arxos Studio — the editor window is not built yet; this is the bundled sample plan.\n"
-        );
-        print_info(&info);
-        outln!();
-        let mut cmd = <super::Cli as clap::CommandFactory>::command();
-        let _ = cmd.print_help();
-    })
 }
 
 /// `arxos info`.
