@@ -83,12 +83,10 @@ pub fn revert_commands(step: &Step, doc: &Document) -> (Vec<Command>, usize) {
                 });
             }
             // Redoing a creation: the element exists as a tombstone; bring it back.
-            (Some(before), None, Some(now)) => {
-                if now.deleted && !before.deleted {
-                    cmds.push(Command::Restore {
-                        ids: vec![id.clone()],
-                    });
-                }
+            (Some(before), None, Some(now)) if now.deleted && !before.deleted => {
+                cmds.push(Command::Restore {
+                    ids: vec![id.clone()],
+                });
             }
             (Some(before), Some(after), Some(now)) => {
                 kept += fields_back(id, &before, after, now, &mut cmds);
