@@ -614,6 +614,8 @@ impl Canvas {
         place: &Placement,
     ) {
         let cursor = self.cursor.map(|s| (m.to_screen(s.point), s));
+        // The filter reads the plan too: take it before holding the plan for drawing.
+        let filter = ws.pick_filter();
         ws.read(|doc| {
             if let Some(e) = self.hover.as_ref().and_then(|id| doc.element(id))
                 && !ws.selection.contains(&e.id)
@@ -656,7 +658,7 @@ impl Canvas {
                 && let Some(pp) = self.pointer_plan
             {
                 let kind = tool.kind().unwrap_or(ElementKind::Door);
-                let hit = nearest_wall(doc, pp, SNAP_PT * m.mm_per_point(), &ws.pick_filter(), &[]);
+                let hit = nearest_wall(doc, pp, SNAP_PT * m.mm_per_point(), &filter, &[]);
                 match hit.map(|h| tools::opening(doc, place, kind, &h)) {
                     Some(Ok(n)) => {
                         let ghost = ghost_element(n);

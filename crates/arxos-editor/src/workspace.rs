@@ -363,11 +363,12 @@ impl Workspace {
         let Some(session) = &self.session else {
             return notices;
         };
-        let mut scene = match self.scene.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        // Lock order everywhere: the plan (inside `read`), then the scene.
         session.client().read(|doc| {
+            let mut scene = match self.scene.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
             if rebuild {
                 scene.rebuild(doc);
             } else {

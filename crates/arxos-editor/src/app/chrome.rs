@@ -221,6 +221,10 @@ impl EditorApp {
                         .right_text(egui::RichText::new(tool.shortcut()).weak()),
                 )
                 .on_hover_text(tool.hint());
+            // The accessible name is the tool's alone, without the shortcut shown beside it.
+            r.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::Button, true, on, tool.label())
+            });
             if r.clicked() {
                 self.select_tool(tool);
             }

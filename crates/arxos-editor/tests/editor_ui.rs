@@ -1,0 +1,316 @@
+//! The real editor app driven through AccessKit by `egui_kittest`, as a person would: choose
+//! a tool by its label, draw on the canvas, edit in the inspector, undo, redo, hide a layer;
+//! the plan (the document the session holds, and the file on disk) is checked after each step.
+//!
+//! Editing needs no GPU (the canvas draws through wgpu only when one is there); the snapshot
+//! test at the end renders the whole window on the software adapter, and skips with a printed
+//! reason when there is none, unless `ARXOS_REQUIRE_GPU=1`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use arxos_doc::{Document, EditContext, ElementKind, Geometry, LayerId, Point, PropValue};
+use arxos_editor::{EditorApp, Launch};
+use egui::{Event, Key, Modifiers, PointerButton};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+fn plan_file(dir: &Path) -> PathBuf {
+    let path = dir.join("plan.arx");
+    let mut doc = Document::new_plan("Test plan", &EditContext::at("setup", 1)).unwrap();
+    arxos_doc::file::PlanFile::create(&path, &mut doc).unwrap();
+    path
+}
+
+fn launch(file: &Path) -> Launch {
+    Launch {
+        file: Some(file.to_owned()),
+        sample_svgx: "",
+        msaa_samples: 1,
+        persist_settings: false,
+    }
+}
+
+fn harness(file: &Path) -> Harness<'static, EditorApp> {
+    let launch = launch(file);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| EditorApp::new(cc, launch));
+    h.run_steps(3);
+    h
+}
+
+/// A click on the canvas at a plan point.
+fn click_plan(h: &mut Harness<'static, EditorApp>, p: Point) {
+    let pos = h.state().screen_pos(p).expect("the canvas was laid out");
+    h.hover_at(pos);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+}
+
+fn read<R>(h: &Harness<'static, EditorApp>, f: impl FnOnce(&Document) -> R) -> R {
+    h.state().ws.as_ref().unwrap().read(f).unwrap()
+}
+
+fn voltage(h: &Harness<'static, EditorApp>) -> PropValue {
+    read(h, |doc| {
+        doc.elements()
+            .find(|e| e.kind == ElementKind::Outlet)
+            .unwrap()
+            .props["voltage"]
+            .value
+            .clone()
+    })
+}
+
+/// Waits (bounded) until the file on disk, read fresh, satisfies `check`: the session writes
+/// within 100 ms of an edit.
+fn eventually_on_disk(file: &Path, check: impl Fn(&Document) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(doc) = arxos_doc::file::load(file) {
+            if check(&doc) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "the file never showed the edit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn draw_a_wall_place_an_outlet_edit_undo_redo_and_hide_a_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = plan_file(dir.path());
+    let mut h = harness(&file);
+
+    // Draw a wall: the Wall tool, two clicks, Enter.
+    h.get_by_label("Wall").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tool, arxos_editor::tools::Tool::Wall);
+    click_plan(&mut h, Point::new(0.0, 0.0));
+    click_plan(&mut h, Point::new(4_000.0, 0.0));
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    let walls: Vec<(Geometry, PropValue)> = read(&h, |doc| {
+        doc.elements()
+            .filter(|e| e.kind == ElementKind::Wall)
+            .map(|e| (e.geometry.clone(), e.props["thickness"].value.clone()))
+            .collect()
+    });
+    assert_eq!(walls.len(), 1, "one wall drawn");
+    assert_eq!(
+        walls[0].0,
+        Geometry::Polyline {
+            points: vec![Point::new(0.0, 0.0), Point::new(4_000.0, 0.0)]
+        },
+        "snapped to the grid"
+    );
+    assert_eq!(walls[0].1, PropValue::Number(150.0));
+
+    // Place an outlet.
+    h.get_by_label("Outlet").click();
+    h.run_steps(2);
+    click_plan(&mut h, Point::new(2_000.0, 1_000.0));
+    let (at, layer) = read(&h, |doc| {
+        let o = doc
+            .elements()
+            .find(|e| e.kind == ElementKind::Outlet)
+            .unwrap();
+        ((o.transform.x, o.transform.y), o.layer.clone())
+    });
+    assert_eq!(at, (2_000.0, 1_000.0));
+    assert_eq!(layer, LayerId::new("electrical"));
+    assert_eq!(voltage(&h), PropValue::Number(230.0));
+    assert_eq!(
+        h.state().ws.as_ref().unwrap().selection.len(),
+        1,
+        "the new outlet is selected"
+    );
+
+    // Edit its voltage in the inspector: the field labelled "voltage".
+    let field = h.get_by_label("voltage");
+    field.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_label("voltage").type_text("240");
+    h.run_steps(1);
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert_eq!(voltage(&h), PropValue::Number(240.0));
+    eventually_on_disk(&file, |doc| {
+        doc.elements().any(|e| {
+            e.kind == ElementKind::Outlet && e.props["voltage"].value == PropValue::Number(240.0)
+        })
+    });
+
+    // Undo and redo, from the tool bar.
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(
+        voltage(&h),
+        PropValue::Number(230.0),
+        "undo takes the edit back"
+    );
+    h.get_by_label("Redo").click();
+    h.run_steps(3);
+    assert_eq!(voltage(&h), PropValue::Number(240.0), "redo does it again");
+
+    // Hide the electrical layer on this screen: the plan is untouched, the outlet can no
+    // longer be picked, and it is no longer selected.
+    let snapshot = |doc: &Document| {
+        (
+            doc.elements().cloned().collect::<Vec<_>>(),
+            doc.layers().clone(),
+        )
+    };
+    let before = read(&h, snapshot);
+    h.get_by_label("Electrical").click();
+    h.run_steps(3);
+    let ws = h.state().ws.as_ref().unwrap();
+    assert!(ws.hidden_layers.contains(&LayerId::new("electrical")));
+    assert!(ws.selection.is_empty());
+    assert_eq!(
+        read(&h, snapshot),
+        before,
+        "hiding a layer on screen edits nothing"
+    );
+    h.get_by_label("Select").click();
+    h.run_steps(2);
+    click_plan(&mut h, Point::new(2_000.0, 1_000.0));
+    assert!(
+        h.state().ws.as_ref().unwrap().selection.is_empty(),
+        "a hidden layer's element is not picked"
+    );
+    // The wall still is, on its body.
+    click_plan(&mut h, Point::new(1_000.0, 40.0));
+    assert_eq!(h.state().ws.as_ref().unwrap().selection.len(), 1);
+}
+
+#[test]
+fn a_door_refuses_to_be_placed_off_a_wall_and_moves_with_its_wall() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = plan_file(dir.path());
+    let mut h = harness(&file);
+    h.get_by_label("Wall").click();
+    h.run_steps(2);
+    click_plan(&mut h, Point::new(0.0, 0.0));
+    click_plan(&mut h, Point::new(6_000.0, 0.0));
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+
+    h.get_by_label("Door").click();
+    h.run_steps(2);
+    click_plan(&mut h, Point::new(3_000.0, 3_000.0));
+    assert_eq!(
+        read(&h, |doc| doc
+            .elements()
+            .filter(|e| e.kind == ElementKind::Door)
+            .count()),
+        0
+    );
+    click_plan(&mut h, Point::new(3_000.0, 20.0));
+    let host = read(&h, |doc| {
+        doc.elements()
+            .find(|e| e.kind == ElementKind::Door)
+            .map(|d| d.refs["host"].clone())
+    });
+    let wall = read(&h, |doc| {
+        doc.elements()
+            .find(|e| e.kind == ElementKind::Wall)
+            .unwrap()
+            .id
+            .clone()
+    });
+    assert_eq!(host, Some(wall.clone()));
+
+    // Select the wall and nudge it: the door goes along.
+    h.get_by_label("Select").click();
+    h.run_steps(2);
+    click_plan(&mut h, Point::new(1_000.0, 0.0));
+    assert!(h.state().ws.as_ref().unwrap().selection.contains(&wall));
+    let door_y = |h: &Harness<'static, EditorApp>| {
+        read(h, |doc| {
+            doc.elements()
+                .find(|e| e.kind == ElementKind::Door)
+                .unwrap()
+                .transform
+                .y
+        })
+    };
+    let before = door_y(&h);
+    h.key_press(Key::ArrowDown);
+    h.run_steps(3);
+    assert!(
+        (door_y(&h) - before - 100.0).abs() < 1e-6,
+        "the door moved with its wall"
+    );
+}
+
+/// Whether a wgpu adapter exists; without one, the rendering test skips (unless required).
+fn gpu_available() -> bool {
+    if arxos_render::Gpu::headless().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("ARXOS_REQUIRE_GPU").as_deref() != Ok("1"),
+        "ARXOS_REQUIRE_GPU=1 but no wgpu adapter was found"
+    );
+    eprintln!("skipping: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+    false
+}
+
+#[test]
+fn the_window_renders_the_plan_on_the_gpu() {
+    if !gpu_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sample.arx");
+    let svgx = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/sample-office.svgx"
+    ))
+    .unwrap();
+    let (mut doc, _) =
+        arxos_doc::svgx::import_svg(&svgx, "sample", &EditContext::at("t", 1)).unwrap();
+    arxos_doc::file::PlanFile::create(&file, &mut doc).unwrap();
+    let launch = launch(&file);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| EditorApp::new(cc, launch));
+    h.run_steps(3);
+    let image = h.render().expect("the window renders");
+    // The canvas shows the drawing: walls are the darkest ink on the plan, so the canvas
+    // region holds many near-black pixels, and the paper around them.
+    let m = h.state().canvas.mapping.unwrap();
+    let ppp = m.ppp;
+    let (mut ink, mut paper) = (0usize, 0usize);
+    for y in (m.rect.top() * ppp) as u32..(m.rect.bottom() * ppp) as u32 {
+        for x in (m.rect.left() * ppp) as u32..(m.rect.right() * ppp) as u32 {
+            let p = image.get_pixel(x, y).0;
+            let lum = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+            if lum < 3 * 90 {
+                ink += 1;
+            } else if lum > 3 * 240 {
+                paper += 1;
+            }
+        }
+    }
+    assert!(ink > 5_000, "walls drawn: {ink} dark pixels");
+    assert!(
+        paper > 50_000,
+        "paper around the plan: {paper} light pixels"
+    );
+}
