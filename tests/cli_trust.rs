@@ -3,6 +3,7 @@
 //! error before anything is written; `--json` failures are JSON; `export` says what it keeps.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+#![allow(clippy::float_cmp)] // positions moved by whole millimetres compare exactly
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,49 @@ fn bad_input_is_refused_where_it_enters_in_one_line() {
         "out of range",
     );
     assert_eq!(fs::read(&plan).unwrap(), before);
+}
+
+#[test]
+fn zero_expiries_and_timeouts_and_http_public_urls_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = sample(dir.path());
+    let relay = "ws://127.0.0.1:9";
+    one_line_error(
+        &plan,
+        &["share", "PLAN", "--relay", relay, "--expires", "0d"],
+        "--expires must be longer than 0",
+    );
+    one_line_error(
+        &plan,
+        &["share", "PLAN", "--relay", relay, "--timeout-secs", "0"],
+        "--timeout-secs must be at least 1",
+    );
+    let out = dir.path().join("c.arx").display().to_string();
+    one_line_error(
+        &plan,
+        &["clone", "arx1_x", "-o", &out, "--timeout-secs", "0"],
+        "--timeout-secs must be at least 1",
+    );
+    one_line_error(
+        &plan,
+        &["sync", "PLAN", "--timeout-secs", "0"],
+        "--timeout-secs must be at least 1",
+    );
+    let data = dir.path().join("relay").display().to_string();
+    one_line_error(
+        &plan,
+        &[
+            "relay",
+            "--data",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://relay.example.org",
+        ],
+        "must be a ws:// or wss:// address",
+    );
+    assert!(!Path::new(&out).exists());
 }
 
 #[test]

@@ -154,7 +154,7 @@ pub struct RelayArgs {
     /// Admin token [env: `ARXOS_ADMIN_TOKEN`]; generated and stored when absent.
     #[arg(long)]
     pub admin_token: Option<String>,
-    /// Address written into invite codes.
+    /// `ws://…` or `wss://…` address written into invite codes (default: the request's Host).
     #[arg(long)]
     pub public_url: Option<String>,
 }
@@ -207,6 +207,15 @@ struct Shared {
 /// `arxos share`.
 pub fn run_share(out: Out, a: &ShareArgs) -> anyhow::Result<()> {
     out.guard(|| {
+        let timeout = positive_secs("--timeout-secs", a.timeout_secs)?;
+        let expires_in_secs = a
+            .expires
+            .as_deref()
+            .map(parse_duration_secs)
+            .transpose()?;
+        if expires_in_secs == Some(0) {
+            bail!("--expires must be longer than 0 (leave it out for an invite that lasts until revoked)");
+        }
         arxos_doc::file::load(&a.file)?;
         let grant = Grant {
             floors: split_list(a.floors.as_deref()),
@@ -217,9 +226,9 @@ pub fn run_share(out: Out, a: &ShareArgs) -> anyhow::Result<()> {
             admin_token: admin_token(a.admin_token.as_deref())?,
             role: a.role,
             grant,
-            expires_in_secs: a.expires.as_deref().map(parse_duration_secs).transpose()?,
+            expires_in_secs,
             hard_locks: a.hard_locks,
-            timeout: Duration::from_secs(a.timeout_secs),
+            timeout,
         };
         let o = share(&a.file, &opts)?;
         let r = Shared {
@@ -250,9 +259,10 @@ struct Cloned {
 /// `arxos clone CODE -o FILE`.
 pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyhow::Result<()> {
     out.guard(|| {
+        let timeout = positive_secs("--timeout-secs", timeout_secs)?;
         let invite = parse_code(code)?;
         let progress = SyncProgress::new(format!("cloning into {}", output.display()), out.json);
-        let summary = clone_document(invite, output, Duration::from_secs(timeout_secs), &|s| {
+        let summary = clone_document(invite, output, timeout, &|s| {
             progress.update(s);
         });
         progress.finish();
@@ -295,6 +305,7 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
             return sync_status(out, &file);
         }
         let file = a.file.context("give the plan file: arxos sync FILE")?;
+        positive_secs("--timeout-secs", a.timeout_secs)?;
         let invite = match &a.invite {
             Some(c) => parse_code(c)?,
             None => arxos_session::remembered_invite(&file)?,
@@ -384,6 +395,7 @@ fn observe(code: &str, wait_secs: u64) -> anyhow::Result<Session> {
 /// `arxos who CODE`.
 pub fn run_who(out: Out, code: &str, wait_secs: u64) -> anyhow::Result<()> {
     out.guard(|| {
+        positive_secs("--wait", wait_secs)?;
         let session = observe(code, wait_secs)?;
         // Presence is coalesced into ticks; give the first batch time to arrive.
         std::thread::sleep(Duration::from_millis(500));
@@ -660,6 +672,7 @@ pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var("ARXOS_ADMIN_TOKEN").ok());
     config.public_url.clone_from(&a.public_url);
+    config.check().context("--public-url")?;
     let tls = config.tls.is_some();
     let rt = runtime()?;
     rt.block_on(async {
@@ -672,6 +685,14 @@ pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
         handle.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// Refuses a zero `--timeout-secs` / `--wait`: it would give up before trying.
+fn positive_secs(flag: &str, secs: u64) -> anyhow::Result<Duration> {
+    if secs == 0 {
+        bail!("{flag} must be at least 1 second (0 would give up before trying)");
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// Turns `--for SECS` into a duration.
