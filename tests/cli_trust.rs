@@ -365,7 +365,7 @@ fn export_says_what_svgx_keeps_and_leaves_out() {
 }
 
 #[test]
-fn conflict_views_show_units() {
+fn conflict_views_show_units_and_which_side_is_local() {
     let dir = tempfile::tempdir().unwrap();
     let a = sample(dir.path());
     let b = dir.path().join("b.arx");
@@ -399,5 +399,22 @@ fn conflict_views_show_units() {
         .assert()
         .success()
         .stdout(predicate::str::contains("base      230 V"))
-        .stdout(predicate::str::contains("local     240 V"));
+        .stdout(predicate::str::contains("local     240 V"))
+        .stdout(predicate::str::contains(
+            "local = this file's values before its last merge",
+        ));
+    assert_eq!(c["local_is"], "before-last-merge");
+    // A copy of the merged file has no merge record beside it, and says so.
+    let copy = dir.path().join("copy.arx");
+    fs::copy(&m, &copy).unwrap();
+    let list = json(arxos().args(["conflicts", "list"]).arg(&copy));
+    assert_eq!(list[0]["local_is"], "shown-value");
+    arxos()
+        .args(["conflicts", "list"])
+        .arg(&copy)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "local = the value the plan shows now",
+        ));
 }

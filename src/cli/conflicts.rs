@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use arxos_doc::conflict::rules::{Rule, rules};
-use arxos_doc::conflict::{AutoResolution, Choice, Conflict, Side};
+use arxos_doc::conflict::{AutoResolution, Choice, Conflict, LocalSide, Side};
 use arxos_doc::file;
 use arxos_doc::workflow::{self, MergeOptions, ResolveWith, RuleSpec};
 use arxos_doc::{DocError, Document, EditContext, PropValue};
@@ -38,9 +38,11 @@ struct Row<'a> {
     others: Vec<&'a Side>,
     related: Vec<String>,
     message: &'a str,
+    /// Which values are local: `before-last-merge` or `shown-value` (see `LocalSide`).
+    local_is: &'static str,
 }
 
-fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
+fn row<'a>(doc: &Document, c: &'a Conflict, local: &LocalSide) -> Row<'a> {
     let value = |s: &'a Option<Side>| s.as_ref().and_then(|s| s.value.as_ref());
     Row {
         id: &c.id,
@@ -67,6 +69,7 @@ fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
             })
             .collect(),
         message: &c.message,
+        local_is: local.as_str(),
     }
 }
 
@@ -242,13 +245,21 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
         ConflictsCmd::List { file } => {
             let plan = workflow::scan_file(&file)?;
             let list = plan.list();
-            let rows: Vec<Row<'_>> = list.iter().map(|c| row(&plan.document, c)).collect();
-            out.emit(&rows, || print_table(&rows))
+            let rows: Vec<Row<'_>> = list
+                .iter()
+                .map(|c| row(&plan.document, c, &plan.local))
+                .collect();
+            out.emit(&rows, || {
+                print_table(&rows);
+                if !rows.is_empty() {
+                    eprintln!("note: {}", plan.local.describe());
+                }
+            })
         }
         ConflictsCmd::Show { file, id } => {
             let plan = workflow::scan_file(&file)?;
             let c = plan.get(&id).map_err(hint)?;
-            let r = row(&plan.document, c);
+            let r = row(&plan.document, c, &plan.local);
             out.emit(&r, || {
                 outln!("{}  {} {}  {}", esc(&c.id), c.severity, c.kind, esc(&c.tag));
                 outln!("  {}", esc(&c.message));
@@ -282,6 +293,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                 for rel in &r.related {
                     outln!("  related   {}", esc(rel));
                 }
+                outln!("  ({})", plan.local.describe());
             })
         }
         ConflictsCmd::Resolve {
@@ -433,7 +445,13 @@ pub fn merge(
             .map_err(hint)?;
         let (doc, m) = (&merged.document, &merged.outcome);
         let auto = &m.auto_resolved;
-        let rows: Vec<Row<'_>> = m.conflicts.iter().map(|c| row(doc, c)).collect();
+        // Ours before the merge is local, as recorded beside the output.
+        let ours_first = LocalSide::Heads(Vec::new());
+        let rows: Vec<Row<'_>> = m
+            .conflicts
+            .iter()
+            .map(|c| row(doc, c, &ours_first))
+            .collect();
         let report = Merged {
             output: merged.written.as_ref().map(|o| o.display().to_string()),
             preview,
@@ -454,6 +472,13 @@ pub fn merge(
             );
             print_auto(auto);
             print_table(&report.conflicts);
+            if !report.conflicts.is_empty() {
+                eprintln!(
+                    "note: local = {} before this merge, remote = {}",
+                    ours.display(),
+                    theirs.display()
+                );
+            }
             if let Some(o) = &report.output {
                 outln!("wrote {o}");
             }

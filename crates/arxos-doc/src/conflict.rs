@@ -174,6 +174,30 @@ pub enum LocalSide {
     Winner,
 }
 
+impl LocalSide {
+    /// What "local" means in a conflict view, in one line.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Heads(_) => {
+                "local = this file's values before its last merge (recorded in the \
+                 .replica.json beside it), remote = what that merge brought"
+            }
+            Self::Winner => {
+                "local = the value the plan shows now, remote = the competing values (no \
+                 merge is recorded beside this file: a copy or move leaves that record behind)"
+            }
+        }
+    }
+
+    /// A short name for scripts: `before-last-merge` or `shown-value`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Heads(_) => "before-last-merge",
+            Self::Winner => "shown-value",
+        }
+    }
+}
+
 /// The conflicts of a document, kept up to date incrementally from change sets.
 #[derive(Clone, Debug, Default)]
 pub struct ConflictIndex {
