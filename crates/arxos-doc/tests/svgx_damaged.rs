@@ -79,6 +79,17 @@ fn an_element_with_a_bad_number_is_skipped_by_name_and_the_rest_imports() {
         assert!(w.contains("skipped"), "{w}");
         assert!(w.starts_with("line "), "{w}");
     }
+    // Lines count from the `<svg>` line: the first element is on line 2.
+    assert!(
+        report.warnings[0].starts_with("line 2: "),
+        "{}",
+        report.warnings[0]
+    );
+    assert!(
+        report.warnings[6].starts_with("line 8: "),
+        "{}",
+        report.warnings[6]
+    );
     assert!(report.warnings[0].contains(r#"arx:x="NaN""#));
     assert!(report.warnings[3].contains(r#"arx:num-voltage="NaN""#));
 }

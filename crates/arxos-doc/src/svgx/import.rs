@@ -249,10 +249,42 @@ fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
     Ok(Decoded { new, refs })
 }
 
+/// Line numbers of positions met in increasing order, counted once: warnings about a file
+/// with many damaged elements cost one pass over the text, not one per warning.
+struct Lines<'t> {
+    text: &'t str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte offset `pos`.
+    fn at(&mut self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        if pos < self.pos || !self.text.is_char_boundary(pos) {
+            *self = Self::new(self.text);
+            if !self.text.is_char_boundary(pos) {
+                return self.line;
+            }
+        }
+        self.line += self.text[self.pos..pos].matches('\n').count();
+        self.pos = pos;
+        self.line
+    }
+}
+
 /// How a warning names an element of the file: its line, its element name and `id` (or
 /// `arx:tag` when it has no id).
-fn describe(xml: &roxmltree::Document<'_>, n: &Node<'_, '_>) -> String {
-    let line = xml.text_pos_at(n.range().start).row;
+fn describe(lines: &mut Lines<'_>, n: &Node<'_, '_>) -> String {
+    let line = lines.at(n.range().start);
     let name = n.tag_name().name();
     match (plain(n, "id"), arx(n, "tag")) {
         (Some(id), _) => format!("line {line}: <{name} id=\"{id}\">"),
@@ -373,6 +405,7 @@ pub fn import_svg(
     let mut svgx_ids = BTreeSet::new();
     let mut any_svgx = false;
     let mut seen_ids = BTreeSet::new();
+    let mut lines = Lines::new(text);
     for n in root.descendants().filter(Node::is_element) {
         let Some(kind) = arx(&n, "kind") else {
             continue;
@@ -389,7 +422,7 @@ pub fn import_svg(
                     let fresh = ElementId::random();
                     report.warnings.push(format!(
                         "{}: the id `{id}` is repeated; imported as `{fresh}`",
-                        describe(&xml, &n)
+                        describe(&mut lines, &n)
                     ));
                     d.new.id = Some(fresh);
                 }
@@ -397,7 +430,7 @@ pub fn import_svg(
             }
             Err(e) => report
                 .warnings
-                .push(format!("{}: skipped: {e}", describe(&xml, &n))),
+                .push(format!("{}: skipped: {e}", describe(&mut lines, &n))),
         }
     }
 
