@@ -62,6 +62,36 @@ impl Author {
     }
 }
 
+/// What an export keeps and leaves out, shown by `arxos export --help`.
+const EXPORT_HELP: &str =
+    "SVGX keeps the live drawing and its semantics: floors, layers, and elements with \
+their ids, tags, geometry, properties, units, references and drawing order; any SVG viewer \
+shows it, and `arxos import` reads it back.
+It leaves out deleted elements, rules, named versions, branches and proposals, comments, the \
+history, and the plan id: an import of the export is a new plan, not linked to this one or to \
+its shared room. Keep the .arx file for those. The export says on standard error what it left \
+out (and under `left_out` with --json).";
+
+/// The command format, shown by `arxos apply --help`.
+const APPLY_HELP: &str = r#"Commands: a JSON array; each command is an object with one key, the command's name:
+  Move {ids, dx, dy}            MoveTo {id, x, y}           Rotate {id, rotation_deg}
+  SetProperties {id, set: [[NAME, {value, unit}]...], remove: [NAME...]}
+  SetTag {id, tag}              SetText {id, text}          SetLayer {ids, layer}
+  SetFloor {ids, floor}         SetReference {id, name, target}
+  SetGeometry {id, geometry}    Delete {ids}                Restore {ids}
+  Create {id, kind, tag, floor, layer, geometry, transform, style, text, props, refs, z}
+Elements are named by id or by tag: a name that is no element's id is looked up as a tag,
+of an element in the plan or one created earlier in the same file. Positions are in plan
+units. All commands are applied together or, if one is refused, none.
+
+Example (commands.json):
+  [
+    {"Move": {"ids": ["outlet:R1-1", "outlet:R1-2"], "dx": 150, "dy": 0}},
+    {"SetProperties": {"id": "outlet:R1-1",
+                       "set": [["voltage", {"value": 240, "unit": "V"}]], "remove": []}}
+  ]
+  arxos apply plan.arx commands.json -m "move the R1 outlets""#;
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -79,6 +109,7 @@ pub enum Command {
         author: Author,
     },
     /// Export a plan as SVGX (SVG with arx: semantics).
+    #[command(after_help = EXPORT_HELP)]
     Export {
         /// Input plan file.
         input: PathBuf,
@@ -146,23 +177,34 @@ pub enum Command {
         #[command(flatten)]
         author: Author,
     },
-    /// Move elements by an offset.
+    /// Move elements by an offset (`--dx`, `--dy` or both; the other one is 0).
     Move {
         /// Plan file.
         file: PathBuf,
         /// Tags or ids.
         #[arg(required = true)]
         targets: Vec<String>,
-        /// X offset.
-        #[arg(long, allow_hyphen_values = true)]
+        /// X offset, in plan units.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            default_value_t = 0.0,
+            hide_default_value = true
+        )]
         dx: f64,
-        /// Y offset.
-        #[arg(long, allow_hyphen_values = true)]
+        /// Y offset, in plan units.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            default_value_t = 0.0,
+            hide_default_value = true
+        )]
         dy: f64,
         #[command(flatten)]
         author: Author,
     },
     /// Apply typed commands from a JSON file (an array of commands) as one change.
+    #[command(after_help = APPLY_HELP)]
     Apply {
         /// Plan file.
         file: PathBuf,

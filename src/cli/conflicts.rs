@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use arxos_doc::conflict::rules::{Rule, rules};
-use arxos_doc::conflict::{AutoResolution, Choice, Conflict, Side};
+use arxos_doc::conflict::{AutoResolution, Choice, Conflict, LocalSide, Side};
 use arxos_doc::file;
 use arxos_doc::workflow::{self, MergeOptions, ResolveWith, RuleSpec};
 use arxos_doc::{DocError, Document, EditContext, PropValue};
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::output::esc;
 use super::read::timestamp;
 use super::{Author, Out};
 
@@ -25,6 +26,8 @@ struct Row<'a> {
     tag: &'a str,
     element: &'a str,
     property: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
     base: Option<&'a PropValue>,
     local: Option<&'a PropValue>,
     remote: Option<&'a PropValue>,
@@ -35,9 +38,11 @@ struct Row<'a> {
     others: Vec<&'a Side>,
     related: Vec<String>,
     message: &'a str,
+    /// Which values are local: `before-last-merge` or `shown-value` (see `LocalSide`).
+    local_is: &'static str,
 }
 
-fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
+fn row<'a>(doc: &Document, c: &'a Conflict, local: &LocalSide) -> Row<'a> {
     let value = |s: &'a Option<Side>| s.as_ref().and_then(|s| s.value.as_ref());
     Row {
         id: &c.id,
@@ -46,6 +51,7 @@ fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
         tag: &c.tag,
         element: c.element.as_str(),
         property: c.property.as_deref(),
+        unit: c.unit.as_deref(),
         base: c.base.as_ref(),
         local: value(&c.local),
         remote: value(&c.remote),
@@ -63,6 +69,7 @@ fn row<'a>(doc: &Document, c: &'a Conflict) -> Row<'a> {
             })
             .collect(),
         message: &c.message,
+        local_is: local.as_str(),
     }
 }
 
@@ -70,10 +77,10 @@ fn print_table(rows: &[Row<'_>]) {
     for r in rows {
         outln!(
             "{:<16} {:<8} {:<15} {}",
-            r.id,
+            esc(r.id),
             r.severity,
             r.kind,
-            r.message
+            esc(r.message)
         );
     }
     if rows.is_empty() {
@@ -234,38 +241,49 @@ fn rule_spec(a: &AddRule) -> anyhow::Result<RuleSpec> {
 
 /// `arxos conflicts …`.
 pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         ConflictsCmd::List { file } => {
             let plan = workflow::scan_file(&file)?;
             let list = plan.list();
-            let rows: Vec<Row<'_>> = list.iter().map(|c| row(&plan.document, c)).collect();
-            out.emit(&rows, || print_table(&rows))
+            let rows: Vec<Row<'_>> = list
+                .iter()
+                .map(|c| row(&plan.document, c, &plan.local))
+                .collect();
+            out.emit(&rows, || {
+                print_table(&rows);
+                if !rows.is_empty() {
+                    eprintln!("note: {}", plan.local.describe());
+                }
+            })
         }
         ConflictsCmd::Show { file, id } => {
             let plan = workflow::scan_file(&file)?;
             let c = plan.get(&id).map_err(hint)?;
-            let r = row(&plan.document, c);
+            let r = row(&plan.document, c, &plan.local);
             out.emit(&r, || {
-                outln!("{}  {} {}  {}", c.id, c.severity, c.kind, c.tag);
-                outln!("  {}", c.message);
+                outln!("{}  {} {}  {}", esc(&c.id), c.severity, c.kind, esc(&c.tag));
+                outln!("  {}", esc(&c.message));
                 if let Some(p) = &c.property {
-                    outln!("  property  {p}");
+                    outln!("  property  {}", esc(p));
                 }
+                // A number is shown with its unit (`240 V`, `1200 mm`).
+                let with_unit = |v: &PropValue| match (v, &c.unit) {
+                    (PropValue::Number(_), Some(u)) => format!("{v} {u}"),
+                    _ => v.to_string(),
+                };
                 let show = |label: &str, s: &Option<Side>| {
                     if let Some(s) = s {
-                        let v = s
-                            .value
-                            .as_ref()
-                            .map_or("(none)".into(), ToString::to_string);
+                        let v = s.value.as_ref().map_or("(none)".into(), with_unit);
                         outln!(
-                            "  {label:<9} {v:<20} by {} at {}",
-                            s.author,
+                            "  {label:<9} {:<20} by {} at {}",
+                            esc(&v),
+                            esc(&s.author),
                             timestamp(s.time_ms)
                         );
                     }
                 };
                 if let Some(b) = &c.base {
-                    outln!("  base      {b}");
+                    outln!("  base      {}", esc(&with_unit(b)));
                 }
                 show("local", &c.local);
                 show("remote", &c.remote);
@@ -273,8 +291,9 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
                     show("other", &Some(o.clone()));
                 }
                 for rel in &r.related {
-                    outln!("  related   {rel}");
+                    outln!("  related   {}", esc(rel));
                 }
+                outln!("  ({})", plan.local.describe());
             })
         }
         ConflictsCmd::Resolve {
@@ -306,7 +325,7 @@ pub fn run_conflicts(out: Out, cmd: ConflictsCmd) -> anyhow::Result<()> {
             let done = workflow::auto_resolve_file(&file, &EditContext::now(author.name()))?;
             out.emit(&done.auto_resolved, || print_auto(&done.auto_resolved))
         }
-    }
+    })
 }
 
 fn print_auto(done: &[AutoResolution]) {
@@ -316,10 +335,11 @@ fn print_auto(done: &[AutoResolution]) {
             .as_ref()
             .map_or("(none)".into(), ToString::to_string);
         outln!(
-            "auto-resolved {}.{} = {v} ({} by {}, {})",
-            a.tag,
-            a.property,
-            a.author,
+            "auto-resolved {}.{} = {} ({} by {}, {})",
+            esc(&a.tag),
+            esc(&a.property),
+            esc(&v),
+            esc(&a.author),
             a.strategy,
             a.rule.as_deref().unwrap_or("default")
         );
@@ -328,7 +348,7 @@ fn print_auto(done: &[AutoResolution]) {
 
 /// `arxos rules …`.
 pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         RulesCmd::List { file } => {
             let doc = file::load(&file)?;
             let all = rules(&doc);
@@ -342,7 +362,7 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                 .collect();
             out.emit(&rows, || {
                 for r in &rows {
-                    outln!("{:<32} {}", r.id, r.description);
+                    outln!("{:<32} {}", esc(r.id), esc(&r.description));
                 }
                 if rows.is_empty() {
                     outln!("no rules: every conflict waits for a person");
@@ -370,7 +390,7 @@ pub fn run_rules(out: Out, cmd: RulesCmd) -> anyhow::Result<()> {
                 .map_err(hint)?;
             out.emit(&id, || outln!("removed rule {id}"))
         }
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -415,38 +435,53 @@ pub fn merge(
     force: bool,
     author: &Author,
 ) -> anyhow::Result<()> {
-    let opts = MergeOptions {
-        output: output.map(Path::to_owned),
-        preview,
-        replace: force,
-    };
-    let merged = workflow::merge_files(ours, theirs, &opts, &EditContext::now(author.name()))
-        .map_err(hint)?;
-    let (doc, m) = (&merged.document, &merged.outcome);
-    let auto = &m.auto_resolved;
-    let rows: Vec<Row<'_>> = m.conflicts.iter().map(|c| row(doc, c)).collect();
-    let report = Merged {
-        output: merged.written.as_ref().map(|o| o.display().to_string()),
-        preview,
-        added: m.changes.added.len(),
-        updated: m.changes.updated.len(),
-        removed: m.changes.removed.len(),
-        auto_resolved: auto,
-        conflicts: rows,
-    };
-    out.emit(&report, || {
-        let verb = if preview { "would bring" } else { "brought" };
-        outln!(
-            "merge {verb} {} added, {} updated, {} deleted element(s) from {}",
-            report.added,
-            report.updated,
-            report.removed,
-            theirs.display()
-        );
-        print_auto(auto);
-        print_table(&report.conflicts);
-        if let Some(o) = &report.output {
-            outln!("wrote {o}");
-        }
+    out.guard(|| {
+        let opts = MergeOptions {
+            output: output.map(Path::to_owned),
+            preview,
+            replace: force,
+        };
+        let merged = workflow::merge_files(ours, theirs, &opts, &EditContext::now(author.name()))
+            .map_err(hint)?;
+        let (doc, m) = (&merged.document, &merged.outcome);
+        let auto = &m.auto_resolved;
+        // Ours before the merge is local, as recorded beside the output.
+        let ours_first = LocalSide::Heads(Vec::new());
+        let rows: Vec<Row<'_>> = m
+            .conflicts
+            .iter()
+            .map(|c| row(doc, c, &ours_first))
+            .collect();
+        let report = Merged {
+            output: merged.written.as_ref().map(|o| o.display().to_string()),
+            preview,
+            added: m.changes.added.len(),
+            updated: m.changes.updated.len(),
+            removed: m.changes.removed.len(),
+            auto_resolved: auto,
+            conflicts: rows,
+        };
+        out.emit(&report, || {
+            let verb = if preview { "would bring" } else { "brought" };
+            outln!(
+                "merge {verb} {} added, {} updated, {} deleted element(s) from {}",
+                report.added,
+                report.updated,
+                report.removed,
+                theirs.display()
+            );
+            print_auto(auto);
+            print_table(&report.conflicts);
+            if !report.conflicts.is_empty() {
+                eprintln!(
+                    "note: local = {} before this merge, remote = {}",
+                    ours.display(),
+                    theirs.display()
+                );
+            }
+            if let Some(o) = &report.output {
+                outln!("wrote {o}");
+            }
+        })
     })
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use arxos_doc::file::{PlanFile, write_atomic};
 use arxos_doc::generate::{GenerateOptions, generate as gen_plan, sample_office};
-use arxos_doc::svgx::{ExportOptions, export_svgx, import_svg};
+use arxos_doc::svgx::{ExportOptions, export_svgx, import_svg, left_out};
 use arxos_doc::{Document, EditContext, FloorId};
 use serde::Serialize;
 
@@ -42,6 +42,7 @@ fn write_plan(doc: &mut Document, path: &Path) -> anyhow::Result<()> {
 struct Exported {
     output: String,
     bytes: usize,
+    left_out: arxos_doc::svgx::LeftOut,
 }
 
 #[derive(Serialize)]
@@ -65,57 +66,73 @@ pub fn import(
     force: bool,
     author: &Author,
 ) -> anyhow::Result<()> {
-    refuse_overwrite(output, force)?;
-    let text = std::fs::read_to_string(input)
-        .with_context(|| format!("cannot read {}", input.display()))?;
-    let stem = input
-        .file_stem()
-        .map_or_else(|| "plan".into(), |s| s.to_string_lossy().into_owned());
-    let (mut doc, report) = import_svg(&text, &stem, &EditContext::now(author.name()))
-        .with_context(|| input.display().to_string())?;
-    PlanFile::create(output, &mut doc)?;
-    for w in &report.warnings {
-        eprintln!("warning: {}: {w}", input.display());
-    }
-    let o = Imported {
-        output: output.display().to_string(),
-        report: &report,
-    };
-    out.emit(&o, || {
-        outln!(
-            "imported {} SVGX elements and {} plain paths on {} floor(s), {} layer(s) into {}",
-            report.svgx_elements,
-            report.plain_paths,
-            report.floors,
-            report.layers,
-            output.display()
-        );
+    out.guard(|| {
+        refuse_overwrite(output, force)?;
+        let text = std::fs::read_to_string(input)
+            .with_context(|| format!("cannot read {}", input.display()))?;
+        let stem = input
+            .file_stem()
+            .map_or_else(|| "plan".into(), |s| s.to_string_lossy().into_owned());
+        let (mut doc, report) = import_svg(&text, &stem, &EditContext::now(author.name()))
+            .with_context(|| input.display().to_string())?;
+        PlanFile::create(output, &mut doc)?;
+        for w in &report.warnings {
+            eprintln!("warning: {}: {w}", input.display());
+        }
+        let o = Imported {
+            output: output.display().to_string(),
+            report: &report,
+        };
+        out.emit(&o, || {
+            outln!(
+                "imported {} SVGX elements and {} plain paths on {} floor(s), {} layer(s) into {}",
+                report.svgx_elements,
+                report.plain_paths,
+                report.floors,
+                report.layers,
+                output.display()
+            );
+        })
     })
 }
 
 /// `arxos export`.
 pub fn export(out: Out, input: &Path, output: &Path, floor: Option<String>) -> anyhow::Result<()> {
-    let doc = arxos_doc::file::load(input)?;
-    let floor = floor.map(FloorId::new);
-    if let Some(f) = &floor
-        && !doc.floors().contains_key(f)
-    {
-        bail!("unknown floor `{f}` (see `arxos info`)");
-    }
-    let svg = export_svgx(&doc, &ExportOptions { floor });
-    if output.as_os_str() == "-" {
-        std::io::stdout()
-            .write_all(svg.as_bytes())
-            .context("writing to standard output")?;
-        return Ok(());
-    }
-    write_atomic(output, svg.as_bytes(), false)?;
-    let o = Exported {
-        output: output.display().to_string(),
-        bytes: svg.len(),
-    };
-    out.emit(&o, || {
-        outln!("exported to {} ({} bytes)", o.output, o.bytes);
+    out.guard(|| {
+        let mut doc = super::read::open(input)?;
+        let floor = floor.map(FloorId::new);
+        if let Some(f) = &floor
+            && !doc.floors().contains_key(f)
+        {
+            bail!("unknown floor `{f}` (see `arxos info`)");
+        }
+        let opts = ExportOptions { floor };
+        let svg = export_svgx(&doc, &opts);
+        let left_out = left_out(&mut doc, &opts);
+        let note = || {
+            eprintln!(
+                "note: SVGX keeps {}; it leaves out {} (see `arxos export --help`)",
+                arxos_doc::svgx::export::KEEPS,
+                left_out.describe()
+            );
+        };
+        if output.as_os_str() == "-" {
+            std::io::stdout()
+                .write_all(svg.as_bytes())
+                .context("writing to standard output")?;
+            note();
+            return Ok(());
+        }
+        write_atomic(output, svg.as_bytes(), false)?;
+        note();
+        let o = Exported {
+            output: output.display().to_string(),
+            bytes: svg.len(),
+            left_out: left_out.clone(),
+        };
+        out.emit(&o, || {
+            outln!("exported to {} ({} bytes)", o.output, o.bytes);
+        })
     })
 }
 
@@ -129,47 +146,49 @@ pub fn generate(
     sample: bool,
     force: bool,
 ) -> anyhow::Result<()> {
-    refuse_overwrite(output, force)?;
-    if !sample && elements == 0 {
-        bail!("--elements must be at least 1");
-    }
-    let ctx = EditContext::now("arxos-generate");
-    let started = std::time::Instant::now();
-    let show_progress = !out.json && elements >= 5_000;
-    let mut doc = if sample {
-        sample_office(&ctx)?
-    } else {
-        let opts = GenerateOptions {
-            elements,
-            floors,
-            seed,
-            name: format!("Synthetic plan ({elements} elements)"),
-        };
-        let mut last = 0;
-        let doc = gen_plan(&opts, &ctx, |done, total| {
-            let pct = done * 100 / total.max(1);
-            if show_progress && pct / 10 != last / 10 {
-                eprint!("\rgenerating… {pct:>3}% ({done}/{total})");
-                last = pct;
-            }
-        })?;
-        if show_progress {
-            eprintln!();
+    out.guard(|| {
+        refuse_overwrite(output, force)?;
+        if !sample && elements == 0 {
+            bail!("--elements must be at least 1");
         }
-        doc
-    };
-    write_plan(&mut doc, output)?;
-    let o = Generated {
-        output: output.display().to_string(),
-        elements: doc.stats().elements,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    out.emit(&o, || {
-        outln!(
-            "wrote {} elements to {} in {:.1} s",
-            o.elements,
-            o.output,
-            o.seconds
-        );
+        let ctx = EditContext::now("arxos-generate");
+        let started = std::time::Instant::now();
+        let show_progress = !out.json && elements >= 5_000;
+        let mut doc = if sample {
+            sample_office(&ctx)?
+        } else {
+            let opts = GenerateOptions {
+                elements,
+                floors,
+                seed,
+                name: format!("Synthetic plan ({elements} elements)"),
+            };
+            let mut last = 0;
+            let doc = gen_plan(&opts, &ctx, |done, total| {
+                let pct = done * 100 / total.max(1);
+                if show_progress && pct / 10 != last / 10 {
+                    eprint!("\rgenerating… {pct:>3}% ({done}/{total})");
+                    last = pct;
+                }
+            })?;
+            if show_progress {
+                eprintln!();
+            }
+            doc
+        };
+        write_plan(&mut doc, output)?;
+        let o = Generated {
+            output: output.display().to_string(),
+            elements: doc.stats().elements,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        out.emit(&o, || {
+            outln!(
+                "wrote {} elements to {} in {:.1} s",
+                o.elements,
+                o.output,
+                o.seconds
+            );
+        })
     })
 }

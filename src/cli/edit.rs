@@ -43,7 +43,8 @@ fn edit_file(
     out.emit(&report, || {
         let n = changes.added.len() + changes.updated.len() + changes.removed.len();
         outln!(
-            "{summary} ({n} element(s) changed, saved to {})",
+            "{} ({n} element(s) changed, saved to {})",
+            super::output::esc(summary),
             path.display()
         );
     })
@@ -66,54 +67,58 @@ pub fn set(
     unit: Option<&str>,
     author: &Author,
 ) -> anyhow::Result<()> {
-    edit_file(
-        out,
-        path,
-        author,
-        &format!("set {}", assignments.join(" ")),
-        |doc| {
-            let mut cmds = Vec::new();
-            for a in assignments {
-                let (lhs, raw) = a
-                    .split_once('=')
-                    .with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
-                let (tag, prop) = split_tag_prop(lhs);
-                let prop = prop.with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
-                let id = live(doc, tag)?;
-                let value = workflow::property_value(doc, &id, tag, prop, raw)?;
-                cmds.push(Command::SetProperties {
-                    id,
-                    set: vec![(prop.to_owned(), arxos_doc::prop(value, unit))],
-                    remove: vec![],
-                });
-            }
-            Ok(cmds)
-        },
-    )
+    out.guard(|| {
+        edit_file(
+            out,
+            path,
+            author,
+            &format!("set {}", assignments.join(" ")),
+            |doc| {
+                let mut cmds = Vec::new();
+                for a in assignments {
+                    let (lhs, raw) = a
+                        .split_once('=')
+                        .with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
+                    let (tag, prop) = split_tag_prop(lhs);
+                    let prop = prop.with_context(|| format!("`{a}`: expected TAG.prop=value"))?;
+                    let id = live(doc, tag)?;
+                    let value = workflow::property_value(doc, &id, tag, prop, raw)?;
+                    cmds.push(Command::SetProperties {
+                        id,
+                        set: vec![(prop.to_owned(), arxos_doc::prop(value, unit))],
+                        remove: vec![],
+                    });
+                }
+                Ok(cmds)
+            },
+        )
+    })
 }
 
 /// `arxos unset FILE TAG.prop...`.
 pub fn unset(out: Out, path: &Path, targets: &[String], author: &Author) -> anyhow::Result<()> {
-    edit_file(
-        out,
-        path,
-        author,
-        &format!("unset {}", targets.join(" ")),
-        |doc| {
-            targets
-                .iter()
-                .map(|t| {
-                    let (tag, prop) = split_tag_prop(t);
-                    let prop = prop.with_context(|| format!("`{t}`: expected TAG.prop"))?;
-                    Ok(Command::SetProperties {
-                        id: live(doc, tag)?,
-                        set: vec![],
-                        remove: vec![prop.to_owned()],
+    out.guard(|| {
+        edit_file(
+            out,
+            path,
+            author,
+            &format!("unset {}", targets.join(" ")),
+            |doc| {
+                targets
+                    .iter()
+                    .map(|t| {
+                        let (tag, prop) = split_tag_prop(t);
+                        let prop = prop.with_context(|| format!("`{t}`: expected TAG.prop"))?;
+                        Ok(Command::SetProperties {
+                            id: live(doc, tag)?,
+                            set: vec![],
+                            remove: vec![prop.to_owned()],
+                        })
                     })
-                })
-                .collect()
-        },
-    )
+                    .collect()
+            },
+        )
+    })
 }
 
 /// `arxos delete` (when `delete`) or `arxos restore`.
@@ -124,31 +129,33 @@ pub fn delete(
     author: &Author,
     delete: bool,
 ) -> anyhow::Result<()> {
-    let verb = if delete { "delete" } else { "restore" };
-    edit_file(
-        out,
-        path,
-        author,
-        &format!("{verb} {}", targets.join(" ")),
-        |doc| {
-            let mut ids = Vec::new();
-            for t in targets {
-                let e = doc.resolve(t)?;
-                if delete && e.deleted {
-                    bail!("`{t}` is already deleted");
+    out.guard(|| {
+        let verb = if delete { "delete" } else { "restore" };
+        edit_file(
+            out,
+            path,
+            author,
+            &format!("{verb} {}", targets.join(" ")),
+            |doc| {
+                let mut ids = Vec::new();
+                for t in targets {
+                    let e = doc.resolve(t)?;
+                    if delete && e.deleted {
+                        bail!("`{t}` is already deleted");
+                    }
+                    if !delete && !e.deleted {
+                        bail!("`{t}` is not deleted");
+                    }
+                    ids.push(e.id.clone());
                 }
-                if !delete && !e.deleted {
-                    bail!("`{t}` is not deleted");
-                }
-                ids.push(e.id.clone());
-            }
-            Ok(vec![if delete {
-                Command::Delete { ids }
-            } else {
-                Command::Restore { ids }
-            }])
-        },
-    )
+                Ok(vec![if delete {
+                    Command::Delete { ids }
+                } else {
+                    Command::Restore { ids }
+                }])
+            },
+        )
+    })
 }
 
 /// `arxos move`.
@@ -160,19 +167,27 @@ pub fn move_by(
     dy: f64,
     author: &Author,
 ) -> anyhow::Result<()> {
-    edit_file(
-        out,
-        path,
-        author,
-        &format!("move {} by ({dx}, {dy})", targets.join(" ")),
-        |doc| {
-            let ids = targets
-                .iter()
-                .map(|t| live(doc, t))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            Ok(vec![Command::Move { ids, dx, dy }])
-        },
-    )
+    out.guard(|| {
+        if !(dx.is_finite() && dy.is_finite()) {
+            bail!("--dx and --dy must be finite numbers");
+        }
+        if dx == 0.0 && dy == 0.0 {
+            bail!("give --dx, --dy or both (a move by (0, 0) changes nothing)");
+        }
+        edit_file(
+            out,
+            path,
+            author,
+            &format!("move {} by ({dx}, {dy})", targets.join(" ")),
+            |doc| {
+                let ids = targets
+                    .iter()
+                    .map(|t| live(doc, t))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(vec![Command::Move { ids, dx, dy }])
+            },
+        )
+    })
 }
 
 /// `arxos apply FILE commands.json`.
@@ -183,17 +198,26 @@ pub fn apply_json(
     message: &str,
     author: &Author,
 ) -> anyhow::Result<()> {
-    let text = if commands.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading commands from standard input")?;
-        s
-    } else {
-        std::fs::read_to_string(commands)
-            .with_context(|| format!("reading {}", commands.display()))?
-    };
-    let cmds: Vec<Command> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a JSON array of commands", commands.display()))?;
-    edit_file(out, path, author, message, |_| Ok(cmds))
+    out.guard(|| {
+        let text = if commands.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading commands from standard input")?;
+            s
+        } else {
+            std::fs::read_to_string(commands)
+                .with_context(|| format!("reading {}", commands.display()))?
+        };
+        let mut cmds: Vec<Command> = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a JSON array of commands (see `arxos apply --help`)",
+                commands.display()
+            )
+        })?;
+        edit_file(out, path, author, message, |doc| {
+            workflow::resolve_targets(doc, &mut cmds);
+            Ok(cmds)
+        })
+    })
 }

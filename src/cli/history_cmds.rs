@@ -18,6 +18,7 @@ use arxos_doc::{ChangeSet, DocError, EditContext, ElementKind, PropValue};
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::output::esc;
 use super::{Author, Out};
 
 /// `arxos version ...`.
@@ -215,7 +216,7 @@ pub enum ProposalCmd {
 
 /// Runs `arxos version ...`.
 pub fn run_version(out: Out, cmd: VersionCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         VersionCmd::Create {
             file,
             name,
@@ -239,7 +240,7 @@ pub fn run_version(out: Out, cmd: VersionCmd) -> anyhow::Result<()> {
                 outln!("deleted version {name} of {}", file.display());
             })
         }
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -279,10 +280,10 @@ fn version_list(out: Out, path: &Path) -> anyhow::Result<()> {
         for r in &rows {
             outln!(
                 "{:<20} {}  {:<12} {}",
-                r.version.name,
+                esc(&r.version.name),
                 r.time,
-                r.version.author,
-                r.version.description
+                esc(&r.version.author),
+                esc(&r.version.description)
             );
         }
         if rows.is_empty() {
@@ -317,9 +318,9 @@ fn version_show(out: Out, path: &Path, name: &str) -> anyhow::Result<()> {
     };
     out.emit(&show, || {
         outln!("version {}", v.name);
-        outln!("  created  {} by {}", show.version.time, v.author);
+        outln!("  created  {} by {}", show.version.time, esc(&v.author));
         if !v.description.is_empty() {
-            outln!("  about    {}", v.description);
+            outln!("  about    {}", esc(&v.description));
         }
         outln!(
             "  heads    {}",
@@ -456,7 +457,7 @@ fn version_revert(out: Out, path: &Path, name: &str, author: &Author) -> anyhow:
 
 /// Runs `arxos branch ...`.
 pub fn run_branch(out: Out, cmd: BranchCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         BranchCmd::Create {
             file,
             name,
@@ -478,12 +479,12 @@ pub fn run_branch(out: Out, cmd: BranchCmd) -> anyhow::Result<()> {
                 outln!("closed {name}; {} is left as it is", b.file);
             })
         }
-    }
+    })
 }
 
 /// Runs `arxos proposal ...`.
 pub fn run_proposal(out: Out, cmd: ProposalCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         ProposalCmd::Create {
             file,
             name,
@@ -533,7 +534,7 @@ pub fn run_proposal(out: Out, cmd: ProposalCmd) -> anyhow::Result<()> {
             branch_file,
             author,
         } => branch_merge(out, &file, &name, force, branch_file, &author),
-    }
+    })
 }
 
 /// Adds the command-line way out to the library's errors.
@@ -768,22 +769,25 @@ fn print_comment(c: &Comment) {
 
 /// `arxos audit FILE [--csv]`: every change with time, author, kind and summary.
 pub fn audit(out: Out, path: &Path, csv: bool) -> anyhow::Result<()> {
-    let mut doc = file::load(path)?;
-    let trail = audit::audit_trail(&mut doc);
-    if csv {
-        let stdout = std::io::stdout();
-        return audit::write_csv(&trail, stdout.lock()).context("writing CSV to standard output");
-    }
-    out.emit(&trail, || {
-        for e in &trail {
-            outln!(
-                "{}  {:<12} {:<8} {}  {}",
-                e.time,
-                e.author,
-                e.kind.as_str(),
-                &e.change[..12.min(e.change.len())],
-                e.summary
-            );
+    out.guard(|| {
+        let mut doc = file::load(path)?;
+        let trail = audit::audit_trail(&mut doc);
+        if csv {
+            let stdout = std::io::stdout();
+            return audit::write_csv(&trail, stdout.lock())
+                .context("writing CSV to standard output");
         }
+        out.emit(&trail, || {
+            for e in &trail {
+                outln!(
+                    "{}  {:<12} {:<8} {}  {}",
+                    e.time,
+                    esc(&e.author),
+                    e.kind.as_str(),
+                    &e.change[..12.min(e.change.len())],
+                    esc(&e.summary)
+                );
+            }
+        })
     })
 }

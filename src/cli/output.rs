@@ -30,3 +30,85 @@ pub fn stdout_failed(e: &std::io::Error) -> ! {
     eprintln!("error: cannot write to standard output: {e}");
     std::process::exit(1);
 }
+
+/// Text from the plan (author names, tags, names, free text, values) shown inside one line of
+/// output: line breaks and other control characters are escaped (`\n`, `\r`, `\t`, `\u{1b}`)
+/// and a backslash is doubled, so that one record stays one line for `grep`, `cut` and
+/// `while read`. JSON output carries the text as it is.
+pub fn esc(text: &str) -> Esc<'_> {
+    Esc(text)
+}
+
+/// See [`esc`]; padding (`{:<12}`) applies to the escaped text.
+pub struct Esc<'a>(&'a str);
+
+impl std::fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.0.chars().any(|c| c.is_control() || c == '\\') {
+            return f.pad(self.0);
+        }
+        let mut s = String::with_capacity(self.0.len() + 8);
+        for c in self.0.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '\n' => s.push_str("\\n"),
+                '\r' => s.push_str("\\r"),
+                '\t' => s.push_str("\\t"),
+                c if c.is_control() => s.push_str(&c.escape_unicode().to_string()),
+                c => s.push(c),
+            }
+        }
+        f.pad(&s)
+    }
+}
+
+impl Out {
+    /// Runs a command; with `--json`, a failure is also printed on standard output as one JSON
+    /// object, `{"error": "<the one-line message>", "causes": [...]}`, so a script reading the
+    /// JSON always gets JSON. The error is still returned: the exit status is non-zero and the
+    /// one-line message goes to standard error as in text mode.
+    pub fn guard<T>(self, run: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let result = run();
+        if self.json
+            && let Err(e) = &result
+        {
+            let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
+            let v = serde_json::json!({ "error": error_line(e), "causes": causes });
+            outln!("{v}");
+        }
+        result
+    }
+}
+
+/// The whole cause chain on one line, each cause once (a cause already shown in the message
+/// before it is not repeated).
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escaped_text_stays_on_one_line_and_pads() {
+        assert_eq!(esc("ana").to_string(), "ana");
+        assert_eq!(
+            esc("ana\nforged 2026 line\r\t\u{1b}[2J").to_string(),
+            "ana\\nforged 2026 line\\r\\t\\u{1b}[2J"
+        );
+        assert_eq!(esc(r"C:\plans").to_string(), r"C:\\plans");
+        assert_eq!(format!("[{:<6}]", esc("a\nb")), "[a\\nb  ]");
+    }
+}

@@ -1,15 +1,17 @@
-//! Read-only subcommands: info, find, get, history.
+//! Read-only subcommands: info, find, get, history. Text from the plan is printed
+//! through [`esc`], so that every record stays on its line.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use arxos_doc::props::split_tag_prop;
-use arxos_doc::{Bounds, Document, ElementKind, Filter, FloorId, LayerId, Point};
+use arxos_doc::{Bounds, Document, ElementKind, Filter, FloorId, LayerId};
 use clap::Args;
 use serde::Serialize;
 
 use super::Out;
+use super::output::esc;
 
 /// Opens a plan file for reading, warning when its end is a torn (interrupted) save.
 pub fn open(path: &Path) -> anyhow::Result<Document> {
@@ -99,7 +101,12 @@ fn summarize(doc: &mut Document) -> Info {
 }
 
 fn print_info(i: &Info) {
-    outln!("{}  ({} elements, units {})", i.name, i.elements, i.units);
+    outln!(
+        "{}  ({} elements, units {})",
+        esc(&i.name),
+        i.elements,
+        esc(&i.units)
+    );
     outln!("  plan id {}", i.id);
     if i.deleted > 0 {
         outln!("  {} deleted (restorable)", i.deleted);
@@ -111,8 +118,8 @@ fn print_info(i: &Info) {
     for f in &i.floors {
         outln!(
             "  {:<14} {:<20} {:>8} mm  {:>7} elements",
-            f.id.as_str(),
-            f.name,
+            esc(f.id.as_str()),
+            esc(&f.name),
             f.elevation_mm,
             f.elements
         );
@@ -122,8 +129,8 @@ fn print_info(i: &Info) {
         let hidden = if l.visible { "" } else { "  (hidden)" };
         outln!(
             "  {:<14} {:<14} {:<14} {:>7} elements{hidden}",
-            l.id.as_str(),
-            l.name,
+            esc(l.id.as_str()),
+            esc(&l.name),
             l.system,
             l.elements
         );
@@ -137,9 +144,11 @@ fn print_info(i: &Info) {
 
 /// `arxos info`.
 pub fn info(out: Out, path: &Path) -> anyhow::Result<()> {
-    let mut doc = open(path)?;
-    let info = summarize(&mut doc);
-    out.emit(&info, || print_info(&info))
+    out.guard(|| {
+        let mut doc = open(path)?;
+        let info = summarize(&mut doc);
+        out.emit(&info, || print_info(&info))
+    })
 }
 
 /// Filters for `arxos find`.
@@ -156,10 +165,11 @@ pub struct FindArgs {
     /// Only this floor (id).
     #[arg(long)]
     pub floor: Option<String>,
-    /// Only tags starting with this text.
-    #[arg(long)]
+    /// Only this tag (whole), or the tags a pattern matches: `*` any run of characters, `?`
+    /// one character (`--tag 'outlet:R1-*'`).
+    #[arg(long, value_name = "TAG|PATTERN")]
     pub tag: Option<String>,
-    /// Only elements intersecting `x0,y0,x1,y1`.
+    /// Only elements intersecting the box `x0,y0,x1,y1` (smallest corner first).
     #[arg(long, value_name = "X0,Y0,X1,Y1")]
     pub bbox: Option<String>,
     /// Include deleted elements.
@@ -168,15 +178,7 @@ pub struct FindArgs {
 }
 
 fn parse_bbox(s: &str) -> anyhow::Result<Bounds> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|t| t.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("--bbox `{s}`: expected four numbers x0,y0,x1,y1"))?;
-    let [x0, y0, x1, y1] = v[..] else {
-        bail!("--bbox `{s}`: expected four numbers x0,y0,x1,y1");
-    };
-    Ok(Bounds::from_corners(Point::new(x0, y0), Point::new(x1, y1)))
+    Bounds::parse(s).with_context(|| "--bbox".to_owned())
 }
 
 #[derive(Serialize)]
@@ -194,58 +196,61 @@ struct Row<'a> {
 
 /// `arxos find`.
 pub fn find(out: Out, a: &FindArgs) -> anyhow::Result<()> {
-    let doc = open(&a.file)?;
-    let filter = Filter {
-        kind: a.kind,
-        layer: a.layer.clone().map(LayerId::new),
-        floor: a.floor.clone().map(FloorId::new),
-        tag_prefix: a.tag.clone(),
-    };
-    if let Some(l) = &filter.layer
-        && !doc.layers().contains_key(l)
-    {
-        bail!("unknown layer `{l}` (see `arxos info`)");
-    }
-    if let Some(f) = &filter.floor
-        && !doc.floors().contains_key(f)
-    {
-        bail!("unknown floor `{f}` (see `arxos info`)");
-    }
-    let mut found: Vec<&arxos_doc::Element> = match &a.bbox {
-        Some(b) => doc.query_area(&parse_bbox(b)?, &filter).collect(),
-        None => doc.query(&filter).collect(),
-    };
-    if a.deleted {
-        found.extend(doc.deleted_elements().filter(|e| filter.matches(e)));
-    }
-    found.sort_by(|x, y| x.tag.cmp(&y.tag));
-    let rows: Vec<Row<'_>> = found
-        .iter()
-        .map(|e| Row {
-            id: e.id.as_str(),
-            tag: &e.tag,
-            kind: e.kind,
-            floor: e.floor.as_str(),
-            layer: e.layer.as_str(),
-            x: e.transform.x,
-            y: e.transform.y,
-            deleted: e.deleted,
-        })
-        .collect();
-    out.emit(&rows, || {
-        for r in &rows {
-            let del = if r.deleted { "  (deleted)" } else { "" };
-            outln!(
-                "{:<28} {:<10} {:<10} {:<14} ({}, {}){del}",
-                r.tag,
-                r.kind.as_str(),
-                r.floor,
-                r.layer,
-                r.x,
-                r.y
-            );
+    out.guard(|| {
+        let doc = open(&a.file)?;
+        let filter = Filter {
+            kind: a.kind,
+            layer: a.layer.clone().map(LayerId::new),
+            floor: a.floor.clone().map(FloorId::new),
+            tag_pattern: a.tag.clone(),
+            ..Filter::default()
+        };
+        if let Some(l) = &filter.layer
+            && !doc.layers().contains_key(l)
+        {
+            bail!("unknown layer `{l}` (see `arxos info`)");
         }
-        eprintln!("{} elements", rows.len());
+        if let Some(f) = &filter.floor
+            && !doc.floors().contains_key(f)
+        {
+            bail!("unknown floor `{f}` (see `arxos info`)");
+        }
+        let mut found: Vec<&arxos_doc::Element> = match &a.bbox {
+            Some(b) => doc.query_area(&parse_bbox(b)?, &filter).collect(),
+            None => doc.query(&filter).collect(),
+        };
+        if a.deleted {
+            found.extend(doc.deleted_elements().filter(|e| filter.matches(e)));
+        }
+        found.sort_by(|x, y| x.tag.cmp(&y.tag));
+        let rows: Vec<Row<'_>> = found
+            .iter()
+            .map(|e| Row {
+                id: e.id.as_str(),
+                tag: &e.tag,
+                kind: e.kind,
+                floor: e.floor.as_str(),
+                layer: e.layer.as_str(),
+                x: e.transform.x,
+                y: e.transform.y,
+                deleted: e.deleted,
+            })
+            .collect();
+        out.emit(&rows, || {
+            for r in &rows {
+                let del = if r.deleted { "  (deleted)" } else { "" };
+                outln!(
+                    "{:<28} {:<10} {:<10} {:<14} ({}, {}){del}",
+                    esc(r.tag),
+                    r.kind.as_str(),
+                    esc(r.floor),
+                    esc(r.layer),
+                    r.x,
+                    r.y
+                );
+            }
+            eprintln!("{} elements", rows.len());
+        })
     })
 }
 
@@ -260,59 +265,69 @@ struct PropOut<'a> {
 
 /// `arxos get`.
 pub fn get(out: Out, path: &Path, target: &str) -> anyhow::Result<()> {
-    let doc = open(path)?;
-    // A whole tag (or id) first: ids and tags never contain `.`, so a `.` means a property.
-    let (tag, prop) = split_tag_prop(target);
-    let e = doc.resolve(tag)?;
-    let Some(prop) = prop else {
-        return out.emit(e, || {
-            let deleted = if e.deleted { "  (deleted)" } else { "" };
-            outln!("{}  [{}]  id {}{deleted}", e.tag, e.kind, e.id);
-            outln!("  floor      {}", e.floor);
-            outln!("  layer      {}", e.layer);
-            outln!(
-                "  position   ({}, {})  rotation {}°",
-                e.transform.x,
-                e.transform.y,
-                e.transform.rotation
-            );
-            outln!("  geometry   {}", e.geometry.type_name());
-            if let Some(t) = &e.text {
-                outln!("  text       {t}");
-            }
-            for (k, p) in &e.props {
-                let unit = p.unit.as_deref().unwrap_or("");
+    out.guard(|| {
+        let doc = open(path)?;
+        // A whole tag (or id) first: ids and tags never contain `.`, so a `.` means a property.
+        let (tag, prop) = split_tag_prop(target);
+        let e = doc.resolve(tag)?;
+        let Some(prop) = prop else {
+            return out.emit(e, || {
+                let deleted = if e.deleted { "  (deleted)" } else { "" };
                 outln!(
-                    "  {k:<10} {}{}{unit}",
-                    p.value,
-                    if unit.is_empty() { "" } else { " " }
+                    "{}  [{}]  id {}{deleted}",
+                    esc(&e.tag),
+                    e.kind,
+                    esc(e.id.as_str())
                 );
+                outln!("  floor      {}", esc(e.floor.as_str()));
+                outln!("  layer      {}", esc(e.layer.as_str()));
+                outln!(
+                    "  position   ({}, {})  rotation {}°",
+                    e.transform.x,
+                    e.transform.y,
+                    e.transform.rotation
+                );
+                outln!("  geometry   {}", e.geometry.type_name());
+                if let Some(t) = &e.text {
+                    outln!("  text       {}", esc(t));
+                }
+                for (k, p) in &e.props {
+                    let unit = p.unit.as_deref().unwrap_or("");
+                    outln!(
+                        "  {:<10} {}{}{}",
+                        esc(k),
+                        esc(&p.value.to_string()),
+                        if unit.is_empty() { "" } else { " " },
+                        esc(unit)
+                    );
+                }
+                for (k, t) in &e.refs {
+                    let to = doc.element_any(t).map_or(t.as_str(), |t| t.tag.as_str());
+                    outln!("  {:<10} -> {}", esc(k), esc(to));
+                }
+            });
+        };
+        let p = e
+            .props
+            .get(prop)
+            .ok_or_else(|| arxos_doc::DocError::UnknownProperty {
+                element: e.tag.clone(),
+                property: prop.to_owned(),
+            })?;
+        let o = PropOut {
+            tag: &e.tag,
+            property: prop,
+            value: &p.value,
+            unit: p.unit.as_deref(),
+        };
+        out.emit(&o, || {
+            let value = p.value.to_string();
+            if let Some(u) = &p.unit {
+                outln!("{} {}", esc(&value), esc(u));
+            } else {
+                outln!("{}", esc(&value));
             }
-            for (k, t) in &e.refs {
-                let to = doc.element_any(t).map_or(t.as_str(), |t| t.tag.as_str());
-                outln!("  {k:<10} -> {to}");
-            }
-        });
-    };
-    let p = e
-        .props
-        .get(prop)
-        .ok_or_else(|| arxos_doc::DocError::UnknownProperty {
-            element: e.tag.clone(),
-            property: prop.to_owned(),
-        })?;
-    let o = PropOut {
-        tag: &e.tag,
-        property: prop,
-        value: &p.value,
-        unit: p.unit.as_deref(),
-    };
-    out.emit(&o, || {
-        if let Some(u) = &p.unit {
-            outln!("{} {u}", p.value);
-        } else {
-            outln!("{}", p.value);
-        }
+        })
     })
 }
 
@@ -327,29 +342,31 @@ struct HistoryRow {
 
 /// `arxos history`.
 pub fn history(out: Out, path: &Path, limit: Option<usize>) -> anyhow::Result<()> {
-    let mut doc = open(path)?;
-    let all = doc.history();
-    let skip = limit.map_or(0, |n| all.len().saturating_sub(n));
-    let rows: Vec<HistoryRow> = all
-        .into_iter()
-        .skip(skip)
-        .map(|h| HistoryRow {
-            time: timestamp(h.time_ms),
-            hash: h.hash,
-            author: h.author,
-            time_ms: h.time_ms,
-            summary: h.summary,
+    out.guard(|| {
+        let mut doc = open(path)?;
+        let all = doc.history();
+        let skip = limit.map_or(0, |n| all.len().saturating_sub(n));
+        let rows: Vec<HistoryRow> = all
+            .into_iter()
+            .skip(skip)
+            .map(|h| HistoryRow {
+                time: timestamp(h.time_ms),
+                hash: h.hash,
+                author: h.author,
+                time_ms: h.time_ms,
+                summary: h.summary,
+            })
+            .collect();
+        out.emit(&rows, || {
+            for r in &rows {
+                outln!(
+                    "{}  {}  {:<12} {}",
+                    &r.hash[..12.min(r.hash.len())],
+                    r.time,
+                    esc(&r.author),
+                    esc(&r.summary)
+                );
+            }
         })
-        .collect();
-    out.emit(&rows, || {
-        for r in &rows {
-            outln!(
-                "{}  {}  {:<12} {}",
-                &r.hash[..12.min(r.hash.len())],
-                r.time,
-                r.author,
-                r.summary
-            );
-        }
     })
 }

@@ -154,7 +154,7 @@ pub struct RelayArgs {
     /// Admin token [env: `ARXOS_ADMIN_TOKEN`]; generated and stored when absent.
     #[arg(long)]
     pub admin_token: Option<String>,
-    /// Address written into invite codes.
+    /// `ws://…` or `wss://…` address written into invite codes (default: the request's Host).
     #[arg(long)]
     pub public_url: Option<String>,
 }
@@ -206,35 +206,46 @@ struct Shared {
 
 /// `arxos share`.
 pub fn run_share(out: Out, a: &ShareArgs) -> anyhow::Result<()> {
-    arxos_doc::file::load(&a.file)?;
-    let grant = Grant {
-        floors: split_list(a.floors.as_deref()),
-        layers: split_list(a.layers.as_deref()),
-    };
-    let opts = ShareOptions {
-        relay: a.relay.clone(),
-        admin_token: admin_token(a.admin_token.as_deref())?,
-        role: a.role,
-        grant,
-        expires_in_secs: a.expires.as_deref().map(parse_duration_secs).transpose()?,
-        hard_locks: a.hard_locks,
-        timeout: Duration::from_secs(a.timeout_secs),
-    };
-    let o = share(&a.file, &opts)?;
-    let r = Shared {
-        file: a.file.display().to_string(),
-        document: o.doc_id.to_string(),
-        invite: o.invite_code.encode(),
-        role: a.role.as_str().to_owned(),
-        sent: o.summary.sent,
-        received: o.summary.received,
-    };
-    out.emit(&r, || {
-        eprintln!(
-            "shared {} as document {} ({} changes sent); {} invite:",
-            r.file, r.document, r.sent, r.role
-        );
-        outln!("{}", r.invite);
+    out.guard(|| {
+        let timeout = positive_secs("--timeout-secs", a.timeout_secs)?;
+        let expires_in_secs = a
+            .expires
+            .as_deref()
+            .map(parse_duration_secs)
+            .transpose()?;
+        if expires_in_secs == Some(0) {
+            bail!("--expires must be longer than 0 (leave it out for an invite that lasts until revoked)");
+        }
+        arxos_doc::file::load(&a.file)?;
+        let grant = Grant {
+            floors: split_list(a.floors.as_deref()),
+            layers: split_list(a.layers.as_deref()),
+        };
+        let opts = ShareOptions {
+            relay: a.relay.clone(),
+            admin_token: admin_token(a.admin_token.as_deref())?,
+            role: a.role,
+            grant,
+            expires_in_secs,
+            hard_locks: a.hard_locks,
+            timeout,
+        };
+        let o = share(&a.file, &opts)?;
+        let r = Shared {
+            file: a.file.display().to_string(),
+            document: o.doc_id.to_string(),
+            invite: o.invite_code.encode(),
+            role: a.role.as_str().to_owned(),
+            sent: o.summary.sent,
+            received: o.summary.received,
+        };
+        out.emit(&r, || {
+            eprintln!(
+                "shared {} as document {} ({} changes sent); {} invite:",
+                r.file, r.document, r.sent, r.role
+            );
+            outln!("{}", r.invite);
+        })
     })
 }
 
@@ -247,22 +258,25 @@ struct Cloned {
 
 /// `arxos clone CODE -o FILE`.
 pub fn run_clone(out: Out, code: &str, output: &Path, timeout_secs: u64) -> anyhow::Result<()> {
-    let invite = parse_code(code)?;
-    let progress = SyncProgress::new(format!("cloning into {}", output.display()), out.json);
-    let summary = clone_document(invite, output, Duration::from_secs(timeout_secs), &|s| {
-        progress.update(s);
-    });
-    progress.finish();
-    let r = Cloned {
-        file: output.display().to_string(),
-        summary: summary?,
-    };
-    out.emit(&r, || {
-        outln!(
-            "cloned into {} ({} changes received)",
-            r.file,
-            r.summary.received
-        );
+    out.guard(|| {
+        let timeout = positive_secs("--timeout-secs", timeout_secs)?;
+        let invite = parse_code(code)?;
+        let progress = SyncProgress::new(format!("cloning into {}", output.display()), out.json);
+        let summary = clone_document(invite, output, timeout, &|s| {
+            progress.update(s);
+        });
+        progress.finish();
+        let r = Cloned {
+            file: output.display().to_string(),
+            summary: summary?,
+        };
+        out.emit(&r, || {
+            outln!(
+                "cloned into {} ({} changes received)",
+                r.file,
+                r.summary.received
+            );
+        })
     })
 }
 
@@ -286,59 +300,62 @@ struct Status {
 
 /// `arxos sync FILE [--invite CODE]` and `arxos sync status FILE`.
 pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
-    if let Some(SyncSub::Status { file }) = a.cmd {
-        return sync_status(out, &file);
-    }
-    let file = a.file.context("give the plan file: arxos sync FILE")?;
-    let invite = match &a.invite {
-        Some(c) => parse_code(c)?,
-        None => arxos_session::remembered_invite(&file)?,
-    };
-    let relay = invite.relay.clone();
-    if a.discard_refused {
-        let client = SyncClient::start(ClientConfig::new(invite, &file))?;
-        let done = client.discard_refused();
-        client.shutdown();
-        let (set_aside, replayed) = done?;
-        let mut aside = file.as_os_str().to_owned();
-        aside.push(".refused.arx");
-        let r = serde_json::json!({
-            "file": file.display().to_string(),
-            "set_aside": set_aside,
-            "replayed": replayed,
-            "kept_in": PathBuf::from(aside).display().to_string(),
+    out.guard(|| {
+        if let Some(SyncSub::Status { file }) = a.cmd {
+            return sync_status(out, &file);
+        }
+        let file = a.file.context("give the plan file: arxos sync FILE")?;
+        positive_secs("--timeout-secs", a.timeout_secs)?;
+        let invite = match &a.invite {
+            Some(c) => parse_code(c)?,
+            None => arxos_session::remembered_invite(&file)?,
+        };
+        let relay = invite.relay.clone();
+        if a.discard_refused {
+            let client = SyncClient::start(ClientConfig::new(invite, &file))?;
+            let done = client.discard_refused();
+            client.shutdown();
+            let (set_aside, replayed) = done?;
+            let mut aside = file.as_os_str().to_owned();
+            aside.push(".refused.arx");
+            let r = serde_json::json!({
+                "file": file.display().to_string(),
+                "set_aside": set_aside,
+                "replayed": replayed,
+                "kept_in": PathBuf::from(aside).display().to_string(),
+            });
+            return out.emit(&r, || {
+                outln!(
+                    "set {set_aside} refused change(s) aside in {} ({replayed} later edit(s) replayed)",
+                    r["kept_in"].as_str().unwrap_or_default()
+                );
+            });
+        }
+        let started = Instant::now();
+        let progress = SyncProgress::new(format!("syncing {}", file.display()), out.json);
+        let summary = sync_once(invite, &file, Duration::from_secs(a.timeout_secs), &|s| {
+            progress.update(s);
         });
-        return out.emit(&r, || {
+        progress.finish();
+        let elapsed = started.elapsed();
+        let summary = summary?;
+        let r = Synced {
+            file: file.display().to_string(),
+            relay,
+            summary,
+        };
+        out.emit(&r, || {
+            let s = &r.summary;
             outln!(
-                "set {set_aside} refused change(s) aside in {} ({replayed} later edit(s) replayed)",
-                r["kept_in"].as_str().unwrap_or_default()
+                "sent {}, received {}, refused {}, pending {}, conflicts {} ({:.1} s)",
+                s.sent,
+                s.received,
+                s.refused,
+                s.pending,
+                s.conflicts,
+                elapsed.as_secs_f64()
             );
-        });
-    }
-    let started = Instant::now();
-    let progress = SyncProgress::new(format!("syncing {}", file.display()), out.json);
-    let summary = sync_once(invite, &file, Duration::from_secs(a.timeout_secs), &|s| {
-        progress.update(s);
-    });
-    progress.finish();
-    let elapsed = started.elapsed();
-    let summary = summary?;
-    let r = Synced {
-        file: file.display().to_string(),
-        relay,
-        summary,
-    };
-    out.emit(&r, || {
-        let s = &r.summary;
-        outln!(
-            "sent {}, received {}, refused {}, pending {}, conflicts {} ({:.1} s)",
-            s.sent,
-            s.received,
-            s.refused,
-            s.pending,
-            s.conflicts,
-            elapsed.as_secs_f64()
-        );
+        })
     })
 }
 
@@ -377,29 +394,32 @@ fn observe(code: &str, wait_secs: u64) -> anyhow::Result<Session> {
 
 /// `arxos who CODE`.
 pub fn run_who(out: Out, code: &str, wait_secs: u64) -> anyhow::Result<()> {
-    let session = observe(code, wait_secs)?;
-    // Presence is coalesced into ticks; give the first batch time to arrive.
-    std::thread::sleep(Duration::from_millis(500));
-    let people = session.client().presence();
-    session.leave();
-    out.emit(&people, || {
-        for (peer, p) in &people {
-            let cursor = p
-                .cursor
-                .as_ref()
-                .map_or(String::new(), |c| format!(" at {c:?}"));
-            outln!(
-                "{:<20} {:<9} {:?}{cursor} {}",
-                p.user,
-                p.color,
-                p.status,
-                p.activity.as_deref().unwrap_or("")
-            );
-            let _ = peer;
-        }
-        if people.is_empty() {
-            outln!("nobody else is here");
-        }
+    out.guard(|| {
+        positive_secs("--wait", wait_secs)?;
+        let session = observe(code, wait_secs)?;
+        // Presence is coalesced into ticks; give the first batch time to arrive.
+        std::thread::sleep(Duration::from_millis(500));
+        let people = session.client().presence();
+        session.leave();
+        out.emit(&people, || {
+            for (peer, p) in &people {
+                let cursor = p
+                    .cursor
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" at {c:?}"));
+                outln!(
+                    "{:<20} {:<9} {:?}{cursor} {}",
+                    p.user,
+                    p.color,
+                    p.status,
+                    p.activity.as_deref().unwrap_or("")
+                );
+                let _ = peer;
+            }
+            if people.is_empty() {
+                outln!("nobody else is here");
+            }
+        })
     })
 }
 
@@ -489,7 +509,7 @@ struct Inspected {
 
 /// `arxos invite …`.
 pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
-    match cmd {
+    out.guard(|| match cmd {
         InviteCmd::List {
             relay,
             doc,
@@ -546,7 +566,7 @@ pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
                 outln!("websocket url  {}", r.websocket_url);
             })
         }
-    }
+    })
 }
 
 /// Prints what happens in a live session until stopped (ctrl-c, SIGTERM, `--for`), or until
@@ -652,6 +672,7 @@ pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var("ARXOS_ADMIN_TOKEN").ok());
     config.public_url.clone_from(&a.public_url);
+    config.check().context("--public-url")?;
     let tls = config.tls.is_some();
     let rt = runtime()?;
     rt.block_on(async {
@@ -664,6 +685,14 @@ pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
         handle.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// Refuses a zero `--timeout-secs` / `--wait`: it would give up before trying.
+fn positive_secs(flag: &str, secs: u64) -> anyhow::Result<Duration> {
+    if secs == 0 {
+        bail!("{flag} must be at least 1 second (0 would give up before trying)");
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// Turns `--for SECS` into a duration.

@@ -15,6 +15,8 @@ use crate::model::{Element, ElementKind, Floor, Layer, Meta, Property};
 use crate::props;
 use crate::schema::{self, Stored, root};
 
+pub(crate) mod check;
+
 /// The validated outcome of a batch: the new state of everything it touches.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -209,15 +211,16 @@ impl Planner<'_> {
             self.plan.elements.insert(e.id.clone(), e);
             return Ok(());
         }
-        props::check_text(&format!("text of {}", name()), e.text.as_deref())?;
-        props::check_text(&format!("style of {}", name()), e.style.stroke.as_deref())?;
-        props::check_text(&format!("style of {}", name()), e.style.fill.as_deref())?;
-        for (k, p) in &e.props {
-            if let crate::PropValue::Text(t) = &p.value {
-                props::check_text(&format!("{}.{k}", name()), Some(t))?;
-            }
-            props::check_text(&format!("unit of {}.{k}", name()), p.unit.as_deref())?;
-        }
+        let own = check::OwnValues {
+            name: &name(),
+            geometry: &e.geometry,
+            transform: &e.transform,
+            style: &e.style,
+            text: e.text.as_deref(),
+            props: &e.props,
+            refs: &e.refs,
+        };
+        own.check_text()?;
         if self.tag_taken(&e.tag, &e.id) {
             return Err(DocError::DuplicateTag(e.tag.clone()));
         }
@@ -227,36 +230,8 @@ impl Planner<'_> {
         if !self.layer_exists(&e.layer) {
             return Err(DocError::UnknownLayer(e.layer.to_string()));
         }
-        e.geometry.validate()?;
-        let t = &e.transform;
-        if !(t.x.is_finite() && t.y.is_finite() && t.rotation.is_finite()) {
-            return Err(DocError::InvalidGeometry(
-                "position and rotation must be finite numbers".into(),
-            ));
-        }
-        for (k, p) in &e.props {
-            props::validate_name(k)?;
-            if let crate::PropValue::Number(n) = p.value
-                && !n.is_finite()
-            {
-                return Err(DocError::Parse {
-                    what: "a finite number",
-                    input: n.to_string(),
-                });
-            }
-            if let Some((ty, _)) = props::known(k)
-                && !ty.accepts(&p.value)
-            {
-                return Err(DocError::WrongPropertyType {
-                    element: name(),
-                    property: k.clone(),
-                    expected: ty.name(),
-                    found: p.value.type_name(),
-                });
-            }
-        }
+        own.check_values()?;
         for (k, target) in &e.refs {
-            props::validate_name(k)?;
             let Some(t) = self.current(target).filter(|t| !t.deleted) else {
                 return Err(DocError::MissingReference {
                     element: name(),

@@ -110,6 +110,24 @@ impl NewElement {
         self
     }
 
+    /// Checks what the element carries by itself, as applying it would, without a plan: text,
+    /// shape, position in range, property and reference names, finite numbers, the types of
+    /// well-known properties. Floors, layers, tags and reference targets need the plan, and are
+    /// checked when the element is applied.
+    pub fn check_values(&self) -> crate::Result<()> {
+        let own = crate::apply::check::OwnValues {
+            name: &self.tag,
+            geometry: &self.geometry,
+            transform: &self.transform,
+            style: &self.style,
+            text: self.text.as_deref(),
+            props: &self.props,
+            refs: &self.refs,
+        };
+        own.check_text()?;
+        own.check_values()
+    }
+
     /// Adds a reference (builder style).
     #[must_use]
     pub fn with_ref(mut self, name: &str, target: ElementId) -> Self {

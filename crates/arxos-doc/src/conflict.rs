@@ -108,6 +108,28 @@ pub struct Side {
     pub change: String,
 }
 
+/// The unit of the value an element holds under the flat `key`: a property's own unit, else
+/// the well-known unit of its name; the plan's units (`plan_units`) for a position or a size;
+/// degrees for the rotation; `None` for everything else (text, flags, references, tags).
+pub fn unit_of_key(e: &crate::model::Element, key: &str, plan_units: &str) -> Option<String> {
+    if let Some(name) = key.strip_prefix(crate::schema::PROP_PREFIX) {
+        let p = e.props.get(name);
+        if p.is_some_and(|p| !matches!(p.value, PropValue::Number(_))) {
+            return None;
+        }
+        return p.and_then(|p| p.unit.clone()).or_else(|| {
+            crate::props::known(name)
+                .and_then(|(_, u)| u)
+                .map(str::to_owned)
+        });
+    }
+    match key {
+        "x" | "y" | "width" | "height" | "radius" => Some(plan_units.to_owned()),
+        "rotation" => Some("°".to_owned()),
+        _ => None,
+    }
+}
+
 /// One conflict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Conflict {
@@ -124,6 +146,10 @@ pub struct Conflict {
     pub tag: String,
     /// The property key (`props.voltage`, `x`, `ref.host`...), when one is concerned.
     pub property: Option<String>,
+    /// The unit the values (or the distance in the message) are in: the property's unit, the
+    /// plan's units for positions and distances, `°` for a rotation ([`unit_of_key`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// The value both sides started from.
     pub base: Option<PropValue>,
     /// Our side.
@@ -146,6 +172,30 @@ pub enum LocalSide {
     /// No context: the value the document shows now is local, competing values remote.
     #[default]
     Winner,
+}
+
+impl LocalSide {
+    /// What "local" means in a conflict view, in one line.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Heads(_) => {
+                "local = this file's values before its last merge (recorded in the \
+                 .replica.json beside it), remote = what that merge brought"
+            }
+            Self::Winner => {
+                "local = the value the plan shows now, remote = the competing values (no \
+                 merge is recorded beside this file: a copy or move leaves that record behind)"
+            }
+        }
+    }
+
+    /// A short name for scripts: `before-last-merge` or `shown-value`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Heads(_) => "before-last-merge",
+            Self::Winner => "shown-value",
+        }
+    }
 }
 
 /// The conflicts of a document, kept up to date incrementally from change sets.

@@ -60,6 +60,18 @@ pub struct Filter {
     pub floor: Option<FloorId>,
     /// Only tags starting with this text.
     pub tag_prefix: Option<String>,
+    /// Only this whole tag, or, when it has a `*` (any run of characters) or `?` (any one
+    /// character), the tags this pattern matches as a whole (`outlet:R1*`).
+    pub tag_pattern: Option<String>,
+}
+
+/// Whether `tag` is `pattern`, or matches it when it has wildcards (see [`Filter::tag_pattern`]).
+pub fn tag_matches(pattern: &str, tag: &str) -> bool {
+    if pattern.contains(['*', '?']) {
+        crate::conflict::rules::glob(pattern, tag)
+    } else {
+        pattern == tag
+    }
 }
 
 impl Filter {
@@ -72,6 +84,10 @@ impl Filter {
                 .tag_prefix
                 .as_ref()
                 .is_none_or(|p| e.tag.starts_with(p.as_str()))
+            && self
+                .tag_pattern
+                .as_deref()
+                .is_none_or(|p| tag_matches(p, &e.tag))
     }
 }
 

@@ -64,6 +64,15 @@ pub enum DocError {
     /// A property name is not acceptable (empty, or containing reserved characters).
     #[error("invalid property name `{0}`: use letters, digits, `_` and `-`")]
     InvalidPropertyName(String),
+    /// A property would be named like one of the element's own fields (`x`, `layer`...):
+    /// setting it would not move, re-layer or retag the element, only add a look-alike.
+    #[error("`{name}` is a field of every element, not a property: {how}")]
+    ElementField {
+        /// The name typed.
+        name: String,
+        /// How to change that field instead.
+        how: &'static str,
+    },
     /// The element has no such property.
     #[error("`{element}` has no property `{property}`")]
     UnknownProperty {

@@ -7,6 +7,27 @@ use serde::{Deserialize, Serialize};
 use crate::error::DocError;
 use crate::model::{Geometry, Transform};
 
+/// The largest coordinate, size or offset a plan accepts, in document units (a million metres
+/// in millimetres). Beyond it, sums of positions and sizes lose all precision and the canvas
+/// (which draws in `f32`) cannot place the shape; such a value is a damaged or hostile file,
+/// never a drawing.
+pub const MAX_COORD: f64 = 1.0e9;
+
+/// Whether `v` is a finite number no larger than [`MAX_COORD`] either way.
+pub fn in_range(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_COORD
+}
+
+/// A number for messages: as written up to [`MAX_COORD`], in exponent form beyond (a damaged
+/// file's `1e300` is not printed as three hundred digits).
+pub fn num_text(v: f64) -> String {
+    if v.is_finite() && v.abs() > MAX_COORD {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 /// A point in document units (millimetres by default), y pointing down as in SVG.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Point {
@@ -33,6 +54,34 @@ pub struct Bounds {
 }
 
 impl Bounds {
+    /// Parses a box typed as `x0,y0,x1,y1` (smallest corner first): four finite numbers with
+    /// `x0 <= x1` and `y0 <= y1`. An inverted box is refused rather than silently turned
+    /// around, since it usually means the numbers were typed in the wrong order.
+    pub fn parse(text: &str) -> Result<Self, DocError> {
+        let bad = |what: &'static str| DocError::Parse {
+            what,
+            input: text.to_owned(),
+        };
+        let v: Vec<f64> = text
+            .split(',')
+            .map(|t| t.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("a box x0,y0,x1,y1 (four numbers)"))?;
+        let [x0, y0, x1, y1] = v[..] else {
+            return Err(bad("a box x0,y0,x1,y1 (four numbers)"));
+        };
+        if !v.iter().all(|n| n.is_finite()) {
+            return Err(bad("a box x0,y0,x1,y1 of finite numbers"));
+        }
+        if x0 > x1 || y0 > y1 {
+            return Err(bad("a box x0,y0,x1,y1 with x0 <= x1 and y0 <= y1"));
+        }
+        Ok(Self {
+            min: Point::new(x0, y0),
+            max: Point::new(x1, y1),
+        })
+    }
+
     /// The box spanning two corners given in any order.
     pub fn from_corners(a: Point, b: Point) -> Self {
         Self {
@@ -242,6 +291,26 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, DocError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_box_is_four_finite_numbers_smallest_corner_first() {
+        let b = Bounds::parse("0, -5,10,20").unwrap();
+        assert_eq!(
+            (b.min, b.max),
+            (Point::new(0.0, -5.0), Point::new(10.0, 20.0))
+        );
+        for bad in [
+            "1,2,3",
+            "a,b,c,d",
+            "NaN,0,1,1",
+            "0,0,inf,1",
+            "10,0,0,10",
+            "0,10,10,0",
+        ] {
+            let e = Bounds::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && !e.contains('\n'), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn rotated_rect_bounds() {

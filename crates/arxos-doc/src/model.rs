@@ -262,8 +262,10 @@ impl Geometry {
         }
     }
 
-    /// Checks the invariants (finite numbers, positive sizes, enough points, parseable path).
+    /// Checks the invariants (finite numbers within [`crate::geometry::MAX_COORD`], positive
+    /// sizes, enough points, parseable path).
     pub fn validate(&self) -> Result<(), DocError> {
+        use crate::geometry::{MAX_COORD, in_range, num_text};
         let bad = |msg: String| Err(DocError::InvalidGeometry(msg));
         match self {
             Self::Point => Ok(()),
@@ -283,6 +285,13 @@ impl Geometry {
                 if points.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
                     return bad("coordinates must be finite numbers".into());
                 }
+                if let Some(p) = points.iter().find(|p| !in_range(p.x) || !in_range(p.y)) {
+                    return bad(format!(
+                        "point ({}, {}) is out of range (at most {MAX_COORD:e} either way)",
+                        num_text(p.x),
+                        num_text(p.y)
+                    ));
+                }
                 Ok(())
             }
             Self::Rect { width, height } => {
@@ -291,15 +300,39 @@ impl Geometry {
                         "rect size must be positive, got {width} x {height}"
                     ));
                 }
+                if !(in_range(*width) && in_range(*height)) {
+                    return bad(format!(
+                        "rect size {} x {} is out of range (at most {MAX_COORD:e})",
+                        num_text(*width),
+                        num_text(*height)
+                    ));
+                }
                 Ok(())
             }
             Self::Circle { radius } => {
                 if !(radius.is_finite() && *radius > 0.0) {
                     return bad(format!("circle radius must be positive, got {radius}"));
                 }
+                if !in_range(*radius) {
+                    return bad(format!(
+                        "circle radius {} is out of range (at most {MAX_COORD:e})",
+                        num_text(*radius)
+                    ));
+                }
                 Ok(())
             }
-            Self::Path { d } => crate::geometry::path_bounds(d).map(|_| ()),
+            Self::Path { d } => match crate::geometry::path_bounds(d)? {
+                Some(b)
+                    if ![b.min.x, b.min.y, b.max.x, b.max.y]
+                        .into_iter()
+                        .all(in_range) =>
+                {
+                    bad(format!(
+                        "path coordinates are out of range (at most {MAX_COORD:e} either way)"
+                    ))
+                }
+                _ => Ok(()),
+            },
         }
     }
 }

@@ -89,6 +89,51 @@ pub fn validate_name(name: &str) -> Result<(), DocError> {
     }
 }
 
+/// The element's own fields, which a property must not be named after, each with the way to
+/// change it: `set wall.x=5` would add a property `x` beside the position, not move the wall.
+pub const ELEMENT_FIELDS: &[(&str, &str)] = &[
+    ("id", "an element's id never changes"),
+    (
+        "kind",
+        "an element's kind never changes (create a new element)",
+    ),
+    ("tag", "rename with a `SetTag` command (`arxos apply`)"),
+    ("floor", "use a `SetFloor` command (`arxos apply`)"),
+    ("layer", "use a `SetLayer` command (`arxos apply`)"),
+    ("x", "use `arxos move --dx` (or a `MoveTo` command)"),
+    ("y", "use `arxos move --dy` (or a `MoveTo` command)"),
+    ("rotation", "use a `Rotate` command (`arxos apply`)"),
+    ("geometry", "use a `SetGeometry` command (`arxos apply`)"),
+    ("geom", "use a `SetGeometry` command (`arxos apply`)"),
+    (
+        "transform",
+        "use `arxos move` or a `MoveTo`/`Rotate` command",
+    ),
+    ("text", "use a `SetText` command (`arxos apply`)"),
+    ("style", "use a `SetStyle` command (`arxos apply`)"),
+    ("stroke", "use a `SetStyle` command (`arxos apply`)"),
+    ("fill", "use a `SetStyle` command (`arxos apply`)"),
+    ("stroke_width", "use a `SetStyle` command (`arxos apply`)"),
+    ("z", "use a `Reorder` command (`arxos apply`)"),
+    ("deleted", "use `arxos delete` or `arxos restore`"),
+];
+
+/// Refuses a new property named like an element field (see [`ELEMENT_FIELDS`]), or with a
+/// name [`validate_name`] refuses.
+pub fn check_new_property_name(name: &str) -> Result<(), DocError> {
+    validate_name(name)?;
+    match ELEMENT_FIELDS
+        .iter()
+        .find(|(f, _)| f.eq_ignore_ascii_case(name))
+    {
+        Some((_, how)) => Err(DocError::ElementField {
+            name: name.to_owned(),
+            how,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Tags: 1–200 characters, no whitespace, no `.` or `=` (the CLI's `TAG.prop=value` syntax).
 pub fn validate_tag(tag: &str) -> Result<(), DocError> {
     let reason = if tag.is_empty() {
@@ -148,5 +193,18 @@ mod tests {
             ("outlet:R45-23", Some("voltage"))
         );
         assert_eq!(split_tag_prop("outlet:R45-23"), ("outlet:R45-23", None));
+    }
+
+    #[test]
+    fn a_property_cannot_be_named_like_an_element_field() {
+        for field in [
+            "x", "y", "kind", "layer", "tag", "floor", "rotation", "Layer",
+        ] {
+            let e = check_new_property_name(field).unwrap_err().to_string();
+            assert!(e.contains("not a property"), "{field}: {e}");
+        }
+        assert!(check_new_property_name("voltage").is_ok());
+        assert!(check_new_property_name("x_offset").is_ok());
+        assert!(check_new_property_name("a.b").is_err());
     }
 }

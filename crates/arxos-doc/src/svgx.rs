@@ -11,12 +11,15 @@
 //! CSS, `use`, transforms and shapes into absolute paths; they become `path` elements on the
 //! annotation layer, with their SVG group recorded in the `group` property. SVGX elements do
 //! not go through usvg on purpose: it works in `f32` and turns shapes into paths, which would
-//! break the export → import law.
+//! break the export → import law. usvg reads the file with every SVGX element cut out, so an
+//! element is imported once: from its semantics, or, when they are damaged (a NaN, `1e400`,
+//! geometry out of range), not at all, with a warning naming it by line, element and id.
 
 pub mod export;
 pub mod import;
+mod plain;
 
-pub use export::{ExportOptions, export_svgx};
+pub use export::{ExportOptions, LeftOut, export_svgx, left_out};
 pub use import::{ImportReport, import_svg};
 
 /// The SVGX namespace URI.

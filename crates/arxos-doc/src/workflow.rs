@@ -14,6 +14,7 @@
 //! - [`resolve`]: listing and settling a file's conflicts by hand or by rule.
 //! - [`rules`]: rules as entered ([`rules::RuleSpec`]), checked against the plan.
 //! - [`history`]: reverting to a version and proposal reviews.
+//! - [`targets`]: elements named by tag in typed commands (`arxos apply`) turned into ids.
 //! - [`values`]: reading a typed-in value as the type its property has.
 
 pub mod branch;
@@ -22,6 +23,7 @@ pub mod history;
 pub mod merge;
 pub mod resolve;
 pub mod rules;
+pub mod targets;
 pub mod values;
 
 pub use branch::{
@@ -43,6 +45,7 @@ pub use rules::{
     RuleAdded, RuleSpec, add_rule_to, add_rule_to_file, remove_rule_from, remove_rule_from_file,
     rule_id, split_kind_prop,
 };
+pub use targets::resolve_targets;
 pub use values::{conflict_value, expected_type, parse_typed, property_value};
 
 /// Plans and replicas the workflow tests share.

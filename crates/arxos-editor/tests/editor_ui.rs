@@ -6,6 +6,8 @@
 //! test at the end renders the whole window on the software adapter, and skips with a printed
 //! reason when there is none, unless `ARXOS_REQUIRE_GPU=1`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -77,10 +79,10 @@ fn voltage(h: &Harness<'static, EditorApp>) -> PropValue {
 fn eventually_on_disk(file: &Path, check: impl Fn(&Document) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(doc) = arxos_doc::file::load(file) {
-            if check(&doc) {
-                return;
-            }
+        if let Ok(doc) = arxos_doc::file::load(file)
+            && check(&doc)
+        {
+            return;
         }
         assert!(Instant::now() < deadline, "the file never showed the edit");
         std::thread::sleep(Duration::from_millis(50));

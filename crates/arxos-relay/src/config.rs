@@ -83,3 +83,68 @@ impl RelayConfig {
         }
     }
 }
+
+impl RelayConfig {
+    /// Refuses settings that cannot work, each with a one-line reason: a public URL that is
+    /// not `ws://` or `wss://` (it is written into every invite code, and clients only speak
+    /// WebSocket), and zero rates, bursts, timeouts or lock leases (every message, connection
+    /// or lock would be refused or dropped at once).
+    pub fn check(&self) -> Result<(), crate::RelayError> {
+        let bad = |m: String| Err(crate::RelayError::Config(m));
+        if let Some(url) = &self.public_url {
+            let rest = url
+                .strip_prefix("ws://")
+                .or_else(|| url.strip_prefix("wss://"));
+            if rest.is_none_or(|r| r.trim_end_matches('/').is_empty()) {
+                return bad(format!(
+                    "public URL `{url}` must be a ws:// or wss:// address (e.g. wss://relay.example.org)"
+                ));
+            }
+        }
+        let l = &self.limits;
+        if l.messages_per_sec == 0 {
+            return bad("a rate of 0 messages per second would refuse every message".into());
+        }
+        if l.burst == 0 {
+            return bad("a burst of 0 messages would refuse every message".into());
+        }
+        if l.max_frame_bytes == 0 {
+            return bad("a largest message of 0 bytes would refuse every message".into());
+        }
+        if l.idle_timeout.is_zero() || l.handshake_timeout.is_zero() {
+            return bad("a timeout of 0 would drop every connection at once".into());
+        }
+        if self.lock_ttl.is_zero() {
+            return bad("a lock lease of 0 would release every lock at once".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_in_one_line() {
+        let ok = RelayConfig::new("127.0.0.1:0".parse().unwrap(), PathBuf::from("/tmp/x"));
+        assert!(ok.check().is_ok());
+        let mut c = ok.clone();
+        c.public_url = Some("wss://relay.example.org/".into());
+        assert!(c.check().is_ok());
+        for url in ["http://relay.example.org", "relay.example.org", "ws://"] {
+            c.public_url = Some(url.into());
+            let e = c.check().unwrap_err().to_string();
+            assert!(e.contains(url) && e.contains("ws://"), "{e}");
+        }
+        let mut c = ok.clone();
+        c.limits.messages_per_sec = 0;
+        assert!(c.check().unwrap_err().to_string().contains("rate of 0"));
+        let mut c = ok.clone();
+        c.limits.burst = 0;
+        assert!(c.check().is_err());
+        let mut c = ok;
+        c.lock_ttl = Duration::ZERO;
+        assert!(c.check().is_err());
+    }
+}

@@ -44,4 +44,7 @@ pub enum RelayError {
     /// TLS certificate or key problems.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A setting that cannot work (a zero rate, a public URL that is not ws:// or wss://).
+    #[error("{0}")]
+    Config(String),
 }

@@ -176,6 +176,7 @@ fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, RelayError> {
 
 /// Starts a relay on the current tokio runtime.
 pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    config.check()?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StorageError::Io {
         path: config.data_dir.display().to_string(),
         source,

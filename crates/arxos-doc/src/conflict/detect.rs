@@ -270,12 +270,17 @@ fn property_conflicts(cx: &mut Ctx<'_>, e: &Element, obj: &ObjId, out: &mut Vec<
         ids.sort();
         let mut parts = vec![e.id.as_str(), key.as_str()];
         parts.extend(ids.iter().map(String::as_str));
+        let unit = super::unit_of_key(e, &key, &cx.cache.meta.units);
         let show = |s: &Option<Side>| {
             s.as_ref()
                 .and_then(|s| s.value.as_ref())
-                .map_or("(none)".to_owned(), ToString::to_string)
+                .map_or("(none)".to_owned(), |v| match &unit {
+                    Some(u) if matches!(v, PropValue::Number(_)) => format!("{v} {u}"),
+                    _ => v.to_string(),
+                })
         };
         out.push(Conflict {
+            unit: unit.clone(),
             id: stable_id("prop", &parts),
             kind: ConflictType::Property,
             severity: cx.base_severity(e, &key),
@@ -359,6 +364,7 @@ fn delete_vs_edit(cx: &mut Ctx<'_>, e: &Element, obj: &ObjId, out: &mut Vec<Conf
         element: e.id.clone(),
         tag: e.tag.clone(),
         property: Some(key),
+        unit: None,
         base,
         message: format!(
             "{} was deleted while {} edited {}; restore it to keep the edit",
@@ -402,6 +408,7 @@ fn relationships(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
             element: e.id.clone(),
             tag: e.tag.clone(),
             property: Some(key),
+            unit: None,
             base: Some(PropValue::Text(target.to_string())),
             local: None,
             remote: None,
@@ -456,11 +463,13 @@ fn spatial(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
                 others: Vec::new(),
                 related: vec![host_id.clone()],
                 message: format!(
-                    "{} is {:.0} off its host wall {}",
+                    "{} is {:.0} {} off its host wall {}",
                     e.tag,
                     dist - thickness / 2.0,
+                    cx.cache.meta.units,
                     host.tag
                 ),
+                unit: Some(cx.cache.meta.units.clone()),
             });
         }
     }
@@ -498,7 +507,11 @@ fn spatial(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
                 remote: None,
                 others: Vec::new(),
                 related: vec![b.id.clone()],
-                message: format!("{} and {} overlap ({d:.0} apart)", a.tag, b.tag),
+                message: format!(
+                    "{} and {} overlap ({d:.0} {} apart)",
+                    a.tag, b.tag, cx.cache.meta.units
+                ),
+                unit: Some(cx.cache.meta.units.clone()),
             });
         }
     }
@@ -534,6 +547,7 @@ fn duplicate_tags(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
             element: first,
             tag: e.tag.clone(),
             property: Some("tag".into()),
+            unit: None,
             base: None,
             local: None,
             remote: None,
@@ -614,6 +628,7 @@ fn constraints(cx: &Ctx<'_>, e: &Element, out: &mut Vec<Conflict>) {
             element: e.id.clone(),
             tag: e.tag.clone(),
             property: Some(key),
+            unit: None,
             base: None,
             local: None,
             remote: None,

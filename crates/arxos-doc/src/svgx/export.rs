@@ -17,6 +17,74 @@ pub struct ExportOptions {
     pub floor: Option<FloorId>,
 }
 
+/// What an SVGX export keeps: the live drawing and its semantics (floors, layers, elements
+/// with their ids, tags, geometry, properties, units, references and z-order). What it leaves
+/// out, counted by [`left_out`], stays only in the `.arx` plan.
+pub const KEEPS: &str = "the live drawing and its semantics: floors, layers, and elements with \
+ids, tags, geometry, properties, units, references and drawing order";
+
+/// What an export of a plan leaves out: history and everything that lives beside the
+/// drawing. An import of the export is a new plan, with a new plan id and no history.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LeftOut {
+    /// Deleted (restorable) elements.
+    pub deleted_elements: usize,
+    /// Live elements on other floors (when exporting one floor).
+    pub other_floor_elements: usize,
+    /// Conflict strategies and constraint rules.
+    pub rules: usize,
+    /// Named versions.
+    pub versions: usize,
+    /// Branches and proposals.
+    pub branches: usize,
+    /// Review comments.
+    pub comments: usize,
+    /// Changes of history (none of it is exported).
+    pub changes: usize,
+    /// The plan id: the export is not linked to the plan or its shared room.
+    pub plan_id: String,
+}
+
+impl LeftOut {
+    /// One line for people: the non-zero counts, then history and the plan id.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = [
+            (self.deleted_elements, "deleted element(s)"),
+            (self.other_floor_elements, "element(s) on other floors"),
+            (self.rules, "rule(s)"),
+            (self.versions, "version(s)"),
+            (self.branches, "branch(es)/proposal(s)"),
+            (self.comments, "comment(s)"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        parts.push(format!("the history ({} changes)", self.changes));
+        parts.push(format!("the plan id {}", self.plan_id));
+        parts.join(", ")
+    }
+}
+
+/// Counts what [`export_svgx`] with `opts` leaves out of `doc`.
+pub fn left_out(doc: &mut Document, opts: &ExportOptions) -> LeftOut {
+    use crate::command::RecordSet;
+    let other_floor_elements = opts
+        .floor
+        .as_ref()
+        .map_or(0, |f| doc.elements().filter(|e| &e.floor != f).count());
+    LeftOut {
+        deleted_elements: doc.deleted_elements().count(),
+        other_floor_elements,
+        rules: doc.records(RecordSet::Rules).len(),
+        versions: doc.records(RecordSet::Versions).len(),
+        branches: doc.records(RecordSet::Branches).len(),
+        comments: doc.records(RecordSet::Comments).len(),
+        changes: doc.stats().changes,
+        plan_id: doc.meta().id.clone(),
+    }
+}
+
 /// Escapes text for XML content and attribute values (quotes, and newlines/tabs so that
 /// attribute normalisation cannot alter them).
 fn esc(s: &str) -> String {

@@ -13,6 +13,7 @@ use crate::model::{BuildingSystem, ElementKind, Geometry, PropValue, Property, S
 use crate::props;
 
 use super::NS;
+use super::plain::collect_paths;
 
 /// What an import produced, and what it had to leave out (never silently).
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -53,8 +54,8 @@ fn num(n: &Node<'_, '_>, ns: Option<&str>, name: &str) -> Result<Option<f64>> {
             .ok()
             .filter(|f| f.is_finite())
             .ok_or_else(|| DocError::Parse {
-                what: "a number",
-                input: format!("{name}=\"{s}\""),
+                what: "a finite number",
+                input: format!("{}{name}=\"{s}\"", if ns.is_some() { "arx:" } else { "" }),
             })
     })
     .transpose()
@@ -118,9 +119,7 @@ fn offset(t: &mut Transform, dx: f64, dy: f64) {
 #[allow(clippy::too_many_lines)] // one attribute family after another
 fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
     let kind: ElementKind = kind.parse()?;
-    let id = n
-        .attribute("id")
-        .map_or_else(ElementId::random, ElementId::new);
+    let id = plain(n, "id").map_or_else(ElementId::random, ElementId::new);
     let tag = arx(n, "tag").map_or_else(|| format!("{kind}:{id}"), str::to_owned);
     let mut transform = transform_of(n)?;
     let geom = arx(n, "geom").unwrap_or_else(|| n.tag_name().name());
@@ -185,10 +184,16 @@ fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
             continue;
         };
         let value = match ty {
-            "num" => PropValue::Number(v.trim().parse::<f64>().map_err(|_| DocError::Parse {
-                what: "a number",
-                input: format!("arx:{name}=\"{v}\" on {tag}"),
-            })?),
+            "num" => PropValue::Number(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| DocError::Parse {
+                        what: "a finite number",
+                        input: format!("arx:{name}=\"{v}\""),
+                    })?,
+            ),
             "str" => PropValue::Text(v.to_owned()),
             "bool" => match v.trim() {
                 "true" => PropValue::Bool(true),
@@ -196,12 +201,13 @@ fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
                 _ => {
                     return Err(DocError::Parse {
                         what: "true or false",
-                        input: format!("arx:{name}=\"{v}\" on {tag}"),
+                        input: format!("arx:{name}=\"{v}\""),
                     });
                 }
             },
             "prop" => PropValue::parse_loose(v),
             "ref" => {
+                props::validate_name(key)?;
                 refs.insert(key.to_owned(), ElementId::new(v));
                 continue;
             }
@@ -223,23 +229,90 @@ fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
     let text = arx(n, "text")
         .map(str::to_owned)
         .or_else(|| (n.tag_name().name() == "text").then(|| n.text().unwrap_or("").to_owned()));
-    Ok(Decoded {
-        new: NewElement {
-            id: Some(id),
-            kind,
-            tag,
-            floor: FloorId::new(inherited(n, "floor").unwrap_or("level-1")),
-            layer: LayerId::new(inherited(n, "layer").unwrap_or(kind_default_layer(kind))),
-            geometry,
-            transform,
-            style,
+    let new = NewElement {
+        id: Some(id),
+        kind,
+        tag,
+        floor: FloorId::new(inherited(n, "floor").unwrap_or("level-1")),
+        layer: LayerId::new(inherited(n, "layer").unwrap_or(kind_default_layer(kind))),
+        geometry,
+        transform,
+        style,
+        text,
+        props,
+        refs: BTreeMap::new(),
+        z: arx(n, "z").map(str::to_owned),
+    };
+    // What the batch would refuse for this element alone: refused here, the element is
+    // skipped with a warning instead of the whole import failing.
+    new.check_values()?;
+    Ok(Decoded { new, refs })
+}
+
+/// Line numbers of positions met in increasing order, counted once: warnings about a file
+/// with many damaged elements cost one pass over the text, not one per warning.
+struct Lines<'t> {
+    text: &'t str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
             text,
-            props,
-            refs: BTreeMap::new(),
-            z: arx(n, "z").map(str::to_owned),
-        },
-        refs,
-    })
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte offset `pos`.
+    fn at(&mut self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        if pos < self.pos || !self.text.is_char_boundary(pos) {
+            *self = Self::new(self.text);
+            if !self.text.is_char_boundary(pos) {
+                return self.line;
+            }
+        }
+        self.line += self.text[self.pos..pos].matches('\n').count();
+        self.pos = pos;
+        self.line
+    }
+}
+
+/// How a warning names an element of the file: its line, its element name and `id` (or
+/// `arx:tag` when it has no id).
+fn describe(lines: &mut Lines<'_>, n: &Node<'_, '_>) -> String {
+    let line = lines.at(n.range().start);
+    let name = n.tag_name().name();
+    match (plain(n, "id"), arx(n, "tag")) {
+        (Some(id), _) => format!("line {line}: <{name} id=\"{id}\">"),
+        (None, Some(tag)) => format!("line {line}: <{name} arx:tag=\"{tag}\">"),
+        (None, None) => format!("line {line}: <{name}>"),
+    }
+}
+
+/// The file's text without its SVGX elements (every element with `arx:kind`, with all it
+/// contains), for the plain-shape pass: an SVGX element is imported from its semantics or,
+/// when they are damaged, skipped with a warning; never also, or instead, as a plain path.
+fn without_svgx_elements(text: &str, root: &Node<'_, '_>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    // Pre-order: an element inside one already cut out starts before `at`.
+    for n in root
+        .descendants()
+        .filter(|n| n.is_element() && arx(n, "kind").is_some())
+    {
+        let r = n.range();
+        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) {
+            continue;
+        }
+        out.push_str(&text[at..r.start]);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 fn kind_default_layer(kind: ElementKind) -> &'static str {
@@ -330,26 +403,45 @@ pub fn import_svg(
     // SVGX elements.
     let mut decoded = Vec::new();
     let mut svgx_ids = BTreeSet::new();
+    let mut any_svgx = false;
+    let mut seen_ids = BTreeSet::new();
+    let mut lines = Lines::new(text);
     for n in root.descendants().filter(Node::is_element) {
         let Some(kind) = arx(&n, "kind") else {
             continue;
         };
+        any_svgx = true;
+        if let Some(id) = plain(&n, "id") {
+            svgx_ids.insert(id.to_owned());
+        }
         match decode(&n, kind) {
-            Ok(d) => {
-                svgx_ids.insert(d.new.id.clone().map(|i| i.to_string()).unwrap_or_default());
+            Ok(mut d) => {
+                if let Some(id) = &d.new.id
+                    && !seen_ids.insert(id.clone())
+                {
+                    let fresh = ElementId::random();
+                    report.warnings.push(format!(
+                        "{}: the id `{id}` is repeated; imported as `{fresh}`",
+                        describe(&mut lines, &n)
+                    ));
+                    d.new.id = Some(fresh);
+                }
                 decoded.push(d);
             }
-            Err(e) => report.warnings.push(format!(
-                "skipped <{} id=\"{}\">: {e}",
-                n.tag_name().name(),
-                plain(&n, "id").unwrap_or("?")
-            )),
+            Err(e) => report
+                .warnings
+                .push(format!("{}: skipped: {e}", describe(&mut lines, &n))),
         }
     }
 
-    // Plain SVG shapes through usvg.
+    // Plain SVG shapes through usvg, from the text without the SVGX elements.
+    let plain_text = if any_svgx {
+        std::borrow::Cow::Owned(without_svgx_elements(text, &root))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     let mut plain = Vec::new();
-    match usvg::Tree::from_str(text, &usvg::Options::default()) {
+    match usvg::Tree::from_str(&plain_text, &usvg::Options::default()) {
         Ok(tree) => collect_paths(tree.root(), "root", &svgx_ids, &mut plain),
         Err(e) if decoded.is_empty() => {
             return Err(DocError::Svg(format!("cannot read the drawing: {e}")));
@@ -503,77 +595,4 @@ fn unique_tag(base: &str, taken: &BTreeSet<String>) -> String {
         .map(|i| format!("{base}~{i}"))
         .find(|t| !taken.contains(t))
         .unwrap_or_else(|| base.to_owned())
-}
-
-struct PlainPath {
-    group: String,
-    d: String,
-    style: Style,
-}
-
-fn hex(c: usvg::Color) -> String {
-    format!("#{:02x}{:02x}{:02x}", c.red, c.green, c.blue)
-}
-
-fn collect_paths(g: &usvg::Group, group: &str, skip: &BTreeSet<String>, out: &mut Vec<PlainPath>) {
-    let here = if g.id().is_empty() { group } else { g.id() };
-    for node in g.children() {
-        match node {
-            usvg::Node::Group(child) => collect_paths(child, here, skip, out),
-            usvg::Node::Path(p) => {
-                if (!p.id().is_empty() && skip.contains(p.id())) || !p.is_visible() {
-                    continue;
-                }
-                let t = p.abs_transform();
-                let map = |pt: usvg::tiny_skia_path::Point| {
-                    let (x, y) = (f64::from(pt.x), f64::from(pt.y));
-                    (
-                        f64::from(t.sx) * x + f64::from(t.kx) * y + f64::from(t.tx),
-                        f64::from(t.ky) * x + f64::from(t.sy) * y + f64::from(t.ty),
-                    )
-                };
-                let mut d = String::new();
-                for seg in p.data().segments() {
-                    use usvg::tiny_skia_path::PathSegment as S;
-                    let part = match seg {
-                        S::MoveTo(a) => {
-                            let a = map(a);
-                            format!("M{} {}", a.0, a.1)
-                        }
-                        S::LineTo(a) => {
-                            let a = map(a);
-                            format!("L{} {}", a.0, a.1)
-                        }
-                        S::QuadTo(a, b) => {
-                            let (a, b) = (map(a), map(b));
-                            format!("Q{} {} {} {}", a.0, a.1, b.0, b.1)
-                        }
-                        S::CubicTo(a, b, c) => {
-                            let (a, b, c) = (map(a), map(b), map(c));
-                            format!("C{} {} {} {} {} {}", a.0, a.1, b.0, b.1, c.0, c.1)
-                        }
-                        S::Close => "Z".into(),
-                    };
-                    if !d.is_empty() {
-                        d.push(' ');
-                    }
-                    d.push_str(&part);
-                }
-                let paint = |p: &usvg::Paint| match p {
-                    usvg::Paint::Color(c) => Some(hex(*c)),
-                    _ => None,
-                };
-                out.push(PlainPath {
-                    group: here.to_owned(),
-                    d,
-                    style: Style {
-                        stroke: p.stroke().and_then(|s| paint(s.paint())),
-                        fill: p.fill().and_then(|f| paint(f.paint())),
-                        stroke_width: p.stroke().map(|s| f64::from(s.width().get())),
-                    },
-                });
-            }
-            usvg::Node::Image(_) | usvg::Node::Text(_) => {}
-        }
-    }
 }

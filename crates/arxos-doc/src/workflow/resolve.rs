@@ -23,6 +23,10 @@ pub struct ScannedPlan {
     pub document: Document,
     /// Its conflicts, with this replica's local side.
     pub conflicts: ConflictIndex,
+    /// Which values count as local: recorded at this file's last merge, or (no record beside
+    /// the file, e.g. after it was copied or moved without its `.replica.json`) the values the
+    /// plan shows now. Conflict views say which ([`crate::conflict::LocalSide::describe`]).
+    pub local: crate::conflict::LocalSide,
 }
 
 impl ScannedPlan {
@@ -42,10 +46,12 @@ impl ScannedPlan {
 /// Reads the plan at `path` and scans its conflicts as this replica sees them.
 pub fn scan_file(path: &Path) -> Result<ScannedPlan> {
     let mut document = file::load(path)?;
-    let conflicts = ConflictIndex::scan(&mut document, local_side(path)?);
+    let local = local_side(path)?;
+    let conflicts = ConflictIndex::scan(&mut document, local.clone());
     Ok(ScannedPlan {
         document,
         conflicts,
+        local,
     })
 }
 

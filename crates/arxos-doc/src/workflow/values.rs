@@ -64,7 +64,9 @@ pub fn parse_typed(
 }
 
 /// Reads `raw` as a new value for `property` of element `id` (shown as `label`, usually its
-/// tag, in errors): the `set` command's and the inspector's reading.
+/// tag, in errors): the `set` command's and the inspector's reading. A property the element
+/// does not have yet must have a valid name that is not one of the element's own fields
+/// ([`props::check_new_property_name`]: `x`, `layer`, `kind`...).
 pub fn property_value(
     doc: &Document,
     id: &ElementId,
@@ -72,6 +74,12 @@ pub fn property_value(
     property: &str,
     raw: &str,
 ) -> Result<PropValue> {
+    if !doc
+        .element(id)
+        .is_some_and(|e| e.props.contains_key(property))
+    {
+        props::check_new_property_name(property)?;
+    }
     parse_typed(raw, expected_type(doc, id, property), label, property)
 }
 
@@ -153,6 +161,7 @@ mod tests {
             element: ElementId::new("e1"),
             tag: "outlet:R1".into(),
             property: Some(key.into()),
+            unit: None,
             base,
             local: Some(side(local)),
             remote: Some(side(None)),
