@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use output::Out;
+pub use output::{Out, error_line};
 
 /// Arxos Studio — collaborative floor plans. Without a command, opens the editor window on
 /// FILE (a plan, or an SVG drawing to import), or on the bundled sample plan.

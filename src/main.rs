@@ -36,28 +36,10 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", cli::error_line(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The whole cause chain on one line (scripts grep it, people read it), each cause once: a
-/// library error that already shows its source in its own message (`DocError::Io` prints
-/// "path: cause" and also returns the cause as its source) is not followed by it again.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if msg.contains(&text) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg
 }
 
 #[cfg(test)]
@@ -67,7 +49,7 @@ mod tests {
         let doc = arxos_doc::file::load(std::path::Path::new("/nonexistent/x.arx")).unwrap_err();
         let cause = std::error::Error::source(&doc).unwrap().to_string();
         let e = anyhow::Error::new(doc).context("cannot open the plan");
-        let line = super::one_line(&e);
+        let line = super::cli::error_line(&e);
         assert_eq!(line.matches(cause.as_str()).count(), 1, "{line}");
         assert!(
             line.starts_with("cannot open the plan: /nonexistent/x.arx"),

@@ -207,20 +207,7 @@ fn failures_are_one_line_and_leave_the_file_untouched() {
         ),
     ];
     for (args, msg) in cases {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| {
-                if *a == "PLAN" {
-                    plan.display().to_string()
-                } else {
-                    (*a).to_owned()
-                }
-            })
-            .collect();
-        let out = arxos().args(&args).assert().failure().get_output().clone();
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert!(err.contains(msg), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        let err = support::one_line_error(&plan, args, msg);
         assert!(!err.contains("panicked"), "{err}");
     }
     assert_eq!(

@@ -38,3 +38,23 @@ pub fn json(cmd: &mut Command) -> Value {
         .clone();
     serde_json::from_slice(&out).unwrap()
 }
+
+/// Runs `args` (with `PLAN` replaced by `plan`), expects a failure with a one-line error
+/// containing `msg`, and returns it.
+pub fn one_line_error(plan: &Path, args: &[&str], msg: &str) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if *a == "PLAN" {
+                plan.display().to_string()
+            } else {
+                (*a).to_owned()
+            }
+        })
+        .collect();
+    let out = arxos().args(&args).assert().failure().get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(msg), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    err
+}

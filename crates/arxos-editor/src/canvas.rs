@@ -661,8 +661,10 @@ impl Canvas {
                 let hit = nearest_wall(doc, pp, SNAP_PT * m.mm_per_point(), &filter, &[]);
                 match hit.map(|h| tools::opening(doc, place, kind, &h)) {
                     Some(Ok(n)) => {
-                        let ghost = ghost_element(n);
-                        overlay::highlight(p, &ghost, m, ink.guide, 2.0);
+                        let lines = overlay::shape_outline(n.kind, &n.geometry, &n.transform, m);
+                        for line in lines.unwrap_or_default() {
+                            p.add(egui::Shape::line(line, Stroke::new(2.0, ink.guide)));
+                        }
                     }
                     Some(Err(why)) => overlay::tag(p, m.to_screen(pp), &why, ink.refuse),
                     None => overlay::tag(
@@ -846,24 +848,6 @@ fn edit_vertex(ws: &mut Workspace, id: &ElementId, index: usize, to: Point) -> R
     }
     ws.edit("edit shape", std::slice::from_ref(id), &[], cmds)
         .map(|_| ())
-}
-
-fn ghost_element(n: arxos_doc::NewElement) -> arxos_doc::Element {
-    arxos_doc::Element {
-        id: n.id.unwrap_or_else(|| ElementId::new("ghost")),
-        kind: n.kind,
-        tag: n.tag,
-        floor: n.floor,
-        layer: n.layer,
-        geometry: n.geometry,
-        transform: n.transform,
-        style: n.style,
-        text: n.text,
-        props: n.props,
-        refs: n.refs,
-        z: String::new(),
-        deleted: false,
-    }
 }
 
 fn fit_bounds(doc: &arxos_doc::Document, ws: &Workspace, target: FitTarget) -> Option<Bounds> {

@@ -126,7 +126,28 @@ pub fn grid(p: &Painter, m: &Mapping, grid_mm: f64, ink: &Ink) {
 
 /// The element's shape as screen polylines (closed ones repeat their first point).
 pub fn outline(e: &Element, m: &Mapping) -> Vec<Vec<Pos2>> {
-    let t = &e.transform;
+    shape_outline(e.kind, &e.geometry, &e.transform, m).unwrap_or_else(|| {
+        let b = extent(e);
+        let corners = [
+            b.min,
+            Point::new(b.max.x, b.min.y),
+            b.max,
+            Point::new(b.min.x, b.max.y),
+        ];
+        let mut v: Vec<Pos2> = corners.iter().map(|p| m.to_screen(*p)).collect();
+        v.push(v[0]);
+        vec![v]
+    })
+}
+
+/// A shape's outline from its geometry alone; `None` for shapes drawn by their extent (text,
+/// paths).
+pub fn shape_outline(
+    kind: arxos_doc::ElementKind,
+    geometry: &Geometry,
+    t: &arxos_doc::Transform,
+    m: &Mapping,
+) -> Option<Vec<Vec<Pos2>>> {
     let screen = |pts: &[Point]| pts.iter().map(|p| m.to_screen(*p)).collect::<Vec<_>>();
     let ring = |mut v: Vec<Pos2>| {
         if let Some(first) = v.first().copied() {
@@ -134,7 +155,7 @@ pub fn outline(e: &Element, m: &Mapping) -> Vec<Vec<Pos2>> {
         }
         v
     };
-    match &e.geometry {
+    Some(match geometry {
         Geometry::Polyline { points } => vec![screen(&world(t, points))],
         Geometry::Polygon { points } => vec![ring(screen(&world(t, points)))],
         Geometry::Rect { width, height } => {
@@ -147,20 +168,11 @@ pub fn outline(e: &Element, m: &Mapping) -> Vec<Vec<Pos2>> {
             vec![ring(screen(&world(t, &corners)))]
         }
         Geometry::Circle { radius } => vec![circle(m, Point::new(t.x, t.y), *radius)],
-        Geometry::Point if e.kind != arxos_doc::ElementKind::Text => {
+        Geometry::Point if kind != arxos_doc::ElementKind::Text => {
             vec![circle(m, Point::new(t.x, t.y), SYMBOL_RADIUS_MM * 1.25)]
         }
-        _ => {
-            let b = extent(e);
-            let corners = [
-                b.min,
-                Point::new(b.max.x, b.min.y),
-                b.max,
-                Point::new(b.min.x, b.max.y),
-            ];
-            vec![ring(screen(&corners))]
-        }
-    }
+        _ => return None,
+    })
 }
 
 fn circle(m: &Mapping, c: Point, r: f64) -> Vec<Pos2> {

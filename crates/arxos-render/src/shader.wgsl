@@ -39,9 +39,17 @@ struct VertexOut {
 // Text vertices (negative half width) sit at their label's anchor with the glyph offset in
 // `normal`, so the same formula keeps a label at its size in mm or the minimum on screen.
 // Fills have a zero normal and stay where they are.
+// A label that would have to grow more than `MAX_TEXT_GROWTH` times its size in mm to reach
+// the minimum on screen is left out instead (collapsed onto its anchor): at that zoom labels
+// would be far larger than what they name and cover each other.
+const MAX_TEXT_GROWTH: f32 = 4.0;
+
 fn extruded(v: VertexIn) -> vec2<f32> {
     let is_text = v.half_width_mm < 0.0;
     let floor_mm = select(globals.min_half_width_mm, globals.min_text_half_mm, is_text);
+    if is_text && floor_mm > -v.half_width_mm * MAX_TEXT_GROWTH {
+        return v.position;
+    }
     let half = max(abs(v.half_width_mm), floor_mm);
     return v.position + v.normal * half;
 }

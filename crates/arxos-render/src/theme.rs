@@ -124,7 +124,7 @@ impl Theme {
             hairline_mm: 12.0,
             line_mm: 20.0,
             min_stroke_px: 0.8,
-            min_text_px: 11.0,
+            min_text_px: 9.0,
             text_size_mm: 250.0,
             wall_thickness_mm: 150.0,
             systems: [
