@@ -98,7 +98,7 @@ impl Inspector {
                 );
                 ui.end_row();
                 if doc.floors().len() > 1 {
-                    ui.label("Floor");
+                    let floor_label = ui.label("Floor").id;
                     let current = doc
                         .floors()
                         .get(&e.floor)
@@ -121,7 +121,9 @@ impl Inspector {
                                     );
                                 }
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(floor_label);
                     ui.end_row();
                 }
                 let t = e.transform;
@@ -448,7 +450,9 @@ impl Inspector {
                                     chosen = Some(PropValue::Text((*o).to_owned()));
                                 }
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(label.id);
                     chosen
                 } else {
                     let key = format!("prop.{name}");
@@ -585,7 +589,7 @@ fn layer_row(
     ids: &[ElementId],
     req: &mut Request,
 ) {
-    ui.label("Layer");
+    let layer_label = ui.label("Layer").id;
     let same = current.windows(2).all(|w| w[0] == w[1]);
     let shown = if same {
         current
@@ -611,7 +615,9 @@ fn layer_row(
                     ));
                 }
             }
-        });
+        })
+        .response
+        .labelled_by(layer_label);
 }
 
 fn set(req: &mut Request, label: &str, id: &ElementId, cmd: Command) {

@@ -315,4 +315,12 @@ fn the_window_renders_the_plan_on_the_gpu() {
         paper > 50_000,
         "paper around the plan: {paper} light pixels"
     );
+
+    // A selection: the wall clicked where the corridor meets the west wall; its outline, handles and the
+    // inspector are drawn over the GPU canvas. The image is committed under
+    // tests/snapshots/ (`UPDATE_SNAPSHOTS=1` rewrites it; diff images are ignored by git).
+    click_plan(&mut h, Point::new(0.0, 12_000.0));
+    assert_eq!(h.state().ws.as_ref().unwrap().selection.len(), 1);
+    h.run_steps(2);
+    h.snapshot("editor-selection");
 }

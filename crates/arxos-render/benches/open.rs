@@ -1,10 +1,10 @@
-//! Opening a plan in the editor, from disk to the first frame's draw list, on generated plans
+//! Opening a plan in the editor (what it does before its first frame), from disk to the first frame's draw list, on generated plans
 //! of 1k, 10k and 50k elements: the file read and the read model (`PlanFile::open`), the
 //! canvas scene (every element tessellated), and the first frame planned (culling through the
 //! area index). The GPU upload of that first frame is measured by `arxos-render`'s
 //! `gpu/*` benches. Also reports the resident memory with the 50k plan and its scene held.
 //!
-//! Run: `cargo bench -p arxos-editor --bench open` (a bench binary, not criterion: each
+//! Run: `cargo bench -p arxos-render --bench open` (a bench binary, not criterion: each
 //! figure is the median of 5 cold opens, and criterion's statistics add nothing to that).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
