@@ -63,10 +63,7 @@ pub fn run(ws: &mut Workspace, action: Action) -> Result<Option<String>, String>
             let all: Vec<ElementId> = ws
                 .read(|doc| {
                     doc.elements()
-                        .filter(|e| {
-                            filter.floor.as_ref().is_none_or(|f| *f == e.floor)
-                                && !filter.excluded_layers.contains(&e.layer)
-                        })
+                        .filter(|e| filter.allows(e))
                         .map(|e| e.id.clone())
                         .collect()
                 })
@@ -128,7 +125,8 @@ fn paste(ws: &mut Workspace, text: &str, offset: Point) -> Result<Option<String>
     Ok(Some(format!("Pasted {}", count(n))))
 }
 
-fn count(n: usize) -> String {
+/// "1 element", "3 elements".
+pub(crate) fn count(n: usize) -> String {
     if n == 1 {
         "1 element".into()
     } else {

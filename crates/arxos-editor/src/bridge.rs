@@ -27,16 +27,21 @@ pub fn install(
         sample_count: msaa_samples.max(1),
         depth: None,
     };
-    let mut scene = match scene.lock() {
-        Ok(s) => s,
-        Err(p) => p.into_inner(),
-    };
+    let mut scene = lock_scene(scene);
     let renderer = Renderer::new(&render_state.device, target, &mut scene);
     render_state
         .renderer
         .write()
         .callback_resources
         .insert(CanvasResources { renderer });
+}
+
+/// Locks the shared scene. A panic while it was held cannot leave it half-updated in a way
+/// that matters (the next change set or rebuild repairs it), so a poisoned lock is taken as is.
+pub fn lock_scene(scene: &Mutex<Scene>) -> std::sync::MutexGuard<'_, Scene> {
+    scene
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One frame of the canvas.
@@ -57,10 +62,7 @@ impl egui_wgpu::CallbackTrait for CanvasCallback {
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(res) = resources.get_mut::<CanvasResources>() {
-            let scene = match self.scene.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let scene = lock_scene(&self.scene);
             res.renderer
                 .prepare_frame(device, queue, &scene, &self.frame);
         }

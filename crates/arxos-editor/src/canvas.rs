@@ -128,10 +128,7 @@ impl Canvas {
             (rect.width() * ppp).round().max(1.0) as u32,
             (rect.height() * ppp).round().max(1.0) as u32,
         ];
-        let ink = ws.scene.lock().map_or_else(
-            |p| Ink::from_theme(p.into_inner().theme()),
-            |s| Ink::from_theme(s.theme()),
-        );
+        let ink = Ink::from_theme(crate::bridge::lock_scene(&ws.scene).theme());
 
         // Camera: fit when asked, keep the viewport size current.
         if let Some(target) = self.fit_pending.take() {
@@ -251,10 +248,7 @@ impl Canvas {
         }
         if gpu.is_some() {
             let frame = ws.read(|doc| {
-                let mut scene = match ws.scene.lock() {
-                    Ok(s) => s,
-                    Err(p) => p.into_inner(),
-                };
+                let mut scene = crate::bridge::lock_scene(&ws.scene);
                 let opts = ws.scene_options();
                 if scene.options != opts {
                     scene.options = opts;
@@ -279,7 +273,7 @@ impl Canvas {
                 ink.text,
             );
         }
-        self.paint_overlays(&painter, ws, tool, &m, &ink, &place);
+        self.paint_overlays(&painter, ws, tool, &m, &ink, &place, &filter);
         overlay::scale_bar(&painter, &m, &ink);
         if self
             .refusal
@@ -393,7 +387,7 @@ impl Canvas {
                     };
                     ws.selection = ids.iter().cloned().collect();
                     ws.edit(
-                        &format!("move {}", count(touched.len())),
+                        &format!("move {}", crate::actions::count(touched.len())),
                         &touched,
                         &[],
                         vec![cmd],
@@ -604,6 +598,7 @@ impl Canvas {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the frame's context, computed once in `show`
     fn paint_overlays(
         &self,
         p: &egui::Painter,
@@ -612,10 +607,9 @@ impl Canvas {
         m: &Mapping,
         ink: &Ink,
         place: &Placement,
+        filter: &crate::picking::PickFilter,
     ) {
         let cursor = self.cursor.map(|s| (m.to_screen(s.point), s));
-        // The filter reads the plan too: take it before holding the plan for drawing.
-        let filter = ws.pick_filter();
         ws.read(|doc| {
             if let Some(e) = self.hover.as_ref().and_then(|id| doc.element(id))
                 && !ws.selection.contains(&e.id)
@@ -658,7 +652,7 @@ impl Canvas {
                 && let Some(pp) = self.pointer_plan
             {
                 let kind = tool.kind().unwrap_or(ElementKind::Door);
-                let hit = nearest_wall(doc, pp, SNAP_PT * m.mm_per_point(), &filter, &[]);
+                let hit = nearest_wall(doc, pp, SNAP_PT * m.mm_per_point(), filter, &[]);
                 match hit.map(|h| tools::opening(doc, place, kind, &h)) {
                     Some(Ok(n)) => {
                         let lines = overlay::shape_outline(n.kind, &n.geometry, &n.transform, m);
@@ -864,12 +858,4 @@ fn fit_bounds(doc: &arxos_doc::Document, ws: &Workspace, target: FitTarget) -> O
 
 fn dist(a: Point, b: Point) -> f64 {
     (a.x - b.x).hypot(a.y - b.y)
-}
-
-fn count(n: usize) -> String {
-    if n == 1 {
-        "1 element".into()
-    } else {
-        format!("{n} elements")
-    }
 }

@@ -26,7 +26,8 @@ pub struct PickFilter {
 }
 
 impl PickFilter {
-    fn allows(&self, e: &Element) -> bool {
+    /// Whether `e` may be picked, snapped to or selected.
+    pub fn allows(&self, e: &Element) -> bool {
         self.floor.as_ref().is_none_or(|f| *f == e.floor)
             && !self.excluded_layers.contains(&e.layer)
     }

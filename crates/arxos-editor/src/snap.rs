@@ -104,7 +104,7 @@ pub fn snap(
         };
         let probe = Bounds::from_corners(p, p).expand(radius_mm);
         for e in doc.query_area(&probe, &arxos_doc::Filter::default()) {
-            if exclude.contains(&e.id) || !filter_allows(filter, e) {
+            if exclude.contains(&e.id) || !filter.allows(e) {
                 continue;
             }
             let (pts, closed) = match &e.geometry {
@@ -150,11 +150,6 @@ pub fn snap(
     }
 }
 
-fn filter_allows(filter: &PickFilter, e: &arxos_doc::Element) -> bool {
-    filter.floor.as_ref().is_none_or(|f| *f == e.floor)
-        && !filter.excluded_layers.contains(&e.layer)
-}
-
 /// The wall whose centre line passes nearest `p`, within `radius_mm` plus its half thickness.
 pub fn nearest_wall(
     doc: &Document,
@@ -166,7 +161,7 @@ pub fn nearest_wall(
     let probe = Bounds::from_corners(p, p).expand(radius_mm + 1_000.0);
     let mut best: Option<(f64, WallHit)> = None;
     for e in doc.query_area(&probe, &arxos_doc::Filter::default()) {
-        if e.kind != ElementKind::Wall || exclude.contains(&e.id) || !filter_allows(filter, e) {
+        if e.kind != ElementKind::Wall || exclude.contains(&e.id) || !filter.allows(e) {
             continue;
         }
         let (pts, closed) = match &e.geometry {

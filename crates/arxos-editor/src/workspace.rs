@@ -365,10 +365,7 @@ impl Workspace {
         };
         // Lock order everywhere: the plan (inside `read`), then the scene.
         session.client().read(|doc| {
-            let mut scene = match self.scene.lock() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut scene = crate::bridge::lock_scene(&self.scene);
             if rebuild {
                 scene.rebuild(doc);
             } else {
