@@ -334,16 +334,22 @@ pub enum Command {
         #[arg(long = "for", value_name = "SECS")]
         for_secs: Option<f64>,
     },
-    /// Join a session with an invite code (keeps a local replica in sync).
+    /// Join a session with an invite code: opens the editor joined to it when a display is
+    /// present, else (or with `--headless`, `--for` or `--json`) keeps a local replica in
+    /// sync from the terminal.
     Join {
         /// Invite code.
         code: String,
-        /// Local file [default: `<document id>.arx`].
+        /// Local file [default: `<document id>.arx` headless; `~/Arxos/<document id>.arx`
+        /// in the editor].
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Stop after this many seconds (default: until ctrl-c).
+        /// Stop after this many seconds (default: until ctrl-c). Implies `--headless`.
         #[arg(long = "for", value_name = "SECS")]
         for_secs: Option<f64>,
+        /// Stay in the terminal even when a display is present.
+        #[arg(long)]
+        headless: bool,
     },
     /// Run a relay server (the same as the `arxos-relay` binary).
     Relay(sync::RelayArgs),
@@ -424,7 +430,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 code,
                 output,
                 for_secs,
-            } => sync::run_join(&code, output, sync::for_secs(for_secs)?),
+                headless,
+            } => {
+                if !headless && for_secs.is_none() && !out.json && arxos_editor::has_display() {
+                    let invite = arxos_sync::InviteCode::parse(code.trim())
+                        .map_err(|e| anyhow::anyhow!("not an invite code: {e}"))?;
+                    arxos_editor::run_joined(invite, output, crate::sample::SAMPLE_SVGX)?;
+                    return Ok(());
+                }
+                sync::run_join(&code, output, sync::for_secs(for_secs)?)
+            }
             Command::Relay(a) => sync::run_relay(&a),
             Command::Merge {
                 ours,

@@ -10,7 +10,10 @@ use serde_json::Value;
 /// The `arxos` binary with a fixed author.
 pub fn arxos() -> Command {
     let mut c = Command::cargo_bin("arxos").unwrap();
+    // No display: the editor never opens from a test run in a desktop session.
     c.env_remove("ARXOS_USER")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
         .env("USER", "tester")
         .env("ARXOS_CONFIG_DIR", "/nonexistent/arxos-test-config");
     c

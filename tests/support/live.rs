@@ -38,6 +38,8 @@ impl Proc {
             .args(args)
             .env("ARXOS_ADMIN_TOKEN", TOKEN)
             .env_remove("ARXOS_USER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .env("USER", "tester")
             .env("ARXOS_CONFIG_DIR", "/nonexistent/arxos-test-config")
             .stdout(Stdio::piped())

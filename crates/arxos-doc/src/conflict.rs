@@ -33,7 +33,7 @@ use crate::document::{ChangeSet, Document};
 use crate::ids::ElementId;
 use crate::model::PropValue;
 
-pub use resolve::{AutoResolution, Choice, auto_resolve, resolve};
+pub use resolve::{AutoResolution, Choice, auto_resolve, resolution, resolve};
 
 /// What kind of conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -46,7 +46,7 @@ impl Document {
 
     /// Whether this replica holds the change.
     pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
-        self.am.get_change_by_hash(hash).is_some()
+        self.am.get_change_meta_by_hash(hash).is_some()
     }
 
     /// Which of `heads` we lack, plus the missing dependencies of changes waiting for them.
@@ -60,7 +60,7 @@ impl Document {
         let known: Vec<ChangeHash> = heads
             .iter()
             .copied()
-            .filter(|h| self.am.get_change_by_hash(h).is_some())
+            .filter(|h| self.am.get_change_meta_by_hash(h).is_some())
             .collect();
         self.am
             .get_changes(&known)
@@ -141,7 +141,7 @@ impl Document {
                     deps.push(*new);
                 } else if let Some(up) = deps_of.get(&d) {
                     todo.extend(up);
-                } else if kept.get_change_by_hash(&d).is_some() {
+                } else if kept.get_change_meta_by_hash(&d).is_some() {
                     deps.push(d);
                 }
             }

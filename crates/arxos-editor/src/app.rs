@@ -26,6 +26,8 @@ pub struct Launch {
     pub msaa_samples: u16,
     /// Load and save settings (off in tests, which must not touch the user's files).
     pub persist_settings: bool,
+    /// Join this session (`arxos join CODE`), keeping the plan in `file` when given.
+    pub join: Option<arxos_sync::InviteCode>,
 }
 
 impl Default for Launch {
@@ -35,6 +37,7 @@ impl Default for Launch {
             sample_svgx: "",
             msaa_samples: 1,
             persist_settings: true,
+            join: None,
         }
     }
 }
@@ -73,6 +76,13 @@ pub struct EditorApp {
     placement: Placement,
     prefs_name: String,
     prefs_color: String,
+    ctx: egui::Context,
+    session_form: session::SessionForm,
+    conflicts_ui: conflicts::ConflictsUi,
+    /// Errors found while a panel borrowed the workspace, shown after it.
+    toasts_later: Vec<String>,
+    last_input: std::time::Instant,
+    inspector_editing: bool,
 }
 
 impl EditorApp {
@@ -108,14 +118,24 @@ impl EditorApp {
             placement: Placement::on(arxos_doc::FloorId::new("level-1")),
             prefs_name: identity.name,
             prefs_color: identity.color,
+            ctx: cc.egui_ctx.clone(),
+            session_form: session::SessionForm::default(),
+            conflicts_ui: conflicts::ConflictsUi::default(),
+            toasts_later: Vec::new(),
+            last_input: std::time::Instant::now(),
+            inspector_editing: false,
         };
         apply_style(&cc.egui_ctx, app.settings.theme);
         if let Some(w) = warning {
             app.toast(&cc.egui_ctx, w, true);
         }
-        match launch.file {
-            Some(f) => app.open_path(&cc.egui_ctx, &f),
-            None => app.open_sample(&cc.egui_ctx),
+        match (launch.join, launch.file) {
+            (Some(code), file) => {
+                app.open_sample(&cc.egui_ctx);
+                app.join(code, file);
+            }
+            (None, Some(f)) => app.open_path(&cc.egui_ctx, &f),
+            (None, None) => app.open_sample(&cc.egui_ctx),
         }
         app
     }
@@ -460,7 +480,13 @@ impl eframe::App for EditorApp {
         if let Some(path) = dropped.first() {
             self.open_path(&ctx, path);
         }
+        self.poll_pending(&ctx);
+        let now = std::time::Instant::now();
+        if ctx.input(|i| !i.events.is_empty()) {
+            self.last_input = now;
+        }
         let notices = self.ws.as_mut().map(Workspace::pump).unwrap_or_default();
+        self.before_canvas(&ctx, now);
         for n in notices {
             match n {
                 Notice::RemoteEdit(who) => {
@@ -506,6 +532,7 @@ impl eframe::App for EditorApp {
             );
             self.report(&ctx, out);
         });
+        self.after_canvas(&ctx, now);
 
         crate::help::show(&ctx, &mut self.help_open);
         self.preferences(&ctx);
@@ -520,6 +547,65 @@ impl eframe::App for EditorApp {
 }
 
 mod chrome;
+mod conflicts;
+mod session;
+
+impl EditorApp {
+    /// Others' presence and leases for this frame; follows the person followed; a viewer's
+    /// tool is the selection tool.
+    fn before_canvas(&mut self, ctx: &egui::Context, now: std::time::Instant) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        if ws.refresh_collab(now) {
+            ctx.request_repaint();
+        }
+        let read_only = ws.permission.read_only().is_some();
+        if let Some(vp) = ws
+            .following
+            .as_ref()
+            .and_then(|f| ws.people.by_peer.get(f))
+            .and_then(|p| p.presence.viewport.clone())
+        {
+            let floor = arxos_doc::FloorId::new(vp.floor.as_str());
+            if ws.read(|d| d.floors().contains_key(&floor)) == Some(true) {
+                ws.floor = Some(floor);
+            }
+            if let Some(v) = self.canvas.view.as_mut() {
+                *v = arxos_render::View::new(
+                    Point::new(vp.center_x_mm, vp.center_y_mm),
+                    vp.zoom,
+                    v.viewport_px,
+                );
+            }
+        }
+        if read_only && self.tool != Tool::Select {
+            self.select_tool(Tool::Select);
+        }
+    }
+
+    /// Leases on what is being worked on, our presence broadcast, following ended by a pan.
+    fn after_canvas(&mut self, ctx: &egui::Context, now: std::time::Instant) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        if self.canvas.user_moved_camera && ws.following.take().is_some() {
+            self.toast(ctx, "Stopped following", false);
+            return;
+        }
+        let mut work: std::collections::BTreeSet<arxos_doc::ElementId> =
+            self.canvas.working_ids().into_iter().collect();
+        if self.inspector_editing {
+            work.extend(ws.selection.iter().cloned());
+        }
+        ws.work_on(&work);
+        let idle = now.saturating_duration_since(self.last_input);
+        if let Some(wait) = ws.broadcast(
+            self.canvas.pointer_plan,
+            self.canvas.view.as_ref(),
+            idle,
+            now,
+        ) {
+            ctx.request_repaint_after(wait);
+        }
+    }
+}
 
 impl EditorApp {
     fn show_toasts(&mut self, ctx: &egui::Context) {

@@ -43,6 +43,8 @@ pub struct Canvas {
     cursor: Option<Snap>,
     /// The plan point under the pointer (for the status bar).
     pub pointer_plan: Option<Point>,
+    /// The person panned or zoomed in the last frame (ends following someone).
+    pub user_moved_camera: bool,
     /// A reference being picked on the canvas: element and reference name.
     pub picking_ref: Option<(ElementId, String)>,
     /// A message beside the cursor (why a click was refused).
@@ -69,6 +71,7 @@ impl Default for Canvas {
             hover: None,
             cursor: None,
             pointer_plan: None,
+            user_moved_camera: false,
             picking_ref: None,
             refusal: None,
             fit_pending: Some(FitTarget::Drawing),
@@ -152,6 +155,7 @@ impl Canvas {
                 i.key_down(egui::Key::Space),
             )
         });
+        let before = view;
         if response.hovered() {
             if (zoom - 1.0).abs() > f32::EPSILON {
                 if let Some(pos) = response.hover_pos() {
@@ -170,6 +174,8 @@ impl Canvas {
             view = view.panned_px(f64::from(-d.x), f64::from(-d.y));
             self.gesture = Some(Gesture::Pan);
         }
+        self.user_moved_camera = view.center != before.center
+            || (view.zoom_px_per_mm - before.zoom_px_per_mm).abs() > f64::EPSILON;
         let m = Mapping { view, rect, ppp };
         self.view = Some(view);
         self.mapping = Some(m);
@@ -185,13 +191,7 @@ impl Canvas {
         );
 
         // Snapping and hover.
-        let dragged_ids: Vec<ElementId> = match &self.gesture {
-            Some(Gesture::Move { ids, .. }) => ids.clone(),
-            Some(Gesture::Vertex { id, .. } | Gesture::Rotate { id } | Gesture::Resize { id }) => {
-                vec![id.clone()]
-            }
-            _ => Vec::new(),
-        };
+        let dragged_ids = self.working_ids();
         self.cursor = self.pointer_plan.and_then(|p| {
             let wants_snap = tool != Tool::Select || !dragged_ids.is_empty();
             wants_snap.then(|| {
@@ -285,6 +285,17 @@ impl Canvas {
         out
     }
 
+    /// The elements a gesture in progress is changing (a move, a vertex, a rotation).
+    pub fn working_ids(&self) -> Vec<ElementId> {
+        match &self.gesture {
+            Some(Gesture::Move { ids, .. }) => ids.clone(),
+            Some(Gesture::Vertex { id, .. } | Gesture::Rotate { id } | Gesture::Resize { id }) => {
+                vec![id.clone()]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn start_drag(
         &mut self,
         ws: &Workspace,
@@ -301,6 +312,7 @@ impl Canvas {
         // Handles of a single selected element come first.
         if let Some(g) = Self::handle_at(ws, origin, m) {
             self.gesture = Some(g);
+            self.refuse_if_held(ws, response.ctx.input(|i| i.time));
             return;
         }
         let hit = ws.read(|doc| pick(doc, p, catch_mm, filter)).flatten();
@@ -315,6 +327,20 @@ impl Canvas {
             }
             None => Gesture::Box { start: origin },
         });
+        self.refuse_if_held(ws, response.ctx.input(|i| i.time));
+    }
+
+    /// Stops a gesture at once when its elements may not be changed (someone else holds
+    /// them, or we may not edit), saying why beside the cursor.
+    fn refuse_if_held(&mut self, ws: &Workspace, now: f64) {
+        let ids = self.working_ids();
+        if ids.is_empty() {
+            return;
+        }
+        if let Some(why) = ws.read(|doc| ws.permission.refuse(doc, &ids)).flatten() {
+            self.gesture = None;
+            self.refusal = Some((why, now + 3.0));
+        }
     }
 
     fn handle_at(ws: &Workspace, pos: Pos2, m: &Mapping) -> Option<Gesture> {
@@ -611,6 +637,15 @@ impl Canvas {
     ) {
         let cursor = self.cursor.map(|s| (m.to_screen(s.point), s));
         ws.read(|doc| {
+            crate::remote::paint(
+                p,
+                doc,
+                ws.floor.as_ref().map(arxos_doc::FloorId::as_str),
+                &ws.people,
+                &ws.permission,
+                m,
+                std::time::Instant::now(),
+            );
             if let Some(e) = self.hover.as_ref().and_then(|id| doc.element(id))
                 && !ws.selection.contains(&e.id)
             {

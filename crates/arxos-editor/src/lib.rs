@@ -29,12 +29,14 @@ pub mod app;
 mod bridge;
 pub mod canvas;
 pub mod clipboard;
+pub mod collab;
 mod files;
 mod help;
 pub mod inspector;
 mod overlay;
 pub mod panels;
 pub mod picking;
+mod remote;
 pub mod settings;
 pub mod snap;
 pub mod tools;
@@ -77,15 +79,35 @@ pub fn has_display() -> bool {
 /// Opens the editor window on `file` (the bundled sample when `None`) and runs until it is
 /// closed.
 pub fn run(file: Option<PathBuf>, sample_svgx: &'static str) -> Result<(), EditorError> {
-    if !has_display() {
-        return Err(EditorError::NoDisplay);
-    }
-    let launch = Launch {
+    open_window(Launch {
         file,
         sample_svgx,
         msaa_samples: 4,
         persist_settings: true,
-    };
+        join: None,
+    })
+}
+
+/// Opens the editor window joined to the session behind `code` (`arxos join CODE`), keeping
+/// the plan in `file` (by default `~/Arxos/<room>.arx`, or `$ARXOS_PLANS_DIR`).
+pub fn run_joined(
+    code: arxos_sync::InviteCode,
+    file: Option<PathBuf>,
+    sample_svgx: &'static str,
+) -> Result<(), EditorError> {
+    open_window(Launch {
+        file,
+        sample_svgx,
+        msaa_samples: 4,
+        persist_settings: true,
+        join: Some(code),
+    })
+}
+
+fn open_window(launch: Launch) -> Result<(), EditorError> {
+    if !has_display() {
+        return Err(EditorError::NoDisplay);
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Arxos Studio")

@@ -16,8 +16,13 @@ use arxos_render::{Scene, SceneOptions, Theme};
 use arxos_session::{ClientEvent, Session, SessionOptions};
 use arxos_sync::client::SyncStatus;
 
+use crate::collab::{Leases, Outbox, People, Permission};
 use crate::picking::PickFilter;
 use crate::undo::{History, Step, revert_commands};
+
+mod live;
+
+pub use live::Start;
 
 /// Something the window should tell the user.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +57,17 @@ pub struct Workspace {
     /// Layers locked in this window (shown, not selectable or editable).
     pub locked_layers: BTreeSet<LayerId>,
     author: String,
+    /// Who else is here.
+    pub people: People,
+    /// What may be changed (role, grant, others' leases), refreshed every frame.
+    pub permission: Permission,
+    /// Free text shown to the others beside our name ("on site until 3").
+    pub status_text: String,
+    /// The person followed: our view follows theirs until we move.
+    pub following: Option<String>,
+    outbox: Outbox,
+    leases: Leases,
+    repaint: Option<egui::Context>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -115,30 +131,7 @@ impl Workspace {
         let floor = session
             .client()
             .read(|doc| doc.floors_ordered().first().map(|f| f.id.clone()));
-        let (tx, events) = mpsc::channel();
-        let mut rx = session.client().subscribe();
-        // The engine's events are a tokio broadcast; this thread hands them to the UI thread
-        // and wakes it, so a remote edit shows without waiting for the next input.
-        std::thread::Builder::new()
-            .name("arxos-editor-events".into())
-            .spawn(move || {
-                use tokio::sync::broadcast::error::RecvError;
-                loop {
-                    let msg = match rx.blocking_recv() {
-                        Ok(ev) => Some(ev),
-                        // Missed events: the UI rebuilds its caches instead.
-                        Err(RecvError::Lagged(_)) => None,
-                        Err(RecvError::Closed) => break,
-                    };
-                    if tx.send(msg).is_err() {
-                        break;
-                    }
-                    if let Some(ctx) = &repaint {
-                        ctx.request_repaint();
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot start the event thread: {e}"))?;
+        let events = live::forward_events(&session, repaint.clone())?;
         let author = session.identity().name.clone();
         Ok(Self {
             session: Some(session),
@@ -153,6 +146,13 @@ impl Workspace {
             hidden_layers: BTreeSet::new(),
             locked_layers: BTreeSet::new(),
             author,
+            people: People::default(),
+            permission: Permission::default(),
+            status_text: String::new(),
+            following: None,
+            outbox: Outbox::default(),
+            leases: Leases::default(),
+            repaint,
         })
     }
 
@@ -263,6 +263,9 @@ impl Workspace {
             return Ok(ChangeSet::default());
         }
         let client = self.session()?.client();
+        if let Some(why) = client.read(|doc| self.refusal(doc, touched, &cmds)) {
+            return Err(why);
+        }
         let mut step = client.read(|doc| Step::begin(label, doc, touched));
         let set = client
             .apply(&EditContext::now(&self.author), label, cmds)
@@ -309,6 +312,10 @@ impl Workspace {
     fn apply_step(&self, step: &Step, what: &str) -> Result<usize, String> {
         let client = self.session()?.client();
         let (cmds, kept) = client.read(|doc| revert_commands(step, doc));
+        let touched: Vec<ElementId> = step.after.keys().cloned().collect();
+        if let Some(why) = client.read(|doc| self.refusal(doc, &touched, &cmds)) {
+            return Err(why);
+        }
         if !cmds.is_empty() {
             client
                 .apply(

@@ -30,6 +30,7 @@ fn launch(file: &Path) -> Launch {
         sample_svgx: "",
         msaa_samples: 1,
         persist_settings: false,
+        join: None,
     }
 }
 

@@ -517,6 +517,7 @@ impl Room {
 
     fn join(&mut self, join: JoinInfo) {
         let conn = join.conn;
+        let (join_role, join_grant) = (join.role, join.grant.clone());
         self.empty_since = None;
         self.peers.insert(
             conn,
@@ -535,6 +536,8 @@ impl Room {
         // and this frame leads its queue, ahead of everything else of the room.
         let info = ArxPayload::RoomInfo {
             plan_id: plan_id(&self.doc),
+            role: Some(join_role),
+            grant: join_grant.is_narrowed().then_some(join_grant),
         };
         self.send_payload(conn, &info);
         // Bring the newcomer up to date with locks and everyone's presence.

@@ -68,7 +68,11 @@ async fn room_info_names_the_plan_before_anything_else() {
     let mut alice = RawPeer::connect(&owner_code, "alice").await;
     assert_eq!(
         alice.next_payload().await,
-        ArxPayload::RoomInfo { plan_id: None }
+        ArxPayload::RoomInfo {
+            plan_id: None,
+            role: Some(arxos_sync::Role::Owner),
+            grant: None,
+        }
     );
 
     let mut plan = Document::new_plan("Plan A", &ctx()).unwrap();
@@ -81,7 +85,9 @@ async fn room_info_names_the_plan_before_anything_else() {
     assert_eq!(
         bob.next_payload().await,
         ArxPayload::RoomInfo {
-            plan_id: Some(plan.meta().id.clone())
+            plan_id: Some(plan.meta().id.clone()),
+            role: Some(arxos_sync::Role::Owner),
+            grant: None,
         }
     );
 }
@@ -152,7 +158,9 @@ async fn another_plans_changes_are_refused_and_never_fanned_out() {
     assert_eq!(
         dave.next_payload().await,
         ArxPayload::RoomInfo {
-            plan_id: Some(plan_a.meta().id.clone())
+            plan_id: Some(plan_a.meta().id.clone()),
+            role: Some(arxos_sync::Role::Editor),
+            grant: None,
         }
     );
     dave.sync_until_quiet(QUIET, MAX).await;

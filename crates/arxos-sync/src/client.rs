@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use arxos_doc::{ChangeSet, Document, EditContext};
+use arxos_doc::{ChangeKind, ChangeSet, Document, EditContext};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 pub use backoff::Backoff;
@@ -229,6 +229,7 @@ impl SyncClient {
                 .as_ref()
                 .map(|i| i.relay.clone())
                 .unwrap_or_default(),
+            ..SyncStatus::default()
         };
         let (status_tx, _) = watch::channel(status);
         let (events, _) = broadcast::channel(1024);
@@ -301,9 +302,36 @@ impl SyncClient {
         summary: &str,
         cmds: Vec<arxos_doc::Command>,
     ) -> Result<ChangeSet, ClientError> {
-        let set = lock(&self.shared.live).apply(ctx, summary, cmds)?;
+        let set = lock(&self.shared.live).apply(ctx, summary, ChangeKind::Edit, cmds)?;
+        Ok(self.applied(set))
+    }
+
+    /// Settles the open conflict `id` as `choice`, as one `resolve` change that syncs like any
+    /// edit (and so clears the conflict in every replica).
+    pub fn resolve(
+        &self,
+        ctx: &EditContext,
+        id: &str,
+        choice: &arxos_doc::conflict::Choice,
+    ) -> Result<ChangeSet, ClientError> {
+        let set = {
+            let mut live = lock(&self.shared.live);
+            let conflict = live
+                .conflicts
+                .list(&live.doc)
+                .into_iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| ClientError::Invalid(format!("conflict {id} is no longer open")))?;
+            let (cmd, summary) = arxos_doc::conflict::resolution(&live.doc, &conflict, choice)?;
+            live.apply(ctx, &summary, ChangeKind::Resolve, vec![cmd])?
+        };
+        Ok(self.applied(set))
+    }
+
+    /// Announces a local change and schedules saving and sending it.
+    fn applied(&self, set: ChangeSet) -> ChangeSet {
         if set.is_empty() {
-            return Ok(set);
+            return set;
         }
         let _ = self.shared.events.send(ClientEvent::Changed {
             origin: ChangeOrigin::Local,
@@ -315,7 +343,7 @@ impl SyncClient {
             engine::refresh_status(&self.shared, None, false);
         }
         self.shared.local_change.notify_one();
-        Ok(set)
+        set
     }
 
     /// Asks the engine to check at once whether the relay lacks anything of ours (it does so

@@ -119,8 +119,9 @@ fn relationship_command(
     }
 }
 
-/// The command settling `c` as `choice`, and a summary for history.
-fn command_for(doc: &Document, c: &Conflict, choice: &Choice) -> Result<(Command, String)> {
+/// The command settling `c` as `choice`, and a summary for history: what [`resolve`]
+/// applies, for callers that apply commands through their own engine (kind `resolve`).
+pub fn resolution(doc: &Document, c: &Conflict, choice: &Choice) -> Result<(Command, String)> {
     let id = c.element.clone();
     let key = c.property.clone().unwrap_or_default();
     match c.kind {
@@ -190,7 +191,7 @@ pub fn resolve(
     c: &Conflict,
     choice: &Choice,
 ) -> Result<ChangeSet> {
-    let (cmd, summary) = command_for(doc, c, choice)?;
+    let (cmd, summary) = resolution(doc, c, choice)?;
     doc.apply_batch_as(ctx, ChangeKind::Resolve, &summary, vec![cmd])
 }
 

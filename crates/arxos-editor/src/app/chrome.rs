@@ -212,15 +212,26 @@ impl EditorApp {
     pub(super) fn tool_bar(&mut self, ui: &mut egui::Ui) {
         ui.add_space(6.0);
         ui.weak("TOOLS");
+        let read_only = self.ws.as_ref().and_then(|w| w.permission.read_only());
+        if let Some(why) = read_only {
+            ui.label(egui::RichText::new("View only").strong())
+                .on_hover_text(why);
+            ui.add(egui::Label::new(egui::RichText::new(why).weak().small()).wrap());
+        }
         for tool in Tool::ALL {
             let on = self.tool == tool;
+            let enabled = read_only.is_none() || tool == Tool::Select;
             let r = ui
-                .add_sized(
-                    [116.0, 26.0],
-                    egui::Button::selectable(on, tool.label())
-                        .right_text(egui::RichText::new(tool.shortcut()).weak()),
-                )
-                .on_hover_text(tool.hint());
+                .add_enabled_ui(enabled, |ui| {
+                    ui.add_sized(
+                        [116.0, 26.0],
+                        egui::Button::selectable(on, tool.label())
+                            .right_text(egui::RichText::new(tool.shortcut()).weak()),
+                    )
+                })
+                .inner
+                .on_hover_text(tool.hint())
+                .on_disabled_hover_text(read_only.unwrap_or_default());
             // The accessible name is the tool's alone, without the shortcut shown beside it.
             r.widget_info(|| {
                 egui::WidgetInfo::selected(egui::Role::Button, true, on, tool.label())
@@ -267,10 +278,49 @@ impl EditorApp {
 
     pub(super) fn side_panel(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        let Some(ws) = self.ws.as_mut() else { return };
-        let mut errors = Vec::new();
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.add_space(4.0);
+            self.live_sections(ui);
+            self.plan_sections(ui, &ctx);
+        });
+    }
+
+    /// Session, people and conflicts.
+    fn live_sections(&mut self, ui: &mut egui::Ui) {
+        let Some(ws) = self.ws.as_ref() else { return };
+        let shared = ws.is_shared();
+        egui::CollapsingHeader::new("Session")
+            .default_open(true)
+            .show(ui, |ui| self.session_section(ui));
+        ui.separator();
+        if shared {
+            let n = self.ws.as_ref().map_or(0, |w| w.people.by_peer.len());
+            egui::CollapsingHeader::new(format!("People ({})", n + 1))
+                .id_salt("people")
+                .default_open(true)
+                .show(ui, |ui| self.people_section(ui));
+            ui.separator();
+        }
+        let list = self
+            .ws
+            .as_ref()
+            .and_then(|w| w.live().map(|s| s.client().conflicts()))
+            .unwrap_or_default();
+        if shared || !list.is_empty() {
+            egui::CollapsingHeader::new(format!("Conflicts ({})", list.len()))
+                .id_salt("conflicts")
+                .default_open(!list.is_empty())
+                .show(ui, |ui| self.conflicts_section(ui, &list));
+            ui.separator();
+        }
+    }
+
+    /// Floors and layers, and the inspector.
+    fn plan_sections(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        let mut errors = Vec::new();
+        let inspector_rect;
+        {
             egui::CollapsingHeader::new("Floors and layers")
                 .default_open(true)
                 .show(ui, |ui| {
@@ -288,7 +338,7 @@ impl EditorApp {
                     }
                 });
             ui.separator();
-            egui::CollapsingHeader::new("Inspector")
+            let shown = egui::CollapsingHeader::new("Inspector")
                 .default_open(true)
                 .show(ui, |ui| {
                     let selection: Vec<_> = ws.selection.iter().cloned().collect();
@@ -308,9 +358,19 @@ impl EditorApp {
                     }
                     errors.extend(req.error);
                 });
-        });
+            inspector_rect = shown.body_response.map(|r| r.rect);
+        }
+        // Working in the inspector (a field has focus or is being dragged) holds leases on
+        // the selection, as a drag on the canvas does.
+        let within = |id: Option<egui::Id>| {
+            id.and_then(|id| ctx.read_response(id))
+                .zip(inspector_rect)
+                .is_some_and(|(r, area)| area.contains_rect(r.rect))
+        };
+        self.inspector_editing =
+            within(ctx.memory(egui::Memory::focused)) || within(ctx.dragged_id());
         for e in errors {
-            self.toast(&ctx, e, true);
+            self.toast(ctx, e, true);
         }
     }
 
@@ -344,6 +404,27 @@ impl EditorApp {
                     ("Local file".to_owned(), ui.visuals().weak_text_color())
                 };
                 ui.label(egui::RichText::new(text).color(color));
+                if live {
+                    if status.conflicts > 0 && status.state != ConnectionState::Conflict {
+                        ui.label(
+                            egui::RichText::new(format!("{} conflicts", status.conflicts))
+                                .color(egui::Color32::from_rgb(0xE6, 0x51, 0x00)),
+                        );
+                    }
+                    if let Some(rtt) = status
+                        .rtt_ms
+                        .filter(|_| status.state != ConnectionState::Offline)
+                    {
+                        ui.weak(format!("{rtt} ms"))
+                            .on_hover_text("Round trip to the relay");
+                    }
+                    let role = status.role.map_or("…", arxos_sync::Role::as_str);
+                    ui.label(format!("{} · {role}", ws.author()));
+                    let (r, _) =
+                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    let me = crate::overlay::parse_hex(&ws.color()).unwrap_or(egui::Color32::GRAY);
+                    ui.painter().circle_filled(r.center(), 5.0, me);
+                }
                 ui.separator();
                 if let Some(n) = ws.read(|doc| doc.elements().count()) {
                     ui.label(format!("{n} elements · {} selected", ws.selection.len()));

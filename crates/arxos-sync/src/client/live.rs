@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arxos_doc::conflict::{ConflictIndex, LocalSide};
 use arxos_doc::file::PlanFile;
-use arxos_doc::{ChangeSet, Command, DocError, Document, EditContext};
+use arxos_doc::{ChangeKind, ChangeSet, Command, DocError, Document, EditContext};
 
 use super::ClientError;
 
@@ -73,9 +73,10 @@ impl Live {
         &mut self,
         ctx: &EditContext,
         summary: &str,
+        kind: ChangeKind,
         cmds: Vec<Command>,
     ) -> Result<ChangeSet, DocError> {
-        let mut set = self.doc.apply_batch(ctx, summary, cmds)?;
+        let mut set = self.doc.apply_batch_as(ctx, kind, summary, cmds)?;
         if !set.is_empty() {
             set.authors.insert(ctx.author.clone());
             self.changed(&set);

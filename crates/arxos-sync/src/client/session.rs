@@ -79,12 +79,16 @@ pub(super) async fn session(
     };
     // Which plan the room holds: an unrelated file must not be sent (or merged) into it.
     let early = match tokio::time::timeout(config.connect_timeout, room_info(&mut ws)).await {
-        Ok(Ok((room_plan, early))) => {
-            if let Some(end) = check_plan(shared, config, room_plan.as_deref()) {
+        Ok(Ok(info)) => {
+            if let Some(end) = check_plan(shared, config, info.plan_id.as_deref()) {
                 let _ = ws.close(None).await;
                 return end;
             }
-            early
+            shared.status.send_modify(|s| {
+                s.role = info.role;
+                s.grant = info.grant;
+            });
+            info.early
         }
         Ok(Err(end)) => return end,
         Err(_) => {
@@ -126,9 +130,17 @@ pub(super) async fn session(
     session.run(cmd_rx, shutdown).await
 }
 
-/// Reads frames up to the relay's room info; returns the room's plan id and any other frames
-/// that came first (kept for the session).
-async fn room_info(ws: &mut Ws) -> Result<(Option<String>, Vec<Vec<u8>>), SessionEnd> {
+/// What the relay said of the room and of us, and the frames that came before it.
+struct RoomInfo {
+    plan_id: Option<String>,
+    role: Option<crate::invite::Role>,
+    grant: Option<crate::invite::Grant>,
+    early: Vec<Vec<u8>>,
+}
+
+/// Reads frames up to the relay's room info; returns it with any other frames that came
+/// first (kept for the session).
+async fn room_info(ws: &mut Ws) -> Result<RoomInfo, SessionEnd> {
     let mut early = Vec::new();
     while let Some(frame) = ws.next().await {
         let frame = frame.map_err(|e| SessionEnd::Lost {
@@ -139,9 +151,18 @@ async fn room_info(ws: &mut Ws) -> Result<(Option<String>, Vec<Vec<u8>>), Sessio
             continue;
         };
         if let Ok(WireMessage::Ephemeral(e)) = WireMessage::decode(&bytes)
-            && let Ok(ArxPayload::RoomInfo { plan_id }) = ArxPayload::decode(&e.data)
+            && let Ok(ArxPayload::RoomInfo {
+                plan_id,
+                role,
+                grant,
+            }) = ArxPayload::decode(&e.data)
         {
-            return Ok((plan_id, early));
+            return Ok(RoomInfo {
+                plan_id,
+                role,
+                grant,
+                early,
+            });
         }
         early.push(bytes.to_vec());
     }
@@ -235,6 +256,10 @@ impl Session<'_> {
                         None | Some(Ok(Message::Close(_))) => Err(self.lost("relay closed the connection")),
                         Some(Err(err)) => Err(self.lost(err.to_string())),
                         Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
+                        Some(Ok(Message::Pong(stamp))) => {
+                            self.on_pong(&stamp);
+                            Ok(())
+                        }
                         Some(Ok(_)) => Ok(()),
                     };
                     if let Err(end) = result { break end; }
@@ -277,7 +302,9 @@ impl Session<'_> {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    // The ping carries its send time, so the pong tells the round trip.
+                    let stamp = unix_micros().to_be_bytes().to_vec();
+                    if self.ws.send(Message::Ping(stamp.into())).await.is_err() {
                         break self.lost("ping failed");
                     }
                     if self.held_locks
@@ -549,4 +576,31 @@ impl Session<'_> {
             other => tracing::debug!(?other, "ignoring client-only payload from the relay"),
         }
     }
+}
+
+impl Session<'_> {
+    /// Records the relay's round-trip time from a pong to one of our stamped pings.
+    fn on_pong(&self, stamp: &[u8]) {
+        let Ok(sent) = <[u8; 8]>::try_from(stamp) else {
+            return;
+        };
+        let rtt_ms = unix_micros().saturating_sub(u64::from_be_bytes(sent)) / 1_000;
+        let changed = self.shared.status.send_if_modified(|s| {
+            let changed = s.rtt_ms != Some(rtt_ms);
+            s.rtt_ms = Some(rtt_ms);
+            changed
+        });
+        if changed {
+            let _ = self
+                .shared
+                .events
+                .send(ClientEvent::Status(self.shared.status.borrow().clone()));
+        }
+    }
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }

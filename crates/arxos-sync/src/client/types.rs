@@ -46,6 +46,16 @@ pub struct SyncStatus {
     pub rejected: bool,
     /// The relay's base address.
     pub relay: String,
+    /// Our role in the room, as the relay said when we joined (`None` before that, or for a
+    /// plan that is not shared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::invite::Role>,
+    /// Our write grant, when the invite narrows it to floors or layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::invite::Grant>,
+    /// The relay's last measured round-trip time, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u64>,
 }
 
 /// Something that happened, for UIs and `arxos watch`.

@@ -123,6 +123,13 @@ pub enum ArxPayload {
         /// The room document's `meta.id`; `None` while the room holds no plan.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         plan_id: Option<String>,
+        /// The receiving peer's own role in the room (from its invite), so its program can
+        /// disable what the relay would refuse anyway. Older relays leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<crate::invite::Role>,
+        /// The receiving peer's write grant, when narrowed to floors or layers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<crate::invite::Grant>,
     },
     /// Client → relay: my presence now.
     #[serde(rename = "arx/presence")]
@@ -209,9 +216,14 @@ impl ArxPayload {
             return Err(ProtocolError::Payload("trailing bytes".into()));
         }
         Ok(match tag.t.as_str() {
-            "arx/room-info" => Self::RoomInfo {
-                plan_id: body::<RoomInfoBody>(bytes)?.plan_id,
-            },
+            "arx/room-info" => {
+                let b: RoomInfoBody = body(bytes)?;
+                Self::RoomInfo {
+                    plan_id: b.plan_id,
+                    role: b.role,
+                    grant: b.grant,
+                }
+            }
             "arx/presence" => Self::Presence(body(bytes)?),
             "arx/presence-batch" => {
                 let b: PresenceBatchBody = body(bytes)?;
@@ -263,6 +275,10 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError
 struct RoomInfoBody {
     #[serde(default)]
     plan_id: Option<String>,
+    #[serde(default)]
+    role: Option<crate::invite::Role>,
+    #[serde(default)]
+    grant: Option<crate::invite::Grant>,
 }
 
 #[derive(Deserialize)]
@@ -382,8 +398,11 @@ mod tests {
 
     fn payload() -> impl Strategy<Value = ArxPayload> {
         prop_oneof![
-            proptest::option::of("[0-9a-f]{32}")
-                .prop_map(|plan_id| ArxPayload::RoomInfo { plan_id }),
+            proptest::option::of("[0-9a-f]{32}").prop_map(|plan_id| ArxPayload::RoomInfo {
+                plan_id,
+                role: None,
+                grant: None,
+            }),
             presence().prop_map(ArxPayload::Presence),
             (
                 proptest::collection::vec(
@@ -438,7 +457,13 @@ mod tests {
 
     #[test]
     fn empty_optional_fields_are_left_out() {
-        let info = ArxPayload::RoomInfo { plan_id: None }.encode().unwrap();
+        let info = ArxPayload::RoomInfo {
+            plan_id: None,
+            role: None,
+            grant: None,
+        }
+        .encode()
+        .unwrap();
         let value: ciborium::Value = ciborium::de::from_reader(info.as_slice()).unwrap();
         assert_eq!(value.as_map().map(Vec::len), Some(1), "only `t`: {value:?}");
         let presence = ArxPayload::Presence(Presence::default()).encode().unwrap();
