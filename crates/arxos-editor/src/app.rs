@@ -551,63 +551,6 @@ mod conflicts;
 mod session;
 
 impl EditorApp {
-    /// Others' presence and leases for this frame; follows the person followed; a viewer's
-    /// tool is the selection tool.
-    fn before_canvas(&mut self, ctx: &egui::Context, now: std::time::Instant) {
-        let Some(ws) = self.ws.as_mut() else { return };
-        if ws.refresh_collab(now) {
-            ctx.request_repaint();
-        }
-        let read_only = ws.permission.read_only().is_some();
-        if let Some(vp) = ws
-            .following
-            .as_ref()
-            .and_then(|f| ws.people.by_peer.get(f))
-            .and_then(|p| p.presence.viewport.clone())
-        {
-            let floor = arxos_doc::FloorId::new(vp.floor.as_str());
-            if ws.read(|d| d.floors().contains_key(&floor)) == Some(true) {
-                ws.floor = Some(floor);
-            }
-            if let Some(v) = self.canvas.view.as_mut() {
-                *v = arxos_render::View::new(
-                    Point::new(vp.center_x_mm, vp.center_y_mm),
-                    vp.zoom,
-                    v.viewport_px,
-                );
-            }
-        }
-        if read_only && self.tool != Tool::Select {
-            self.select_tool(Tool::Select);
-        }
-    }
-
-    /// Leases on what is being worked on, our presence broadcast, following ended by a pan.
-    fn after_canvas(&mut self, ctx: &egui::Context, now: std::time::Instant) {
-        let Some(ws) = self.ws.as_mut() else { return };
-        if self.canvas.user_moved_camera && ws.following.take().is_some() {
-            self.toast(ctx, "Stopped following", false);
-            return;
-        }
-        let mut work: std::collections::BTreeSet<arxos_doc::ElementId> =
-            self.canvas.working_ids().into_iter().collect();
-        if self.inspector_editing {
-            work.extend(ws.selection.iter().cloned());
-        }
-        ws.work_on(&work);
-        let idle = now.saturating_duration_since(self.last_input);
-        if let Some(wait) = ws.broadcast(
-            self.canvas.pointer_plan,
-            self.canvas.view.as_ref(),
-            idle,
-            now,
-        ) {
-            ctx.request_repaint_after(wait);
-        }
-    }
-}
-
-impl EditorApp {
     fn show_toasts(&mut self, ctx: &egui::Context) {
         let now = ctx.input(|i| i.time);
         self.toasts.retain(|t| t.until > now);
