@@ -50,6 +50,26 @@ pub fn create_version(
     name: &str,
     description: &str,
 ) -> Result<Version> {
+    let heads = doc.heads();
+    let (version, cmd) = version_command(doc, ctx, name, description, heads)?;
+    doc.apply_batch_as(
+        ctx,
+        ChangeKind::Version,
+        &format!("create version {name}"),
+        vec![cmd],
+    )?;
+    Ok(version)
+}
+
+/// The version [`create_version`] would make of the state at `heads`, and the command that
+/// records it (to apply as kind [`ChangeKind::Version`] through another engine).
+pub fn version_command(
+    doc: &Document,
+    ctx: &EditContext,
+    name: &str,
+    description: &str,
+    heads: Vec<ChangeHash>,
+) -> Result<(Version, Command)> {
     check_name("version", name)?;
     if doc.records(RecordSet::Versions).contains_key(name) {
         return Err(DocError::DuplicateName {
@@ -62,7 +82,7 @@ pub fn create_version(
         description: description.to_owned(),
         author: ctx.author.clone(),
         time_ms: ctx.time_ms,
-        heads: doc.heads(),
+        heads,
     };
     let fields = BTreeMap::from([
         text("name", &version.name),
@@ -74,17 +94,12 @@ pub fn create_version(
         ),
         text("heads", &encode_heads(&version.heads)),
     ]);
-    doc.apply_batch_as(
-        ctx,
-        ChangeKind::Version,
-        &format!("create version {name}"),
-        vec![Command::PutRecord {
-            set: RecordSet::Versions,
-            id: name.to_owned(),
-            fields,
-        }],
-    )?;
-    Ok(version)
+    let cmd = Command::PutRecord {
+        set: RecordSet::Versions,
+        id: name.to_owned(),
+        fields,
+    };
+    Ok((version, cmd))
 }
 
 /// Removes the named version (one change of kind [`ChangeKind::Version`]; the states it named

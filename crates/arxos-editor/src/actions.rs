@@ -127,9 +127,14 @@ fn paste(ws: &mut Workspace, text: &str, offset: Point) -> Result<Option<String>
 
 /// "1 element", "3 elements".
 pub(crate) fn count(n: usize) -> String {
+    plural(n, "element")
+}
+
+/// "1 conflict", "3 conflicts".
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
-        "1 element".into()
+        format!("1 {noun}")
     } else {
-        format!("{n} elements")
+        format!("{n} {noun}s")
     }
 }

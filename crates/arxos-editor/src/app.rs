@@ -79,6 +79,7 @@ pub struct EditorApp {
     ctx: egui::Context,
     session_form: session::SessionForm,
     conflicts_ui: conflicts::ConflictsUi,
+    history_ui: history::HistoryUi,
     /// Errors found while a panel borrowed the workspace, shown after it.
     toasts_later: Vec<String>,
     last_input: std::time::Instant,
@@ -121,6 +122,7 @@ impl EditorApp {
             ctx: cc.egui_ctx.clone(),
             session_form: session::SessionForm::default(),
             conflicts_ui: conflicts::ConflictsUi::default(),
+            history_ui: history::HistoryUi::default(),
             toasts_later: Vec::new(),
             last_input: std::time::Instant::now(),
             inspector_editing: false,
@@ -548,6 +550,7 @@ impl eframe::App for EditorApp {
 
 mod chrome;
 mod conflicts;
+mod history;
 mod session;
 
 impl EditorApp {

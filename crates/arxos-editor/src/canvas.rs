@@ -646,6 +646,9 @@ impl Canvas {
                 m,
                 std::time::Instant::now(),
             );
+            for e in ws.highlighted.iter().filter_map(|id| doc.element(id)) {
+                overlay::highlight(p, e, m, ink.changed, 3.0);
+            }
             if let Some(e) = self.hover.as_ref().and_then(|id| doc.element(id))
                 && !ws.selection.contains(&e.id)
             {
@@ -885,11 +888,23 @@ fn fit_bounds(doc: &arxos_doc::Document, ws: &Workspace, target: FitTarget) -> O
         FitTarget::Drawing => Box::new(on_floor),
         FitTarget::Selection => Box::new(|e: &&arxos_doc::Element| ws.selection.contains(&e.id)),
     };
-    doc.elements()
+    let b = doc
+        .elements()
         .filter(|e| pick(e))
         .map(crate::picking::extent)
-        .reduce(Bounds::union)
+        .reduce(Bounds::union)?;
+    // A lone outlet fills no screen: show at least a few metres around what is fitted, so
+    // the element is seen in its room.
+    let short = b.width().min(b.height());
+    Some(if short < MIN_FIT_MM {
+        b.expand((MIN_FIT_MM - short) / 2.0)
+    } else {
+        b
+    })
 }
+
+/// The smallest side of what a fit shows, in plan millimetres.
+const MIN_FIT_MM: f64 = 4_000.0;
 
 fn dist(a: Point, b: Point) -> f64 {
     (a.x - b.x).hypot(a.y - b.y)

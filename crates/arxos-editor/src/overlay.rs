@@ -58,6 +58,8 @@ pub struct Ink {
     pub refuse: Color32,
     /// Plain text on the paper.
     pub text: Color32,
+    /// Elements changed since a version compared.
+    pub changed: Color32,
 }
 
 impl Ink {
@@ -74,6 +76,7 @@ impl Ink {
             guide: Color32::from_rgb(0xD8, 0x1B, 0x60),
             refuse: Color32::from_rgb(0xC6, 0x28, 0x28),
             text: c(t.text),
+            changed: Color32::from_rgba_unmultiplied(0xF9, 0xA8, 0x25, 0xC0),
         }
     }
 }

@@ -68,6 +68,12 @@ pub struct Workspace {
     outbox: Outbox,
     leases: Leases,
     repaint: Option<egui::Context>,
+    /// Conflicts open at the last status, to announce new ones.
+    known_conflicts: usize,
+    /// How many change sets arrived (panels re-read what they show when it moves).
+    pub changes_seen: u64,
+    /// Elements highlighted on the canvas (what changed since a version compared).
+    pub highlighted: BTreeSet<ElementId>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -133,6 +139,7 @@ impl Workspace {
             .read(|doc| doc.floors_ordered().first().map(|f| f.id.clone()));
         let events = live::forward_events(&session, repaint.clone())?;
         let author = session.identity().name.clone();
+        let known_conflicts = session.client().status().conflicts;
         Ok(Self {
             session: Some(session),
             path,
@@ -153,6 +160,9 @@ impl Workspace {
             outbox: Outbox::default(),
             leases: Leases::default(),
             repaint,
+            known_conflicts,
+            changes_seen: 0,
+            highlighted: BTreeSet::new(),
         })
     }
 
@@ -352,12 +362,28 @@ impl Workspace {
                         }
                     }
                     rebuild |= changes.rebuilt;
+                    self.changes_seen += 1;
                     sets.push(changes);
                 }
                 Some(ClientEvent::Refused(r)) => notices.push(Notice::Error(format!(
                     "the relay refused {} of your changes (see the session panel)",
                     r.len()
                 ))),
+                Some(ClientEvent::Status(st)) => {
+                    // New conflicts (typically right after reconnecting) are announced once;
+                    // the panel lists them.
+                    if st.conflicts > self.known_conflicts {
+                        let n = st.conflicts - self.known_conflicts;
+                        notices.push(Notice::Info(format!(
+                            "{} — see the Conflicts panel",
+                            match n {
+                                1 => "A new conflict".to_owned(),
+                                n => format!("{n} new conflicts"),
+                            }
+                        )));
+                    }
+                    self.known_conflicts = st.conflicts;
+                }
                 Some(ClientEvent::WrongPlan { .. }) => notices.push(Notice::Error(
                     "this session holds another plan: nothing was sent".into(),
                 )),

@@ -306,6 +306,25 @@ impl SyncClient {
         Ok(self.applied(set))
     }
 
+    /// Applies typed commands as one change of `kind` (a named version, a revert), like
+    /// [`Self::apply`] otherwise.
+    pub fn apply_as(
+        &self,
+        ctx: &EditContext,
+        kind: ChangeKind,
+        summary: &str,
+        cmds: Vec<arxos_doc::Command>,
+    ) -> Result<ChangeSet, ClientError> {
+        let set = lock(&self.shared.live).apply(ctx, summary, kind, cmds)?;
+        Ok(self.applied(set))
+    }
+
+    /// A copy of the plan to look into at leisure (history, earlier versions, diffs), taken
+    /// under the engine's lock and used outside it, so the engine is never held up.
+    pub fn fork(&self) -> Document {
+        lock(&self.shared.live).doc.fork()
+    }
+
     /// Settles the open conflict `id` as `choice`, as one `resolve` change that syncs like any
     /// edit (and so clears the conflict in every replica).
     pub fn resolve(

@@ -313,6 +313,10 @@ impl EditorApp {
                 .show(ui, |ui| self.conflicts_section(ui, &list));
             ui.separator();
         }
+        egui::CollapsingHeader::new("History")
+            .default_open(false)
+            .show(ui, |ui| self.history_section(ui));
+        ui.separator();
     }
 
     /// Floors and layers, and the inspector.
@@ -392,7 +396,7 @@ impl EditorApp {
                             egui::Color32::from_rgb(0x15, 0x65, 0xC0),
                         ),
                         ConnectionState::Conflict => (
-                            format!("{} conflicts", status.conflicts),
+                            crate::actions::plural(status.conflicts, "conflict"),
                             egui::Color32::from_rgb(0xE6, 0x51, 0x00),
                         ),
                         ConnectionState::Offline => (
@@ -407,8 +411,11 @@ impl EditorApp {
                 if live {
                     if status.conflicts > 0 && status.state != ConnectionState::Conflict {
                         ui.label(
-                            egui::RichText::new(format!("{} conflicts", status.conflicts))
-                                .color(egui::Color32::from_rgb(0xE6, 0x51, 0x00)),
+                            egui::RichText::new(crate::actions::plural(
+                                status.conflicts,
+                                "conflict",
+                            ))
+                            .color(egui::Color32::from_rgb(0xE6, 0x51, 0x00)),
                         );
                     }
                     if let Some(rtt) = status

@@ -307,7 +307,7 @@ fn side_head(label: &str, s: Option<&Side>) -> String {
 }
 
 /// "14:05" today, else the date.
-fn when(time_ms: i64) -> String {
+pub(super) fn when(time_ms: i64) -> String {
     let secs = time_ms.div_euclid(1_000);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
