@@ -80,6 +80,7 @@ pub struct EditorApp {
     session_form: session::SessionForm,
     conflicts_ui: conflicts::ConflictsUi,
     history_ui: history::HistoryUi,
+    rules_ui: rules::RulesUi,
     /// Errors found while a panel borrowed the workspace, shown after it.
     toasts_later: Vec<String>,
     last_input: std::time::Instant,
@@ -123,6 +124,7 @@ impl EditorApp {
             session_form: session::SessionForm::default(),
             conflicts_ui: conflicts::ConflictsUi::default(),
             history_ui: history::HistoryUi::default(),
+            rules_ui: rules::RulesUi::default(),
             toasts_later: Vec::new(),
             last_input: std::time::Instant::now(),
             inspector_editing: false,
@@ -538,6 +540,7 @@ impl eframe::App for EditorApp {
 
         crate::help::show(&ctx, &mut self.help_open);
         self.preferences(&ctx);
+        self.rules_window(&ctx);
         self.show_toasts(&ctx);
     }
 
@@ -551,6 +554,7 @@ impl eframe::App for EditorApp {
 mod chrome;
 mod conflicts;
 mod history;
+mod rules;
 mod session;
 
 impl EditorApp {

@@ -306,7 +306,7 @@ impl EditorApp {
             .as_ref()
             .and_then(|w| w.live().map(|s| s.client().conflicts()))
             .unwrap_or_default();
-        if shared || !list.is_empty() {
+        {
             egui::CollapsingHeader::new(format!("Conflicts ({})", list.len()))
                 .id_salt("conflicts")
                 .default_open(!list.is_empty())

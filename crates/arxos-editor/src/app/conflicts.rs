@@ -125,6 +125,13 @@ impl EditorApp {
                     .hint_text("person"),
             );
         });
+        if ui
+            .small_button("Rules…")
+            .on_hover_text("Settle some conflicts automatically: a strategy per layer, kind or tag")
+            .clicked()
+        {
+            self.rules_ui.open = true;
+        }
         let shown: Vec<&Conflict> = ws
             .read(|doc| list.iter().filter(|c| st.keeps(doc, c)).collect())
             .unwrap_or_default();

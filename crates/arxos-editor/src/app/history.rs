@@ -65,17 +65,16 @@ impl EditorApp {
                 let mut fork = client.fork();
                 let heads = fork.heads();
                 match versions::version_command(&fork, &cx, st.name.trim(), "", heads) {
-                    Ok((v, cmd)) => match client.apply_as(
-                        &cx,
+                    Ok((v, cmd)) => match ws.apply_records(
                         ChangeKind::Version,
                         &format!("create version {}", v.name),
                         vec![cmd],
                     ) {
-                        Ok(_) => {
+                        Ok(()) => {
                             infos.push(format!("Saved version {}", v.name));
                             st.name.clear();
                         }
-                        Err(e) => errors.push(e.to_string()),
+                        Err(e) => errors.push(e),
                     },
                     Err(e) => errors.push(e.to_string()),
                 }

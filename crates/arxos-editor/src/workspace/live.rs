@@ -264,6 +264,34 @@ impl Workspace {
         }
     }
 
+    /// Applies plan-level records (rules, versions) as one change of `kind`, after the same
+    /// permission check as [`Workspace::edit`]; not on the undo stack, which holds drawing
+    /// edits (a rule is removed, a version deleted, by another record change).
+    pub fn apply_records(
+        &self,
+        kind: arxos_doc::ChangeKind,
+        label: &str,
+        cmds: Vec<Command>,
+    ) -> Result<(), String> {
+        let client = self
+            .session
+            .as_ref()
+            .map(Session::client)
+            .ok_or_else(|| "the plan is closed".to_owned())?;
+        if let Some(why) = client.read(|doc| self.refusal(doc, &[], &cmds)) {
+            return Err(why);
+        }
+        client
+            .apply_as(
+                &arxos_doc::EditContext::now(&self.author),
+                kind,
+                label,
+                cmds,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Why `cmds` (changing the existing `touched`) may not be applied, if so: our role, our
     /// grant, or someone else's lease. A commenter may still write comments.
     pub(super) fn refusal(

@@ -1,0 +1,127 @@
+//! The History section and the Conflict rules window, driven through AccessKit (kittest): a
+//! version saved, the plan changed, the comparison highlighting what changed; a rule added and
+//! removed. Everything goes through the session, so it is in the plan file too.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+use arxos_doc::conflict::rules;
+use arxos_doc::versions::list_versions;
+use arxos_doc::{Command, EditContext, ElementId};
+use arxos_editor::{EditorApp, Launch};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+fn window(dir: &std::path::Path) -> Harness<'static, EditorApp> {
+    let svgx = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/sample-office.svgx"
+    ));
+    let (mut doc, _) =
+        arxos_doc::svgx::import_svg(svgx, "office", &EditContext::at("setup", 1)).unwrap();
+    let plan = dir.join("plan.arx");
+    arxos_doc::file::PlanFile::create(&plan, &mut doc).unwrap();
+    let launch = Launch {
+        file: Some(plan),
+        sample_svgx: "",
+        msaa_samples: 1,
+        persist_settings: false,
+        join: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_eframe(move |cc| EditorApp::new(cc, launch));
+    h.run_steps(3);
+    h
+}
+
+fn placeholder<'a>(
+    h: &'a Harness<'static, EditorApp>,
+    text: &'static str,
+) -> egui_kittest::Node<'a> {
+    h.get_by(move |n| n.placeholder() == Some(text))
+}
+
+#[test]
+fn a_version_is_saved_compared_with_now_and_the_change_highlighted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = window(dir.path());
+    h.get_by_label("History").click();
+    h.run_steps(2);
+    placeholder(&h, "version name").click();
+    h.run_steps(1);
+    placeholder(&h, "version name").type_text("issued");
+    h.run_steps(1);
+    h.get_by_label("Save version").click();
+    h.run_steps(3);
+    let names: Vec<String> = h
+        .state()
+        .ws
+        .as_ref()
+        .unwrap()
+        .read(|doc| list_versions(doc).into_iter().map(|v| v.name).collect())
+        .unwrap();
+    assert_eq!(names, vec!["issued".to_owned()]);
+    // Change one element after the version, then compare.
+    let ws = h.state_mut().ws.as_mut().unwrap();
+    let (id, x_before): (ElementId, f64) = ws
+        .read(|doc| doc.elements().next().map(|e| (e.id.clone(), e.transform.x)))
+        .flatten()
+        .unwrap();
+    ws.edit(
+        "move",
+        std::slice::from_ref(&id),
+        &[],
+        vec![Command::Move {
+            ids: vec![id.clone()],
+            dx: 100.0,
+            dy: 0.0,
+        }],
+    )
+    .unwrap();
+    h.run_steps(2);
+    h.get_by_label("Compare").click();
+    h.run_steps(2);
+    let highlighted = &h.state().ws.as_ref().unwrap().highlighted;
+    assert!(highlighted.contains(&id), "{highlighted:?}");
+    h.get_by_label_contains("changed since issued");
+    // Revert brings the element back.
+    h.get_by_label("Revert").click();
+    h.run_steps(3);
+    let x_now = h
+        .state()
+        .ws
+        .as_ref()
+        .unwrap()
+        .read(|doc| doc.element(&id).map(|e| e.transform.x))
+        .flatten()
+        .unwrap();
+    assert!((x_now - x_before).abs() < 1e-6, "{x_now} vs {x_before}");
+}
+
+#[test]
+fn a_rule_is_added_and_removed_in_the_rules_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = window(dir.path());
+    h.get_by_label_contains("Conflicts (").click();
+    h.run_steps(2);
+    h.get_by_label("Rules…").click();
+    h.run_steps(2);
+    placeholder(&h, "any, or R45-*").click();
+    h.run_steps(1);
+    placeholder(&h, "any, or R45-*").type_text("R1*");
+    h.run_steps(1);
+    h.get_by_label("Add rule").click();
+    h.run_steps(3);
+    let count = |h: &Harness<'static, EditorApp>| {
+        h.state()
+            .ws
+            .as_ref()
+            .unwrap()
+            .read(|doc| rules::rules(doc).len())
+            .unwrap()
+    };
+    assert_eq!(count(&h), 1);
+    h.get_by_label("Remove").click();
+    h.run_steps(3);
+    assert_eq!(count(&h), 0);
+}
