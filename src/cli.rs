@@ -12,6 +12,7 @@ macro_rules! outln {
     }};
 }
 
+mod comments;
 mod conflicts;
 mod convert;
 mod edit;
@@ -272,6 +273,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: history_cmds::ProposalCmd,
     },
+    /// Review comments pinned to elements or points: add, list, reply, resolve, reopen.
+    Comment {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: comments::CommentCmd,
+    },
     /// Audit trail: who changed, resolved, reverted or merged what, and when.
     Audit {
         /// Plan file.
@@ -465,6 +472,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Version { cmd } => history_cmds::run_version(out, cmd),
             Command::Branch { cmd } => history_cmds::run_branch(out, cmd),
             Command::Proposal { cmd } => history_cmds::run_proposal(out, cmd),
+            Command::Comment { cmd } => comments::run_comment(out, cmd),
             Command::Audit { file, csv } => history_cmds::audit(out, &file, csv),
             Command::Set {
                 file,

@@ -253,6 +253,23 @@ pub enum DocError {
     /// No open conflict has this id (or unique id prefix).
     #[error("no open conflict `{0}`")]
     NoSuchConflict(String),
+    /// No plan comment has this id (or unique id prefix).
+    #[error("no comment `{0}`")]
+    UnknownComment(String),
+    /// Several plan comments have ids starting with this prefix.
+    #[error("`{0}` names several comments; give more of the id")]
+    AmbiguousComment(String),
+    /// A comment that cannot be written (empty, too long, no author...).
+    #[error("invalid comment: {0}")]
+    InvalidComment(String),
+    /// A comment thread is not in a state that allows the action.
+    #[error("comment thread `{id}` is already {state}")]
+    CommentState {
+        /// The thread root's id.
+        id: String,
+        /// `resolved` or `open`.
+        state: &'static str,
+    },
     /// A rule that cannot be stored: malformed, or naming something the plan does not have.
     #[error("invalid rule `{input}`: {reason}")]
     InvalidRule {

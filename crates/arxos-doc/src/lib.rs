@@ -18,6 +18,8 @@
 //!   properties never conflict.
 //! - Deletion is a tombstone (`deleted = true`): an edit made concurrently with a delete is
 //!   kept and the element can be restored.
+//! - **comments**: review notes pinned to an element or a point, threaded replies, mentions and
+//!   a resolved state, one flat record per comment ([`comments`]).
 //!
 //! ## Writing
 //!
@@ -44,6 +46,7 @@ pub mod audit;
 pub mod branches;
 mod changes;
 pub mod command;
+pub mod comments;
 pub mod conflict;
 pub mod document;
 pub mod error;

@@ -533,6 +533,77 @@ mod tests {
     }
 
     #[test]
+    fn typed_comments_pass_for_commenters_and_element_edits_do_not() {
+        use arxos_doc::comments::{self, Anchor};
+        let mut doc = plan("commented");
+        let ctx = EditContext::at("owner", 1);
+        let outlet = doc
+            .apply(
+                &ctx,
+                Command::Create(Box::new(NewElement::new(
+                    ElementKind::Outlet,
+                    "outlet:1",
+                    FloorId::new("level-1"),
+                    LayerId::new("electrical"),
+                    Geometry::Point,
+                    Transform::default(),
+                ))),
+            )
+            .unwrap()
+            .added[0]
+            .clone();
+        let room = room_of(&mut doc);
+        let commenter = Writer {
+            role: Role::Commenter,
+            grant: &Grant::default(),
+        };
+        let vet_as = |room: &Automerge, doc: &mut Document, before: &[ChangeHash]| {
+            let changes = doc.automerge().clone().get_changes(before);
+            vet(room, changes, &commenter, &HashMap::new(), &|_| None)
+        };
+
+        // A thread on the outlet, a reply, and a resolve: all only the `comments` root.
+        let before = doc.heads();
+        let by = EditContext::at("reviewer", 2);
+        let (id, add) =
+            comments::add(&doc, &by, Anchor::Element(outlet.clone()), "240 V?").unwrap();
+        doc.apply(&by, add).unwrap();
+        let (_, reply) = comments::reply(&doc, &by, &id, "@owner please check").unwrap();
+        doc.apply(&by, reply).unwrap();
+        let resolve = comments::resolve(&doc, &by, &id).unwrap();
+        doc.apply(&by, resolve).unwrap();
+        let v = vet_as(&room, &mut doc, &before);
+        assert!(v.refused.is_empty(), "{:?}", v.refused);
+        assert_eq!(v.accepted.len(), 3);
+        let after = room_after(&room, &v.accepted);
+        let t = touched(&after, &room.get_heads(), &after.get_heads());
+        assert!(t.elements.is_empty(), "{t:?}");
+        assert_eq!(t.roots, BTreeSet::from([root::COMMENTS.to_owned()]));
+
+        // The commenter moving the outlet is refused (judged in the room that took the
+        // comments, so the edit's dependencies are there).
+        let before = doc.heads();
+        doc.apply(
+            &by,
+            Command::MoveTo {
+                id: outlet,
+                x: 10.0,
+                y: 0.0,
+            },
+        )
+        .unwrap();
+        let v = vet_as(&after, &mut doc, &before);
+        assert!(v.accepted.is_empty());
+        assert!(v.refused[0].1.contains("commenters"), "{:?}", v.refused);
+    }
+
+    fn room_after(room: &Automerge, changes: &[Change]) -> Automerge {
+        let mut r = room.clone();
+        r.apply_changes(changes.iter().cloned()).unwrap();
+        r
+    }
+
+    #[test]
     fn replacing_or_removing_a_root_map_is_refused() {
         let doc = base();
         let replace = change_with(&doc, |d| {
