@@ -3,13 +3,22 @@
 //!
 //! The room processes commands in batches. Incoming changes are vetted ([`policy`]),
 //! applied, and appended to storage (fsync) *before* any sync message goes out, so every head
-//! a peer ever sees from the relay is durable. Presence is coalesced and sent once per tick.
+//! a peer ever sees from the relay is durable.
+//!
+//! Presence is coalesced: each peer's latest presence waits in the room, and the room
+//! broadcasts what changed at most once per presence tick. An update that arrives when the
+//! last broadcast is a tick or more ago goes out at once (the leading edge: a lone cursor is
+//! not held for a tick); one that arrives sooner waits for the tick since that broadcast, by
+//! when later updates of the same peer have replaced it. So the fan-out rate stays bounded
+//! by the tick however fast peers move, and a cursor waits at most one tick.
 //!
 //! A joining peer first hears which plan the room holds (`arx/room-info`), before locks,
 //! presence or any sync message, so its client can stop before syncing an unrelated file.
 
 mod locks;
 mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -202,6 +211,10 @@ struct Room {
     presence: BTreeMap<ConnId, Presence>,
     presence_dirty: BTreeSet<ConnId>,
     presence_gone: Vec<String>,
+    /// When presence was last broadcast (a tick after it, the next broadcast may go).
+    presence_sent: Option<tokio::time::Instant>,
+    /// When the held-back presence goes out; `None` when nothing waits.
+    presence_due: Option<tokio::time::Instant>,
     refused: HashMap<ChangeHash, String>,
     to_persist: Vec<NewChange>,
     /// The batch being persisted (revealed to peers once durable).
@@ -286,6 +299,7 @@ async fn run_room(
         // The log was long or held big changes: the next restart should not replay it again.
         room.compact().await;
     }
+    // Housekeeping (lock leases, unloading); presence has its own deadline.
     let mut tick = tokio::time::interval(ctx.presence_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut shutdown = ctx.shutdown.clone();
@@ -328,6 +342,7 @@ async fn run_room(
                     room.compact().await;
                 }
             }
+            () = sleep_until_some(room.presence_due) => room.broadcast_presence(),
             _ = tick.tick() => {
                 room.on_tick();
                 if room.empty_since.is_some_and(|t| t.elapsed() >= ctx.idle_unload) {
@@ -350,6 +365,8 @@ async fn run_room(
                 }
             }
         }
+        // After a whole batch of commands: one broadcast carries every update in it.
+        room.schedule_presence();
     }
     if let Some(task) = persisting.take()
         && room.persist_done(task.await)
@@ -364,6 +381,14 @@ async fn run_room(
         room.compact().await;
     }
     tracing::info!(room = %id, "room closed");
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Refuses every queued join when the room cannot load.
@@ -465,6 +490,8 @@ impl Room {
             presence: BTreeMap::new(),
             presence_dirty: BTreeSet::new(),
             presence_gone: Vec::new(),
+            presence_sent: None,
+            presence_due: None,
             refused,
             to_persist: Vec::new(),
             persisting_batch: Vec::new(),
@@ -635,12 +662,26 @@ impl Room {
         self.send(conn, frame);
     }
 
+    /// Sends `payload` to every peer; it is encoded once, and only the frame around it (the
+    /// target and sequence number) is per peer.
     fn broadcast_payload(&mut self, payload: &ArxPayload) -> usize {
-        let conns: Vec<ConnId> = self.peers.keys().copied().collect();
-        for conn in &conns {
-            self.send_payload(*conn, payload);
+        let data = match payload.encode() {
+            Ok(data) => data,
+            Err(err) => {
+                tracing::error!(%err, "payload encoding failed");
+                return 0;
+            }
+        };
+        let targets: Vec<(ConnId, PeerId)> = self
+            .peers
+            .iter()
+            .map(|(c, p)| (*c, p.peer.clone()))
+            .collect();
+        for (conn, target) in &targets {
+            let frame = self.ephemeral_frame(target, data.clone());
+            self.send(*conn, frame);
         }
-        conns.len()
+        targets.len()
     }
 
     fn broadcast_locks(&mut self) {
@@ -878,9 +919,30 @@ impl Room {
         if self.locks.expire(now) {
             self.broadcast_locks();
         }
+    }
+
+    /// Broadcasts waiting presence now when the last broadcast is a tick or more ago (the
+    /// leading edge), else makes sure it goes a tick after that one.
+    fn schedule_presence(&mut self) {
         if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
             return;
         }
+        let now = tokio::time::Instant::now();
+        match self.presence_sent.map(|at| at + self.ctx.presence_tick) {
+            Some(next) if next > now => {
+                self.presence_due.get_or_insert(next);
+            }
+            _ => self.broadcast_presence(),
+        }
+    }
+
+    /// Sends every peer the presence that changed since the last broadcast, and who left.
+    fn broadcast_presence(&mut self) {
+        self.presence_due = None;
+        if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
+            return;
+        }
+        self.presence_sent = Some(tokio::time::Instant::now());
         let entries: Vec<PresenceEntry> = std::mem::take(&mut self.presence_dirty)
             .into_iter()
             .filter_map(|conn| {

@@ -115,6 +115,11 @@ struct Shared {
     events: broadcast::Sender<ClientEvent>,
     local_change: Notify,
     presence: Mutex<BTreeMap<String, Presence>>,
+    /// Our latest presence not yet sent: one slot, so a newer presence replaces an unsent
+    /// one instead of queueing behind it.
+    presence_out: Mutex<Option<Presence>>,
+    /// Rung when `presence_out` is filled.
+    presence_ready: Notify,
     locks: Mutex<Vec<LockEntry>>,
     peer_id: PeerId,
     /// Key of this relay room in the sidecar.
@@ -240,6 +245,8 @@ impl SyncClient {
             events,
             local_change: Notify::new(),
             presence: Mutex::new(BTreeMap::new()),
+            presence_out: Mutex::new(None),
+            presence_ready: Notify::new(),
             locks: Mutex::new(Vec::new()),
             peer_id: PeerId::random("arxos"),
             relay_key: config
@@ -433,9 +440,17 @@ impl SyncClient {
             })
     }
 
-    /// Publishes our presence (the relay coalesces it into ticks).
+    /// Publishes our presence. Only the latest unsent presence is kept: while the engine is
+    /// busy writing (or offline) a newer one replaces it, so a burst of cursor moves never
+    /// queues stale positions, and presence never fills the command queue that lock
+    /// requests use. The relay coalesces presence further into ticks.
     pub fn set_presence(&self, presence: Presence) -> Result<(), ClientError> {
-        self.send(ArxPayload::Presence(presence))
+        if self.cmd_tx.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        *lock(&self.shared.presence_out) = Some(presence);
+        self.shared.presence_ready.notify_one();
+        Ok(())
     }
 
     /// Asks for leases on elements.
@@ -545,5 +560,48 @@ impl SyncClient {
 impl Drop for SyncClient {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client of a relay that is not there (nothing listens on port 1): it stays offline.
+    fn offline_client(dir: &std::path::Path) -> SyncClient {
+        let invite = InviteCode {
+            relay: "ws://127.0.0.1:1".into(),
+            document_id: crate::DocumentId::random(),
+            secret: "unused".into(),
+        };
+        let mut config = ClientConfig::new(invite, dir.join("plan.arx"));
+        config.allow_missing = true;
+        config.identity = Identity {
+            name: "mover".into(),
+            color: "#123456".into(),
+        };
+        SyncClient::start(config).unwrap()
+    }
+
+    #[test]
+    fn unsent_presence_is_replaced_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = offline_client(dir.path());
+        // Far more than the command queue holds: none is refused as busy...
+        for n in 0..1000 {
+            let presence = Presence {
+                sent_at_us: n,
+                ..Presence::default()
+            };
+            client.set_presence(presence).unwrap();
+        }
+        // ...only the latest waits to be sent...
+        let waiting = lock(&client.shared.presence_out).clone();
+        assert_eq!(waiting.map(|p| p.sent_at_us), Some(999));
+        // ...and lock requests still have the whole queue.
+        for _ in 0..100 {
+            client.request_locks(vec!["e1".into()]).unwrap();
+        }
+        client.shutdown();
     }
 }

@@ -281,6 +281,15 @@ impl Session<'_> {
                     let Some(EngineCmd::Send(payload)) = cmd else { break SessionEnd::Shutdown };
                     if let Err(end) = self.send_payload(&payload).await { break end; }
                 }
+                () = self.shared.presence_ready.notified() => {
+                    // The latest only: whatever was set while we were writing is replaced.
+                    let latest = lock(&self.shared.presence_out).take();
+                    if let Some(presence) = latest
+                        && let Err(end) = self.send_payload(&ArxPayload::Presence(presence)).await
+                    {
+                        break end;
+                    }
+                }
                 _ = persist_tick.tick() => {
                     if self.dirty {
                         self.dirty = false;
