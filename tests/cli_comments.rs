@@ -48,6 +48,7 @@ fn listed(plan: &Path, rest: &[&str]) -> Vec<Value> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one end-to-end story, read top to bottom
 fn comments_are_added_replied_to_listed_and_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let plan = sample(dir.path());

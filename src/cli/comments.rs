@@ -120,21 +120,24 @@ pub fn run_comment(out: Out, cmd: CommentCmd) -> anyhow::Result<()> {
             &file,
             &author,
             &format!("reply to comment {id}"),
-            |doc, ctx| comments::reply(doc, ctx, &id, &text).map(|(id, cmd)| (Some(id), cmd)),
+            |doc, ctx| {
+                let (id, cmd) = comments::reply(doc, ctx, &id, &text)?;
+                Ok((Some(id), cmd))
+            },
         ),
         CommentCmd::Resolve { file, id, author } => write(
             out,
             &file,
             &author,
             &format!("resolve comment {id}"),
-            |doc, ctx| comments::resolve(doc, ctx, &id).map(|cmd| (None, cmd)),
+            |doc, ctx| Ok((None, comments::resolve(doc, ctx, &id)?)),
         ),
         CommentCmd::Reopen { file, id, author } => write(
             out,
             &file,
             &author,
             &format!("reopen comment {id}"),
-            |doc, ctx| comments::reopen(doc, ctx, &id).map(|cmd| (None, cmd)),
+            |doc, ctx| Ok((None, comments::reopen(doc, ctx, &id)?)),
         ),
     })
 }
@@ -174,9 +177,12 @@ fn write(
         id: new_id.as_deref(),
         saved: done.saved,
     };
-    out.emit(&report, || match &new_id {
-        Some(id) => outln!("{id}"),
-        None => outln!("{} (saved to {})", esc(summary), path.display()),
+    out.emit(&report, || {
+        if let Some(id) = &new_id {
+            outln!("{id}");
+        } else {
+            outln!("{} (saved to {})", esc(summary), path.display());
+        }
     })
 }
 

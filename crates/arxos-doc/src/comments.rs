@@ -155,15 +155,14 @@ pub fn threads(doc: &Document) -> Vec<Thread> {
     }
     // `all` is sorted, so replies stay in creation order within each thread.
     for (root, c) in replies {
-        match index.get(&root) {
-            Some(&i) => roots[i].replies.push(c),
-            None => {
-                index.insert(c.id.clone(), roots.len());
-                roots.push(Thread {
-                    root: c,
-                    replies: Vec::new(),
-                });
-            }
+        if let Some(&i) = index.get(&root) {
+            roots[i].replies.push(c);
+        } else {
+            index.insert(c.id.clone(), roots.len());
+            roots.push(Thread {
+                root: c,
+                replies: Vec::new(),
+            });
         }
     }
     roots
@@ -188,6 +187,7 @@ pub fn get(doc: &Document, id: &str) -> Result<Comment> {
 /// A new thread by `ctx.author` at `ctx.time_ms`: the new comment's id and the command that
 /// writes it. Refuses empty or overlong text, a missing or deleted element, an unknown floor
 /// and a point out of range.
+#[allow(clippy::needless_pass_by_value)] // the anchor belongs to the new comment
 pub fn add(
     doc: &Document,
     ctx: &EditContext,

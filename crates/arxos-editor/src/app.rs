@@ -81,6 +81,7 @@ pub struct EditorApp {
     conflicts_ui: conflicts::ConflictsUi,
     history_ui: history::HistoryUi,
     rules_ui: rules::RulesUi,
+    comments_ui: comments::CommentsUi,
     /// Errors found while a panel borrowed the workspace, shown after it.
     toasts_later: Vec<String>,
     last_input: std::time::Instant,
@@ -125,6 +126,7 @@ impl EditorApp {
             conflicts_ui: conflicts::ConflictsUi::default(),
             history_ui: history::HistoryUi::default(),
             rules_ui: rules::RulesUi::default(),
+            comments_ui: comments::CommentsUi::default(),
             toasts_later: Vec::new(),
             last_input: std::time::Instant::now(),
             inspector_editing: false,
@@ -552,6 +554,7 @@ impl eframe::App for EditorApp {
 }
 
 mod chrome;
+mod comments;
 mod conflicts;
 mod history;
 mod rules;

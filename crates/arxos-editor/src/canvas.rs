@@ -47,6 +47,10 @@ pub struct Canvas {
     pub user_moved_camera: bool,
     /// A reference being picked on the canvas: element and reference name.
     pub picking_ref: Option<(ElementId, String)>,
+    /// The next click places a comment pin (the Comments section asked).
+    pub pinning: bool,
+    /// Where the last pin was placed, for the Comments section to take.
+    pub pinned: Option<Point>,
     /// A message beside the cursor (why a click was refused).
     refusal: Option<(String, f64)>,
     fit_pending: Option<FitTarget>,
@@ -73,6 +77,8 @@ impl Default for Canvas {
             pointer_plan: None,
             user_moved_camera: false,
             picking_ref: None,
+            pinning: false,
+            pinned: None,
             refusal: None,
             fit_pending: Some(FitTarget::Drawing),
         }
@@ -94,11 +100,19 @@ impl Canvas {
         self.fit_pending = Some(target);
     }
 
+    /// Centres the view on a plan point, keeping the zoom.
+    pub fn center_on(&mut self, p: Point) {
+        if let Some(v) = self.view.as_mut() {
+            v.center = p;
+        }
+    }
+
     /// Cancels what a tool collected (Esc).
     pub fn cancel(&mut self) {
         self.points.clear();
         self.gesture = None;
         self.picking_ref = None;
+        self.pinning = false;
     }
 
     /// Zooms about the canvas centre (keyboard + and −).
@@ -490,6 +504,11 @@ impl Canvas {
         out: &mut Outcome,
     ) {
         let at = self.cursor.map_or(p, |s| s.point);
+        if self.pinning {
+            self.pinning = false;
+            self.pinned = Some(p);
+            return;
+        }
         if let Some((id, name)) = self.picking_ref.take() {
             let target = ws.read(|doc| pick(doc, p, catch_mm, filter)).flatten();
             if let Some(target) = target
@@ -637,10 +656,12 @@ impl Canvas {
     ) {
         let cursor = self.cursor.map(|s| (m.to_screen(s.point), s));
         ws.read(|doc| {
+            let floor = ws.floor.as_ref().map(arxos_doc::FloorId::as_str);
+            crate::remote::pins(p, doc, floor, &ws.threads, m);
             crate::remote::paint(
                 p,
                 doc,
-                ws.floor.as_ref().map(arxos_doc::FloorId::as_str),
+                floor,
                 &ws.people,
                 &ws.permission,
                 m,
@@ -759,6 +780,16 @@ impl Canvas {
             && !matches!(tool, Tool::Door | Tool::Window)
         {
             overlay::tag(p, m.to_screen(pp), why, ink.refuse);
+        }
+        if self.pinning
+            && let Some(pp) = self.pointer_plan
+        {
+            overlay::tag(
+                p,
+                m.to_screen(pp),
+                "click where the comment goes (Esc cancels)",
+                ink.selection,
+            );
         }
         if self.picking_ref.is_some()
             && let Some(pp) = self.pointer_plan

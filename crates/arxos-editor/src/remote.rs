@@ -121,3 +121,67 @@ fn cursor(p: &Painter, at: Pos2, name: &str, color: Color32) {
     p.rect_filled(r, 4.0, color);
     p.galley(r.min + Vec2::new(6.0, 2.0), galley, Color32::WHITE);
 }
+
+/// A speech-bubble pin for every open comment thread on the floor shown, with its number of
+/// replies, where the comment was pinned.
+pub fn pins(
+    p: &Painter,
+    doc: &Document,
+    floor: Option<&str>,
+    threads: &[arxos_doc::comments::Thread],
+    m: &Mapping,
+) {
+    const PIN: Color32 = Color32::from_rgb(0xF5, 0x7C, 0x00);
+    for t in threads.iter().filter(|t| !t.root.resolved) {
+        let Some((on, at)) = pin_at(doc, &t.root.anchor) else {
+            continue;
+        };
+        if let (Some(f), Some(on)) = (floor, on.as_deref())
+            && f != on
+        {
+            continue;
+        }
+        let tip = m.to_screen(at);
+        if !m.rect.contains(tip) {
+            continue;
+        }
+        let body = Rect::from_min_size(tip + Vec2::new(-2.0, -26.0), Vec2::new(24.0, 18.0));
+        p.rect_filled(body, 5.0, PIN);
+        p.add(Shape::convex_polygon(
+            vec![
+                tip,
+                body.left_bottom() + Vec2::new(4.0, 0.0),
+                body.left_bottom() + Vec2::new(11.0, 0.0),
+            ],
+            PIN,
+            Stroke::NONE,
+        ));
+        p.text(
+            body.center(),
+            Align2::CENTER_CENTER,
+            (t.replies.len() + 1).to_string(),
+            FontId::proportional(11.0),
+            Color32::WHITE,
+        );
+    }
+}
+
+/// Where a thread's pin goes: the element's top-left corner, or the point.
+fn pin_at(
+    doc: &Document,
+    a: &arxos_doc::comments::Anchor,
+) -> Option<(Option<String>, arxos_doc::Point)> {
+    match a {
+        arxos_doc::comments::Anchor::Element(id) => doc.element(id).map(|e| {
+            let b = extent(e);
+            (
+                Some(e.floor.as_str().to_owned()),
+                Point::new(b.min.x, b.min.y),
+            )
+        }),
+        arxos_doc::comments::Anchor::Point { floor, x, y } => Some((
+            floor.as_ref().map(|f| f.as_str().to_owned()),
+            Point::new(*x, *y),
+        )),
+    }
+}

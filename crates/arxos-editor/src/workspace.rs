@@ -74,6 +74,9 @@ pub struct Workspace {
     pub changes_seen: u64,
     /// Elements highlighted on the canvas (what changed since a version compared).
     pub highlighted: BTreeSet<ElementId>,
+    /// The plan's comment threads, as of `threads_at` changes.
+    pub threads: Vec<arxos_doc::comments::Thread>,
+    threads_at: Option<u64>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -163,6 +166,8 @@ impl Workspace {
             known_conflicts,
             changes_seen: 0,
             highlighted: BTreeSet::new(),
+            threads: Vec::new(),
+            threads_at: None,
         })
     }
 
@@ -417,6 +422,17 @@ impl Workspace {
             }
         });
         notices
+    }
+
+    /// Re-reads the comment threads when the plan changed since they were read.
+    pub fn refresh_threads(&mut self) {
+        if self.threads_at == Some(self.changes_seen) {
+            return;
+        }
+        if let Some(t) = self.read(arxos_doc::comments::threads) {
+            self.threads = t;
+            self.threads_at = Some(self.changes_seen);
+        }
     }
 
     /// Stops the session after a final save.

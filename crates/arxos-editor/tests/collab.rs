@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arxos_doc::conflict::{Choice, ConflictType};
-use arxos_doc::{Command, EditContext, ElementId, Point, PropValue, Property, RecordSet};
+use arxos_doc::{Command, EditContext, ElementId, Point, PropValue, Property};
 use arxos_editor::workspace::{Start, Workspace};
 use arxos_sync::Role;
 
@@ -268,27 +268,41 @@ fn a_viewer_cannot_edit_and_a_commenters_comment_reaches_the_editor() {
         .edit("move", std::slice::from_ref(&id), &[], vec![mv])
         .unwrap_err();
     assert!(err.contains("commenter"), "{err}");
-    // A commenter may comment; the editor's window gets it.
-    let comment = Command::PutRecord {
-        set: RecordSet::Comments,
-        id: "c-1".into(),
-        fields: [
-            (
-                "text".to_owned(),
-                PropValue::Text("check this outlet".into()),
-            ),
-            (
-                "element".to_owned(),
-                PropValue::Text(id.as_str().to_owned()),
-            ),
-        ]
-        .into_iter()
-        .collect(),
-    };
-    c.edit("comment", &[], &[], vec![comment]).unwrap();
+    // A commenter may comment; the editor's window gets it, as a thread.
+    let (cid, comment) = c
+        .read(|doc| {
+            arxos_doc::comments::add(
+                doc,
+                &EditContext::now("Carla"),
+                arxos_doc::comments::Anchor::Element(id.clone()),
+                "check this outlet @Ana",
+            )
+        })
+        .unwrap()
+        .unwrap();
+    c.apply_records(arxos_doc::ChangeKind::Edit, "comment", vec![comment])
+        .unwrap();
     until("the comment in the editor", &mut [&mut a], |w| {
-        w[0].read(|doc| doc.records(RecordSet::Comments).contains_key("c-1"))
-            .unwrap_or(false)
+        w[0].refresh_threads();
+        w[0].threads.iter().any(|t| t.root.id == cid)
     });
+    let t = a.threads.iter().find(|t| t.root.id == cid).unwrap();
+    assert_eq!(t.root.mentions, vec!["Ana".to_owned()]);
+    // A viewer may not.
+    let (_, by_viewer) = v
+        .read(|doc| {
+            arxos_doc::comments::add(
+                doc,
+                &EditContext::now("Vic"),
+                arxos_doc::comments::Anchor::Element(id.clone()),
+                "me too",
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let err = v
+        .apply_records(arxos_doc::ChangeKind::Edit, "comment", vec![by_viewer])
+        .unwrap_err();
+    assert!(err.contains("viewer"), "{err}");
     assert!(c.live().unwrap().client().refused().is_empty());
 }

@@ -125,3 +125,52 @@ fn a_rule_is_added_and_removed_in_the_rules_window() {
     h.run_steps(3);
     assert_eq!(count(&h), 0);
 }
+
+#[test]
+fn a_comment_is_posted_on_the_selection_replied_to_and_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = window(dir.path());
+    let id = {
+        let ws = h.state_mut().ws.as_mut().unwrap();
+        let id = ws
+            .read(|doc| doc.elements().next().map(|e| e.id.clone()))
+            .flatten()
+            .unwrap();
+        ws.selection = std::collections::BTreeSet::from([id.clone()]);
+        id
+    };
+    h.run_steps(2);
+    h.get_by_label_contains("Comments (0)").click();
+    h.run_steps(2);
+    placeholder(&h, "a comment (@name to mention)").click();
+    h.run_steps(1);
+    placeholder(&h, "a comment (@name to mention)").type_text("Is this the right height?");
+    h.run_steps(1);
+    h.get_by_label("On selection").click();
+    h.run_steps(3);
+    let threads = |h: &Harness<'static, EditorApp>| {
+        h.state()
+            .ws
+            .as_ref()
+            .unwrap()
+            .read(arxos_doc::comments::threads)
+            .unwrap()
+    };
+    let t = threads(&h);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].root.text, "Is this the right height?");
+    assert_eq!(
+        t[0].root.anchor,
+        arxos_doc::comments::Anchor::Element(id.clone())
+    );
+    placeholder(&h, "reply").click();
+    h.run_steps(1);
+    placeholder(&h, "reply").type_text("Yes, 300 mm");
+    h.run_steps(1);
+    h.get_by_label("Reply").click();
+    h.run_steps(3);
+    assert_eq!(threads(&h)[0].replies.len(), 1);
+    h.get_by_label("Resolve").click();
+    h.run_steps(3);
+    assert!(threads(&h)[0].root.resolved);
+}

@@ -313,6 +313,17 @@ impl EditorApp {
                 .show(ui, |ui| self.conflicts_section(ui, &list));
             ui.separator();
         }
+        let threads = self
+            .ws
+            .as_ref()
+            .map(|w| w.threads.clone())
+            .unwrap_or_default();
+        let open = threads.iter().filter(|t| !t.root.resolved).count();
+        egui::CollapsingHeader::new(format!("Comments ({open})"))
+            .id_salt("comments")
+            .default_open(open > 0)
+            .show(ui, |ui| self.comments_section(ui, &threads));
+        ui.separator();
         egui::CollapsingHeader::new("History")
             .default_open(false)
             .show(ui, |ui| self.history_section(ui));

@@ -370,6 +370,7 @@ impl EditorApp {
     /// tool is the selection tool.
     pub(super) fn before_canvas(&mut self, ctx: &egui::Context, now: std::time::Instant) {
         let Some(ws) = self.ws.as_mut() else { return };
+        ws.refresh_threads();
         if ws.refresh_collab(now) {
             ctx.request_repaint();
         }

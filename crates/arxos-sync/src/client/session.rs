@@ -311,17 +311,7 @@ impl Session<'_> {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    // The ping carries its send time, so the pong tells the round trip.
-                    let stamp = unix_micros().to_be_bytes().to_vec();
-                    if self.ws.send(Message::Ping(stamp.into())).await.is_err() {
-                        break self.lost("ping failed");
-                    }
-                    if self.held_locks
-                        && self.config.auto_renew_locks
-                        && let Err(end) = self.send_payload(&ArxPayload::LockRenew { ids: Vec::new() }).await
-                    {
-                        break end;
-                    }
+                    if let Err(end) = self.heartbeat().await { break end; }
                 }
                 () = stopped(shutdown) => {
                     let leave = WireMessage::Leave { sender_id: self.shared.peer_id.clone() };
@@ -588,6 +578,20 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
+    /// A ping stamped with its send time (so the pong tells the round trip), and the renewal
+    /// of our leases.
+    async fn heartbeat(&mut self) -> Result<(), SessionEnd> {
+        let stamp = unix_micros().to_be_bytes().to_vec();
+        if self.ws.send(Message::Ping(stamp.into())).await.is_err() {
+            return Err(self.lost("ping failed"));
+        }
+        if self.held_locks && self.config.auto_renew_locks {
+            self.send_payload(&ArxPayload::LockRenew { ids: Vec::new() })
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Records the relay's round-trip time from a pong to one of our stamped pings.
     fn on_pong(&self, stamp: &[u8]) {
         let Ok(sent) = <[u8; 8]>::try_from(stamp) else {
