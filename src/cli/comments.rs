@@ -240,7 +240,7 @@ fn element(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
 
 fn live_element(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
     let id = element(doc, target)?;
-    if doc.element(&id).is_some_and(|e| e.deleted) {
+    if doc.element(&id).is_none() {
         bail!("`{target}` is deleted (restore it first with `arxos restore`)");
     }
     Ok(id)

@@ -253,6 +253,11 @@ impl Canvas {
         if !response.dragged() && matches!(self.gesture, Some(Gesture::Pan)) {
             self.gesture = None;
         }
+        response.context_menu(|ui| match crate::context_menu::show(ui, ws) {
+            Some(Ok(m)) => out.messages.push(m),
+            Some(Err(e)) => out.errors.push(e),
+            None => {}
+        });
 
         // Paint: paper and grid below the plan, the plan on the GPU, overlays on top.
         let painter = ui.painter_at(rect);

@@ -195,20 +195,53 @@ impl Outbox {
     }
 }
 
-/// The leases this window holds because its person is working on those elements.
+/// The leases this window holds: while its person works on elements (a drag, an inspector
+/// field), and those locked explicitly (kept until unlocked).
 #[derive(Debug, Default)]
 pub struct Leases {
     working: BTreeSet<String>,
+    explicit: BTreeSet<String>,
 }
 
 impl Leases {
-    /// The person now works on `ids`; returns what to request and what to release.
+    /// The person now works on `ids`; returns what to request and what to release (never an
+    /// explicitly locked element).
     pub fn work_on(&mut self, ids: &BTreeSet<ElementId>) -> (Vec<String>, Vec<String>) {
         let next: BTreeSet<String> = ids.iter().map(|i| i.as_str().to_owned()).collect();
-        let take = next.difference(&self.working).cloned().collect();
-        let drop = self.working.difference(&next).cloned().collect();
+        let take = next
+            .difference(&self.working)
+            .filter(|i| !self.explicit.contains(*i))
+            .cloned()
+            .collect();
+        let drop = self
+            .working
+            .difference(&next)
+            .filter(|i| !self.explicit.contains(*i))
+            .cloned()
+            .collect();
         self.working = next;
         (take, drop)
+    }
+
+    /// Locks `ids` until [`Self::unlock`]; returns what to request.
+    pub fn lock(&mut self, ids: &[ElementId]) -> Vec<String> {
+        ids.iter()
+            .map(|i| i.as_str().to_owned())
+            .filter(|i| self.explicit.insert(i.clone()) && !self.working.contains(i))
+            .collect()
+    }
+
+    /// Unlocks `ids`; returns what to release (what is not being worked on right now).
+    pub fn unlock(&mut self, ids: &[ElementId]) -> Vec<String> {
+        ids.iter()
+            .map(|i| i.as_str().to_owned())
+            .filter(|i| self.explicit.remove(i) && !self.working.contains(i))
+            .collect()
+    }
+
+    /// Whether `id` is locked explicitly here.
+    pub fn is_locked(&self, id: &ElementId) -> bool {
+        self.explicit.contains(id.as_str())
     }
 
     /// Whether anything is being worked on.
@@ -219,6 +252,7 @@ impl Leases {
     /// Forgets every lease (the session ended; the relay released them).
     pub fn clear(&mut self) {
         self.working.clear();
+        self.explicit.clear();
     }
 }
 
@@ -394,6 +428,16 @@ mod tests {
         let (_, drop) = l.work_on(&BTreeSet::new());
         assert_eq!(drop, vec!["b".to_owned()]);
         assert!(l.is_empty());
+        // An explicit lock outlives the work on it, and is not requested twice.
+        assert_eq!(l.lock(std::slice::from_ref(&a)), vec!["a".to_owned()]);
+        assert!(l.lock(std::slice::from_ref(&a)).is_empty());
+        let (take, _) = l.work_on(&BTreeSet::from([a.clone()]));
+        assert!(take.is_empty());
+        let (_, drop) = l.work_on(&BTreeSet::new());
+        assert!(drop.is_empty(), "still locked explicitly");
+        assert!(l.is_locked(&a));
+        assert_eq!(l.unlock(std::slice::from_ref(&a)), vec!["a".to_owned()]);
+        assert!(!l.is_locked(&a));
     }
 
     #[test]

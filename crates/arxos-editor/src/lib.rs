@@ -30,6 +30,7 @@ mod bridge;
 pub mod canvas;
 pub mod clipboard;
 pub mod collab;
+mod context_menu;
 mod files;
 mod help;
 pub mod inspector;

@@ -180,6 +180,21 @@ fn a_lease_held_in_one_window_blocks_the_edit_in_the_other() {
     });
     b.edit("move", std::slice::from_ref(&id), &[], vec![mv()])
         .unwrap();
+    // An explicit lock (the context menu's) holds until unlocked, work or no work.
+    assert_eq!(b.lock(std::slice::from_ref(&id)).unwrap(), 1);
+    b.work_on(&BTreeSet::from([id.clone()]));
+    b.work_on(&BTreeSet::new());
+    until("b's lock in a", &mut [&mut a], |w| {
+        w[0].permission.held_by_others.contains_key(id.as_str())
+    });
+    assert!(
+        a.edit("move", std::slice::from_ref(&id), &[], vec![mv()])
+            .is_err()
+    );
+    assert_eq!(b.unlock(std::slice::from_ref(&id)).unwrap(), 1);
+    until("b's lock gone in a", &mut [&mut a], |w| {
+        !w[0].permission.held_by_others.contains_key(id.as_str())
+    });
 }
 
 #[test]

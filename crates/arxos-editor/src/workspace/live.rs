@@ -51,6 +51,14 @@ pub(super) fn forward_events(
     Ok(events)
 }
 
+/// The engine of a shared plan (locks mean nothing alone).
+fn shared(session: Option<&Session>) -> Result<&arxos_sync::client::SyncClient, String> {
+    session
+        .map(Session::client)
+        .filter(|c| c.invite().is_some())
+        .ok_or_else(|| "locks are for shared plans: host or join a session first".to_owned())
+}
+
 fn options() -> SessionOptions {
     SessionOptions {
         client_kind: "editor".into(),
@@ -262,6 +270,34 @@ impl Workspace {
         {
             tracing::debug!("leases not released: {e}");
         }
+    }
+
+    /// Locks `ids` for us until unlocked (a context-menu lock of elements, a layer or a
+    /// floor); says how many were asked for. Others see the badge and cannot edit them.
+    pub fn lock(&mut self, ids: &[ElementId]) -> Result<usize, String> {
+        let client = shared(self.session.as_ref())?;
+        let take = self.leases.lock(ids);
+        let n = take.len();
+        if !take.is_empty() {
+            client.request_locks(take).map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    /// Unlocks what [`Self::lock`] locked.
+    pub fn unlock(&mut self, ids: &[ElementId]) -> Result<usize, String> {
+        let client = shared(self.session.as_ref())?;
+        let drop = self.leases.unlock(ids);
+        let n = drop.len();
+        if !drop.is_empty() {
+            client.release_locks(drop).map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    /// Whether we locked `id` explicitly.
+    pub fn locked_by_me(&self, id: &ElementId) -> bool {
+        self.leases.is_locked(id)
     }
 
     /// Applies plan-level records (rules, versions) as one change of `kind`, after the same
