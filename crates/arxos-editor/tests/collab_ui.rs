@@ -198,3 +198,51 @@ fn dragging_an_element_in_the_window_leases_it_for_the_others() {
         !w.permission.held_by_others.contains_key(id.as_str())
     });
 }
+
+#[test]
+fn the_context_menu_locks_the_selection_for_the_others() {
+    use egui::{Event, Modifiers, PointerButton};
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = hosted(dir.path());
+    let mut h = window(&host, Role::Editor, &dir.path().join("editor.arx"));
+    let id = {
+        let ws = h.state_mut().ws.as_mut().unwrap();
+        let id = ws
+            .read(|doc| doc.elements().next().map(|e| e.id.clone()))
+            .flatten()
+            .unwrap();
+        ws.selection = std::collections::BTreeSet::from([id.clone()]);
+        id
+    };
+    h.run_steps(2);
+    let pos = h.state().screen_pos(Point::new(1_000.0, 1_000.0)).unwrap();
+    h.hover_at(pos);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.run_steps(1);
+    }
+    h.run_steps(1);
+    // A real click: press and release in separate frames, as a hand does.
+    let item = h.get_by_label("Lock 1 element").rect().center();
+    h.hover_at(item);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: item,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.run_steps(2);
+    }
+    assert!(h.state().ws.as_ref().unwrap().locked_by_me(&id));
+    until_host(&mut h, &mut host, "the lock at the host", |w| {
+        w.permission.held_by_others.contains_key(id.as_str())
+    });
+}
