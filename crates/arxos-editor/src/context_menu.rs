@@ -63,35 +63,13 @@ pub fn show(ui: &mut egui::Ui, ws: &mut Workspace) -> Option<Result<String, Stri
     if let Some((layer, name)) = one
         && item(ui, true, format!("Lock layer {name}"))
     {
-        let ids: Vec<ElementId> = ws
-            .read(|doc| {
-                doc.elements()
-                    .filter(|e| e.layer == layer)
-                    .map(|e| e.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        result = Some(
-            ws.lock(&ids)
-                .map(|n| format!("Locked {} on {name}", crate::actions::count(n))),
-        );
+        result = Some(lock_where(ws, &name, |e| e.layer == layer));
         ui.close();
     }
     if let Some((f, name)) = floor
         && item(ui, true, format!("Lock floor {name}"))
     {
-        let ids: Vec<ElementId> = ws
-            .read(|doc| {
-                doc.elements()
-                    .filter(|e| e.floor == f)
-                    .map(|e| e.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        result = Some(
-            ws.lock(&ids)
-                .map(|n| format!("Locked {} on {name}", crate::actions::count(n))),
-        );
+        result = Some(lock_where(ws, &name, |e| e.floor == f));
         ui.close();
     }
     if item(ui, true, "Unlock everything I locked".to_owned()) {
@@ -106,4 +84,22 @@ pub fn show(ui: &mut egui::Ui, ws: &mut Workspace) -> Option<Result<String, Stri
         ui.close();
     }
     result
+}
+
+/// Locks every element `pick` chooses (a layer's, a floor's).
+fn lock_where(
+    ws: &mut Workspace,
+    name: &str,
+    pick: impl Fn(&arxos_doc::Element) -> bool,
+) -> Result<String, String> {
+    let ids: Vec<ElementId> = ws
+        .read(|doc| {
+            doc.elements()
+                .filter(|e| pick(e))
+                .map(|e| e.id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    ws.lock(&ids)
+        .map(|n| format!("Locked {} on {name}", crate::actions::count(n)))
 }

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)] // tests; coordinates travel exactly
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arxos_doc::conflict::{Choice, ConflictType};
@@ -15,19 +15,11 @@ use arxos_doc::{Command, EditContext, ElementId, Point, PropValue, Property};
 use arxos_editor::workspace::{Start, Workspace};
 use arxos_sync::Role;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod support;
 
-fn sample_plan(dir: &Path) -> PathBuf {
-    let svgx = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../assets/sample-office.svgx"
-    ));
-    let (mut doc, _) =
-        arxos_doc::svgx::import_svg(svgx, "office", &EditContext::at("setup", 1)).unwrap();
-    let path = dir.join("host.arx");
-    arxos_doc::file::PlanFile::create(&path, &mut doc).unwrap();
-    path
-}
+use support::hosted;
+
+const WAIT: Duration = Duration::from_secs(20);
 
 /// Polls `ok` (refreshing every workspace's view of the session) until it holds.
 fn until(
@@ -47,17 +39,6 @@ fn until(
         assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A hosted session: the host's workspace and its invites.
-fn hosted(dir: &Path) -> Workspace {
-    let plan = sample_plan(dir);
-    let mut host = Workspace::open(&plan, None).unwrap();
-    let (session, _) = Start::Host("127.0.0.1:0".parse().unwrap())
-        .run(&plan)
-        .unwrap();
-    host.attach(session).unwrap();
-    host
 }
 
 fn joined(host: &Workspace, role: Role, dir: &Path, name: &str) -> Workspace {

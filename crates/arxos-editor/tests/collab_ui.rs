@@ -7,29 +7,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use arxos_doc::{EditContext, Point};
-use arxos_editor::workspace::{Start, Workspace};
+use arxos_doc::Point;
+use arxos_editor::workspace::Workspace;
 use arxos_editor::{EditorApp, Launch};
 use arxos_sync::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-fn hosted(dir: &Path) -> Workspace {
-    let svgx = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../assets/sample-office.svgx"
-    ));
-    let (mut doc, _) =
-        arxos_doc::svgx::import_svg(svgx, "office", &EditContext::at("setup", 1)).unwrap();
-    let plan = dir.join("host.arx");
-    arxos_doc::file::PlanFile::create(&plan, &mut doc).unwrap();
-    let mut host = Workspace::open(&plan, None).unwrap();
-    let (session, _) = Start::Host("127.0.0.1:0".parse().unwrap())
-        .run(&plan)
-        .unwrap();
-    host.attach(session).unwrap();
-    host
-}
+mod support;
+
+use support::{click, hosted};
 
 /// Runs frames until `ok` holds (bounded).
 fn until(h: &mut Harness<'static, EditorApp>, what: &str, ok: impl Fn(&EditorApp) -> bool) {
@@ -201,7 +188,6 @@ fn dragging_an_element_in_the_window_leases_it_for_the_others() {
 
 #[test]
 fn the_context_menu_locks_the_selection_for_the_others() {
-    use egui::{Event, Modifiers, PointerButton};
     let dir = tempfile::tempdir().unwrap();
     let mut host = hosted(dir.path());
     let mut h = window(&host, Role::Editor, &dir.path().join("editor.arx"));
@@ -216,31 +202,12 @@ fn the_context_menu_locks_the_selection_for_the_others() {
     };
     h.run_steps(2);
     let pos = h.state().screen_pos(Point::new(1_000.0, 1_000.0)).unwrap();
-    h.hover_at(pos);
+    click(&mut h, pos, egui::PointerButton::Secondary);
     h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos,
-            button: PointerButton::Secondary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.run_steps(1);
-    }
-    h.run_steps(1);
-    // A real click: press and release in separate frames, as a hand does.
+    // A real click on the item: press and release in separate frames, as a hand does.
     let item = h.get_by_label("Lock 1 element").rect().center();
-    h.hover_at(item);
+    click(&mut h, item, egui::PointerButton::Primary);
     h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos: item,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.run_steps(2);
-    }
     assert!(h.state().ws.as_ref().unwrap().locked_by_me(&id));
     until_host(&mut h, &mut host, "the lock at the host", |w| {
         w.permission.held_by_others.contains_key(id.as_str())

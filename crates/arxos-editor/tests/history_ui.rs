@@ -6,20 +6,15 @@
 
 use arxos_doc::conflict::rules;
 use arxos_doc::versions::list_versions;
-use arxos_doc::{Command, EditContext, ElementId};
+use arxos_doc::{Command, ElementId};
 use arxos_editor::{EditorApp, Launch};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
+mod support;
+
 fn window(dir: &std::path::Path) -> Harness<'static, EditorApp> {
-    let svgx = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../assets/sample-office.svgx"
-    ));
-    let (mut doc, _) =
-        arxos_doc::svgx::import_svg(svgx, "office", &EditContext::at("setup", 1)).unwrap();
-    let plan = dir.join("plan.arx");
-    arxos_doc::file::PlanFile::create(&plan, &mut doc).unwrap();
+    let plan = support::sample_plan(dir, "plan.arx");
     let launch = Launch {
         file: Some(plan),
         sample_svgx: "",
