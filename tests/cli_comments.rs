@@ -48,8 +48,7 @@ fn listed(plan: &Path, rest: &[&str]) -> Vec<Value> {
 }
 
 #[test]
-#[allow(clippy::too_many_lines)] // one end-to-end story, read top to bottom
-fn comments_are_added_replied_to_listed_and_resolved() {
+fn comments_are_added_replied_to_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let plan = sample(dir.path());
 
@@ -154,6 +153,21 @@ fn comments_are_added_replied_to_listed_and_resolved() {
     );
     // --on keeps the threads on that element (by id or tag).
     assert_eq!(listed(&plan, &["--on", OUTLET_ID]).len(), 1);
+}
+
+#[test]
+fn threads_are_resolved_and_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = sample(dir.path());
+    let on = comment(
+        &plan,
+        &["add", "PLAN", "--on", OUTLET, "240 V?", "--as", "ana"],
+    );
+    let on = on.trim().to_owned();
+    let at = comment(&plan, &["add", "PLAN", "--at", "1,2", "column here?"]);
+    let at = at.trim().to_owned();
+    let r2 = comment(&plan, &["reply", "PLAN", &on, "yes", "--as", "bob"]);
+    let r2 = r2.trim().to_owned();
 
     // Resolving a reply resolves its thread; it leaves the default list.
     let out = comment(&plan, &["resolve", "PLAN", &r2, "--as", "carl"]);

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use arxos_doc::audit::rfc3339_ms;
 use arxos_doc::comments::{self, Anchor, Comment, Thread};
 use arxos_doc::file::{self, SaveKind};
-use arxos_doc::{Command, DocError, Document, EditContext, ElementId, FloorId, workflow};
+use arxos_doc::{Command, DocError, Document, EditContext, Element, ElementId, FloorId, workflow};
 use clap::{ArgGroup, Subcommand};
 use serde::Serialize;
 
@@ -212,7 +212,7 @@ fn add(
             },
             (None, None) => bail!("give --on ELEMENT or --at X,Y"),
         };
-        let (id, cmd) = comments::add(doc, ctx, anchor, text)?;
+        let (id, cmd) = comments::add(doc, ctx, &anchor, text)?;
         Ok((Some(id), cmd))
     })
 }
@@ -227,10 +227,10 @@ fn parse_point(s: &str) -> anyhow::Result<(f64, f64)> {
     parsed.with_context(|| format!("--at `{s}`: expected X,Y (two numbers, plan millimetres)"))
 }
 
-/// An element by id or tag, as other commands name elements; refused when deleted.
-fn element(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
+/// An element by id or tag (deleted ones too), as other commands name elements.
+fn element<'d>(doc: &'d Document, target: &str) -> anyhow::Result<&'d Element> {
     match doc.resolve(target) {
-        Ok(e) => Ok(e.id.clone()),
+        Ok(e) => Ok(e),
         Err(DocError::UnknownTag(_)) => {
             bail!("no element `{target}` (give an element id or tag)")
         }
@@ -239,11 +239,11 @@ fn element(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
 }
 
 fn live_element(doc: &Document, target: &str) -> anyhow::Result<ElementId> {
-    let id = element(doc, target)?;
-    if doc.element(&id).is_none() {
+    let e = element(doc, target)?;
+    if e.deleted {
         bail!("`{target}` is deleted (restore it first with `arxos restore`)");
     }
-    Ok(id)
+    Ok(e.id.clone())
 }
 
 /// A floor by id, else by name.
@@ -270,7 +270,9 @@ struct Listed<'a> {
 
 fn list(out: Out, path: &Path, all: bool, on: Option<&str>) -> anyhow::Result<()> {
     let doc = file::load(path)?;
-    let on = on.map(|t| element(&doc, t)).transpose()?;
+    let on = on
+        .map(|t| element(&doc, t).map(|e| e.id.clone()))
+        .transpose()?;
     let threads: Vec<Thread> = comments::threads(&doc)
         .into_iter()
         .filter(|t| {
@@ -285,7 +287,7 @@ fn list(out: Out, path: &Path, all: bool, on: Option<&str>) -> anyhow::Result<()
     };
     let shown: Vec<&Thread> = threads.iter().filter(|t| all || t.is_open()).collect();
     let tag = |a: &Anchor| match a {
-        Anchor::Element(id) => doc.element(id).map(|e| e.tag.as_str()),
+        Anchor::Element(id) => doc.element_any(id).map(|e| e.tag.as_str()),
         Anchor::Point { .. } => None,
     };
     let listed: Vec<Listed<'_>> = shown
@@ -339,7 +341,7 @@ fn heading(c: &Comment) -> String {
 /// floor.
 fn place(doc: &Document, anchor: &Anchor) -> String {
     match anchor {
-        Anchor::Element(id) => match doc.element(id) {
+        Anchor::Element(id) => match doc.element_any(id) {
             Some(e) if e.deleted => format!("on {} (deleted)", esc(&e.tag)),
             Some(e) => format!("on {}", esc(&e.tag)),
             None => format!("on {} (missing)", esc(id.as_str())),

@@ -187,18 +187,17 @@ pub fn get(doc: &Document, id: &str) -> Result<Comment> {
 /// A new thread by `ctx.author` at `ctx.time_ms`: the new comment's id and the command that
 /// writes it. Refuses empty or overlong text, a missing or deleted element, an unknown floor
 /// and a point out of range.
-#[allow(clippy::needless_pass_by_value)] // the anchor belongs to the new comment
 pub fn add(
     doc: &Document,
     ctx: &EditContext,
-    anchor: Anchor,
+    anchor: &Anchor,
     text: &str,
 ) -> Result<(String, Command)> {
     check_author(&ctx.author)?;
     check_text(text)?;
-    check_anchor(doc, &anchor)?;
+    check_anchor(doc, anchor)?;
     let id = new_id();
-    let cmd = put(&id, ctx, &anchor, text, None);
+    let cmd = put(&id, ctx, anchor, text, None);
     Ok((id, cmd))
 }
 

@@ -270,7 +270,7 @@ fn a_viewer_cannot_edit_and_a_commenters_comment_reaches_the_editor() {
             arxos_doc::comments::add(
                 doc,
                 &EditContext::now("Carla"),
-                arxos_doc::comments::Anchor::Element(id.clone()),
+                &arxos_doc::comments::Anchor::Element(id.clone()),
                 "check this outlet @Ana",
             )
         })
@@ -290,7 +290,7 @@ fn a_viewer_cannot_edit_and_a_commenters_comment_reaches_the_editor() {
             arxos_doc::comments::add(
                 doc,
                 &EditContext::now("Vic"),
-                arxos_doc::comments::Anchor::Element(id.clone()),
+                &arxos_doc::comments::Anchor::Element(id.clone()),
                 "me too",
             )
         })

@@ -15,7 +15,7 @@ fn plan_with_thread() -> (Document, ElementId, String) {
     let (id, cmd) = add(
         &doc,
         &ctx,
-        Anchor::Element(outlet.clone()),
+        &Anchor::Element(outlet.clone()),
         "is this 240 V? @bob",
     )
     .unwrap();
@@ -30,7 +30,7 @@ fn a_comment_reads_back_with_its_anchor_and_mentions() {
     let (pid, cmd) = add(
         &doc,
         &ctx,
-        Anchor::Point {
+        &Anchor::Point {
             floor: Some(FloorId::new("level-1")),
             x: 1500.0,
             y: -20.5,
@@ -77,15 +77,15 @@ fn bad_comments_are_refused_with_reasons() {
     let ctx = at("ana", 5);
     let on = || Anchor::Element(outlet.clone());
     let err = |r: Result<(String, Command)>| r.unwrap_err().to_string();
-    assert!(err(add(&doc, &ctx, on(), "  \n")).contains("empty"));
+    assert!(err(add(&doc, &ctx, &on(), "  \n")).contains("empty"));
     let long = "x".repeat(MAX_TEXT_CHARS + 1);
-    assert!(err(add(&doc, &ctx, on(), &long)).contains("at most 10000"));
-    assert!(add(&doc, &ctx, on(), &"x".repeat(MAX_TEXT_CHARS)).is_ok());
-    assert!(err(add(&doc, &ctx, on(), "bell \u{7}")).contains("control character"));
-    assert!(err(add(&doc, &at(" ", 5), on(), "hi")).contains("author"));
+    assert!(err(add(&doc, &ctx, &on(), &long)).contains("at most 10000"));
+    assert!(add(&doc, &ctx, &on(), &"x".repeat(MAX_TEXT_CHARS)).is_ok());
+    assert!(err(add(&doc, &ctx, &on(), "bell \u{7}")).contains("control character"));
+    assert!(err(add(&doc, &at(" ", 5), &on(), "hi")).contains("author"));
     let missing = Anchor::Element(ElementId::new("e-missing"));
     assert!(matches!(
-        add(&doc, &ctx, missing, "hi"),
+        add(&doc, &ctx, &missing, "hi"),
         Err(DocError::UnknownElement(_))
     ));
     let point = |floor: Option<&str>, x: f64, y: f64| Anchor::Point {
@@ -94,7 +94,7 @@ fn bad_comments_are_refused_with_reasons() {
         y,
     };
     assert!(matches!(
-        add(&doc, &ctx, point(Some("nowhere"), 0.0, 0.0), "hi"),
+        add(&doc, &ctx, &point(Some("nowhere"), 0.0, 0.0), "hi"),
         Err(DocError::UnknownFloor(_))
     ));
     for (x, y) in [
@@ -102,9 +102,9 @@ fn bad_comments_are_refused_with_reasons() {
         (0.0, f64::INFINITY),
         (2.0 * MAX_COORD, 0.0),
     ] {
-        assert!(err(add(&doc, &ctx, point(None, x, y), "hi")).contains("out of range"));
+        assert!(err(add(&doc, &ctx, &point(None, x, y), "hi")).contains("out of range"));
     }
-    assert!(add(&doc, &ctx, point(None, -MAX_COORD, MAX_COORD), "hi").is_ok());
+    assert!(add(&doc, &ctx, &point(None, -MAX_COORD, MAX_COORD), "hi").is_ok());
 
     // A deleted element takes no new comments.
     apply(
@@ -115,7 +115,7 @@ fn bad_comments_are_refused_with_reasons() {
         },
     );
     assert!(matches!(
-        add(&doc, &ctx, on(), "hi"),
+        add(&doc, &ctx, &on(), "hi"),
         Err(DocError::UnknownElement(_))
     ));
 }

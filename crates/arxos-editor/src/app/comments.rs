@@ -162,7 +162,7 @@ impl EditorApp {
             let cx = EditContext::now(ws.author());
             let built = ws.read(|doc| match &ask {
                 Ask::Post(anchor, text) => {
-                    comments::add(doc, &cx, anchor.clone(), text).map(|(_, c)| ("comment", c))
+                    comments::add(doc, &cx, anchor, text).map(|(_, c)| ("comment", c))
                 }
                 Ask::Reply(id, text) => {
                     comments::reply(doc, &cx, id, text).map(|(_, c)| ("reply", c))

@@ -566,7 +566,7 @@ mod tests {
         let before = doc.heads();
         let by = EditContext::at("reviewer", 2);
         let (id, add) =
-            comments::add(&doc, &by, Anchor::Element(outlet.clone()), "240 V?").unwrap();
+            comments::add(&doc, &by, &Anchor::Element(outlet.clone()), "240 V?").unwrap();
         doc.apply(&by, add).unwrap();
         let (_, reply) = comments::reply(&doc, &by, &id, "@owner please check").unwrap();
         doc.apply(&by, reply).unwrap();
