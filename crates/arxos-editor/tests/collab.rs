@@ -42,12 +42,7 @@ fn until(
 }
 
 fn joined(host: &Workspace, role: Role, dir: &Path, name: &str) -> Workspace {
-    let code = host
-        .live()
-        .and_then(|s| s.hosted())
-        .and_then(|h| h.code(role))
-        .cloned()
-        .unwrap();
+    let code = support::invite(host, role);
     let ws = Workspace::join(&code, &dir.join(name), None).unwrap();
     ws.live().unwrap().wait_synced(WAIT).unwrap();
     ws

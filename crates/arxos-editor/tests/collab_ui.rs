@@ -34,12 +34,7 @@ fn until(h: &mut Harness<'static, EditorApp>, what: &str, ok: impl Fn(&EditorApp
 /// An editor window joined to `host`'s session with `role`, the way `arxos join CODE` opens
 /// one, run until the plan is open and the relay said the role.
 fn window(host: &Workspace, role: Role, file: &Path) -> Harness<'static, EditorApp> {
-    let code = host
-        .live()
-        .and_then(|s| s.hosted())
-        .and_then(|h| h.code(role))
-        .cloned()
-        .unwrap();
+    let code = support::invite(host, role);
     let launch = Launch {
         file: Some(file.to_owned()),
         sample_svgx: "",
@@ -191,15 +186,7 @@ fn the_context_menu_locks_the_selection_for_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let mut host = hosted(dir.path());
     let mut h = window(&host, Role::Editor, &dir.path().join("editor.arx"));
-    let id = {
-        let ws = h.state_mut().ws.as_mut().unwrap();
-        let id = ws
-            .read(|doc| doc.elements().next().map(|e| e.id.clone()))
-            .flatten()
-            .unwrap();
-        ws.selection = std::collections::BTreeSet::from([id.clone()]);
-        id
-    };
+    let id = support::select_first(&mut h);
     h.run_steps(2);
     let pos = h.state().screen_pos(Point::new(1_000.0, 1_000.0)).unwrap();
     click(&mut h, pos, egui::PointerButton::Secondary);

@@ -125,15 +125,7 @@ fn a_rule_is_added_and_removed_in_the_rules_window() {
 fn a_comment_is_posted_on_the_selection_replied_to_and_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = window(dir.path());
-    let id = {
-        let ws = h.state_mut().ws.as_mut().unwrap();
-        let id = ws
-            .read(|doc| doc.elements().next().map(|e| e.id.clone()))
-            .flatten()
-            .unwrap();
-        ws.selection = std::collections::BTreeSet::from([id.clone()]);
-        id
-    };
+    let id = support::select_first(&mut h);
     h.run_steps(2);
     h.get_by_label_contains("Comments (0)").click();
     h.run_steps(2);

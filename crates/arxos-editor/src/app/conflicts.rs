@@ -100,10 +100,7 @@ impl EditorApp {
                     .iter()
                     .map(|f| (f.id.as_str().to_owned(), f.name.clone()))
                     .collect::<Vec<_>>(),
-                doc.layers()
-                    .values()
-                    .map(|l| (l.id.as_str().to_owned(), l.name.clone()))
-                    .collect::<Vec<_>>(),
+                layer_names(doc),
             )
         }) else {
             return;
@@ -263,6 +260,14 @@ impl EditorApp {
             self.toast(&ctx, e, true);
         }
     }
+}
+
+/// Every layer as (id, name), for the layer pickers of the conflict filters and the rules.
+pub(super) fn layer_names(doc: &Document) -> Vec<(String, String)> {
+    doc.layers()
+        .values()
+        .map(|l| (l.id.as_str().to_owned(), l.name.clone()))
+        .collect()
 }
 
 fn title(c: &Conflict) -> String {

@@ -47,15 +47,9 @@ impl EditorApp {
             return;
         }
         let Some(ws) = self.ws.as_mut() else { return };
-        let Some((existing, layers)) = ws.read(|doc| {
-            (
-                rules::rules(doc),
-                doc.layers()
-                    .values()
-                    .map(|l| (l.id.as_str().to_owned(), l.name.clone()))
-                    .collect::<Vec<_>>(),
-            )
-        }) else {
+        let Some((existing, layers)) =
+            ws.read(|doc| (rules::rules(doc), super::conflicts::layer_names(doc)))
+        else {
             return;
         };
         let st = &mut self.rules_ui;

@@ -50,3 +50,23 @@ pub fn click(h: &mut Harness<'static, EditorApp>, pos: Pos2, button: PointerButt
         h.run_steps(1);
     }
 }
+
+/// The invite `host` hands out for `role`.
+pub fn invite(host: &Workspace, role: arxos_sync::Role) -> arxos_sync::InviteCode {
+    host.live()
+        .and_then(|s| s.hosted())
+        .and_then(|h| h.code(role))
+        .cloned()
+        .unwrap()
+}
+
+/// Selects the plan's first element in the window; returns its id.
+pub fn select_first(h: &mut Harness<'static, EditorApp>) -> arxos_doc::ElementId {
+    let ws = h.state_mut().ws.as_mut().unwrap();
+    let id = ws
+        .read(|doc| doc.elements().next().map(|e| e.id.clone()))
+        .flatten()
+        .unwrap();
+    ws.selection = std::collections::BTreeSet::from([id.clone()]);
+    id
+}
