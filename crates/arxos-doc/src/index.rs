@@ -64,56 +64,119 @@ pub(crate) enum Owner {
     Element(ElementId),
 }
 
-/// Records every root map and every child map's owner.
-fn index_owners<D: ReadDoc>(doc: &D) -> BTreeMap<String, Owner> {
+/// Records every root map and every child map's owner (the element maps are already listed).
+fn index_owners<D: ReadDoc>(
+    doc: &D,
+    elements_obj: Option<&ObjId>,
+    element_maps: &[(String, ObjId)],
+) -> BTreeMap<String, Owner> {
     let mut owners = BTreeMap::new();
     for name in root::ALL {
         let Some(obj) = schema::root_map(doc, name) else {
             continue;
         };
         owners.insert(obj.to_string(), Owner::Root(name));
-        for item in doc.map_range(&obj, ..) {
-            if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
-                continue;
-            }
-            let owner = if name == root::ELEMENTS {
-                Owner::Element(ElementId::new(item.key.to_string()))
-            } else {
-                Owner::Child(name)
-            };
-            owners.insert(item.id().to_string(), owner);
+        if Some(&obj) == elements_obj {
+            continue;
         }
+        for item in doc.map_range(&obj, ..) {
+            if matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                owners.insert(item.id().to_string(), Owner::Child(name));
+            }
+        }
+    }
+    for (key, obj) in element_maps {
+        owners.insert(obj.to_string(), Owner::Element(ElementId::new(key.clone())));
     }
     owners
 }
 
+/// Decodes element maps in parallel, in order; `None` for one that cannot be decoded.
+fn decode_all<D: ReadDoc + Sync>(doc: &D, maps: &[(String, ObjId)]) -> Vec<Option<Element>> {
+    // Threads cost more than they save on small plans.
+    const PER_THREAD: usize = 2_000;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(maps.len() / PER_THREAD)
+        .max(1);
+    decode_on(doc, maps, threads)
+}
+
+fn decode_on<D: ReadDoc + Sync>(
+    doc: &D,
+    maps: &[(String, ObjId)],
+    threads: usize,
+) -> Vec<Option<Element>> {
+    let decode = |part: &[(String, ObjId)]| -> Vec<Option<Element>> {
+        part.iter()
+            .map(|(key, obj)| schema::element_from_flat(key, &schema::read_flat(doc, obj)))
+            .collect()
+    };
+    if threads <= 1 || maps.is_empty() {
+        return decode(maps);
+    }
+    let size = maps.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = maps
+            .chunks(size)
+            .map(|part| scope.spawn(move || decode(part)))
+            .collect();
+        let mut out = Vec::with_capacity(maps.len());
+        for part in parts {
+            out.extend(joined(part));
+        }
+        out
+    })
+}
+
+/// A scoped thread's result. Decoders and indexers do not panic on data (bad elements decode
+/// to `None`); if one panicked anyway, the panic carries on in the caller.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 impl Cache {
-    /// Decodes a whole document.
-    pub fn build<D: ReadDoc>(doc: &D) -> Self {
+    /// Decodes a whole document. Decoding elements is most of an open, and every element is
+    /// independent, so they are decoded on all cores: Automerge's reads take `&self`.
+    pub fn build<D: ReadDoc + Sync>(doc: &D) -> Self {
         let elements_obj = schema::root_map(doc, root::ELEMENTS);
+        let maps: Vec<(String, ObjId)> = elements_obj
+            .as_ref()
+            .map(|obj| {
+                doc.map_range(obj, ..)
+                    .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
+                    .map(|item| (item.key.to_string(), item.id()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let decoded = decode_all(doc, &maps);
         let mut elements = BTreeMap::new();
         let mut undecodable = BTreeSet::new();
-        if let Some(obj) = &elements_obj {
-            for item in doc.map_range(obj, ..) {
-                if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
-                    continue;
-                }
-                let flat = schema::read_flat(doc, &item.id());
-                if let Some(e) = schema::element_from_flat(&item.key, &flat) {
-                    elements.insert(e.id.clone(), e);
-                } else {
-                    tracing::warn!(id = %item.key, "element cannot be decoded; skipped");
-                    undecodable.insert(item.key.to_string());
-                }
+        for ((key, _), e) in maps.iter().zip(decoded) {
+            if let Some(e) = e {
+                elements.insert(e.id.clone(), e);
+            } else {
+                tracing::warn!(id = %key, "element cannot be decoded; skipped");
+                undecodable.insert(key.clone());
             }
         }
-        let live = || elements.values().filter(|e| !e.deleted);
-        let rtree = RTree::bulk_load(live().map(entry).collect());
-        let mut tags: BTreeMap<String, BTreeSet<ElementId>> = BTreeMap::new();
-        for e in live() {
-            tags.entry(e.tag.clone()).or_default().insert(e.id.clone());
-        }
-        let zorder = live().map(|e| (e.z.clone(), e.id.clone())).collect();
+        // The indexes are independent of each other: build them side by side.
+        let live: Vec<&Element> = elements.values().filter(|e| !e.deleted).collect();
+        let (rtree, tags, zorder, owners) = std::thread::scope(|scope| {
+            let rtree = scope.spawn(|| RTree::bulk_load(live.iter().map(|e| entry(e)).collect()));
+            let owners = scope.spawn(|| index_owners(doc, elements_obj.as_ref(), &maps));
+            let mut tags: BTreeMap<String, BTreeSet<ElementId>> = BTreeMap::new();
+            for e in &live {
+                tags.entry(e.tag.clone()).or_default().insert(e.id.clone());
+            }
+            let zorder: BTreeSet<(String, ElementId)> =
+                live.iter().map(|e| (e.z.clone(), e.id.clone())).collect();
+            (joined(rtree), tags, zorder, joined(owners))
+        });
+        drop(live);
         Self {
             meta: schema::read_meta(doc).unwrap_or(Meta {
                 id: String::new(),
@@ -128,8 +191,8 @@ impl Cache {
             rtree,
             zorder,
             undecodable,
+            owners,
             elements_obj,
-            owners: index_owners(doc),
         }
     }
 
@@ -241,5 +304,42 @@ impl Cache {
         self.rtree
             .locate_in_envelope_intersecting(aabb)
             .map(|g| &g.data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EditContext;
+    use crate::generate::{GenerateOptions, generate};
+
+    #[test]
+    fn decoding_on_several_threads_gives_the_same_elements_in_the_same_order() {
+        let doc = generate(
+            &GenerateOptions {
+                elements: 3_000,
+                floors: 2,
+                seed: 3,
+                name: "threads".into(),
+            },
+            &EditContext::at("t", 0),
+            |_, _| {},
+        )
+        .unwrap();
+        let am = doc.automerge();
+        let els = schema::root_map(am, root::ELEMENTS).unwrap();
+        let maps: Vec<(String, ObjId)> = am
+            .map_range(&els, ..)
+            .map(|item| (item.key.to_string(), item.id()))
+            .collect();
+        let one = decode_on(am, &maps, 1);
+        assert_eq!(one.len(), 3_000);
+        assert!(one.iter().all(Option::is_some));
+        for threads in [2, 3, 7] {
+            assert_eq!(decode_on(am, &maps, threads), one, "{threads} threads");
+        }
+        let ids: Vec<&str> = one.iter().flatten().map(|e| e.id.as_str()).collect();
+        let keys: Vec<&str> = maps.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(ids, keys);
     }
 }
