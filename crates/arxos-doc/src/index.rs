@@ -109,7 +109,7 @@ fn decode_on<D: ReadDoc + Sync>(
 ) -> Vec<Option<Element>> {
     let decode = |part: &[(String, ObjId)]| -> Vec<Option<Element>> {
         part.iter()
-            .map(|(key, obj)| schema::element_from_flat(key, &schema::read_flat(doc, obj)))
+            .map(|(key, obj)| schema::element_from_flat(key, &schema::read_flat_borrowed(doc, obj)))
             .collect()
     };
     if threads <= 1 || maps.is_empty() {

@@ -21,6 +21,7 @@
 //! editing different properties never touch the same Automerge key, and a conflict is always
 //! about exactly one named property.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
@@ -146,13 +147,25 @@ impl From<&PropValue> for Stored {
 /// its string: other Automerge clients (automerge-repo in JavaScript) write strings as
 /// collaborative text by default.
 pub fn read_flat<D: ReadDoc>(doc: &D, obj: &ObjId) -> BTreeMap<String, Stored> {
+    read_flat_borrowed(doc, obj)
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect()
+}
+
+/// [`read_flat`] with keys borrowed from the document where it can: decoding a whole plan
+/// reads every key of every element, and copying each one was a large share of an open.
+pub fn read_flat_borrowed<'a, D: ReadDoc>(
+    doc: &'a D,
+    obj: &ObjId,
+) -> BTreeMap<Cow<'a, str>, Stored> {
     doc.map_range(obj, ..)
         .filter_map(|item| match &item.value {
-            ValueRef::Scalar(s) => Stored::from_ref(s).map(|v| (item.key.to_string(), v)),
+            ValueRef::Scalar(s) => Stored::from_ref(s).map(|v| (item.key.clone(), v)),
             ValueRef::Object(ObjType::Text) => doc
                 .text(item.id())
                 .ok()
-                .map(|t| (item.key.to_string(), Stored::Str(t))),
+                .map(|t| (item.key.clone(), Stored::Str(t))),
             ValueRef::Object(_) => None,
         })
         .collect()
@@ -174,21 +187,21 @@ pub fn child_map<D: ReadDoc>(doc: &D, parent: &ObjId, key: &str) -> Option<ObjId
     }
 }
 
-fn get_str(m: &BTreeMap<String, Stored>, k: &str) -> Option<String> {
+fn get_str<K: Borrow<str> + Ord>(m: &BTreeMap<K, Stored>, k: &str) -> Option<String> {
     match m.get(k) {
         Some(Stored::Str(s)) => Some(s.clone()),
         _ => None,
     }
 }
 
-fn get_num(m: &BTreeMap<String, Stored>, k: &str) -> Option<f64> {
+fn get_num<K: Borrow<str> + Ord>(m: &BTreeMap<K, Stored>, k: &str) -> Option<f64> {
     match m.get(k) {
         Some(Stored::Num(n)) => Some(*n),
         _ => None,
     }
 }
 
-fn get_bool(m: &BTreeMap<String, Stored>, k: &str) -> Option<bool> {
+fn get_bool<K: Borrow<str> + Ord>(m: &BTreeMap<K, Stored>, k: &str) -> Option<bool> {
     match m.get(k) {
         Some(Stored::Bool(b)) => Some(*b),
         _ => None,
@@ -262,7 +275,10 @@ pub fn read_layers<D: ReadDoc>(doc: &D) -> BTreeMap<LayerId, Layer> {
 
 /// Decodes one element from its flat key map. Returns `None` (and the caller logs) when the
 /// map lacks what every element must have; a foreign writer cannot crash the editor.
-pub fn element_from_flat(id: &str, m: &BTreeMap<String, Stored>) -> Option<Element> {
+pub fn element_from_flat<K: Borrow<str> + Ord>(
+    id: &str,
+    m: &BTreeMap<K, Stored>,
+) -> Option<Element> {
     let kind: ElementKind = get_str(m, "kind")?.parse().ok()?;
     let geometry = match get_str(m, "geom")?.as_str() {
         "point" => Geometry::Point,
@@ -287,6 +303,7 @@ pub fn element_from_flat(id: &str, m: &BTreeMap<String, Stored>) -> Option<Eleme
     let mut props = BTreeMap::new();
     let mut refs = BTreeMap::new();
     for (k, v) in m {
+        let k: &str = k.borrow();
         if let Some(name) = k.strip_prefix(PROP_PREFIX) {
             props.insert(
                 name.to_owned(),
