@@ -20,6 +20,7 @@ mod edit;
 mod history_cmds;
 mod output;
 mod progress;
+mod project;
 mod read;
 mod safety;
 mod sync;
@@ -392,6 +393,13 @@ pub enum Command {
         #[command(flatten)]
         author: Author,
     },
+    /// Project folders (`arxfile.json`): init, show, check. `arxos sync` in a project folder
+    /// syncs every plan it covers, with its pre- and post-sync command chains.
+    Project {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: project::ProjectCmd,
+    },
     /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
     Generate {
         /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
@@ -455,7 +463,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 output,
                 timeout_secs,
             } => sync::run_clone(out, &code, &output, timeout_secs),
+            Command::Sync(a) if a.cmd.is_none() && a.file.is_none() && project::in_project() => {
+                project::run_sync(out, &cli.settings, a.timeout_secs)
+            }
             Command::Sync(a) => sync::run_sync(out, a),
+            Command::Project { cmd } => project::run_project(out, cmd),
             Command::Who { code, wait } => sync::run_who(out, &code, wait),
             Command::Watch {
                 code,
