@@ -427,6 +427,20 @@ pub enum Command {
 #[allow(clippy::too_many_lines)] // one dispatch arm per subcommand
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
+    let reads_settings = match &cli.command {
+        Some(Command::Config { .. }) => true,
+        Some(Command::Sync(a)) => a.cmd.is_none() && a.file.is_none(),
+        _ => false,
+    };
+    if !cli.settings.is_empty() && !reads_settings {
+        // Refused rather than ignored: a setting given for a command that never reads it
+        // would look as if it had applied.
+        return out.guard(|| {
+            anyhow::bail!(
+                "-c/--setting is read by `arxos config` and by `arxos sync` in a project folder only"
+            )
+        });
+    }
     match cli.command {
         None => {
             let _ = out;

@@ -186,6 +186,10 @@ fn every_bad_value_and_unknown_key_is_refused_in_one_line() {
         arxos_home(h).args(["config", "set", "--project", "sync.enabled=true"]),
         "no arxfile.json here or in a parent folder",
     );
+    fails_with(
+        arxos_home(h).args(["info", "plan.arx", "-c", "sync.enabled=false"]),
+        "-c/--setting is read by `arxos config` and by `arxos sync` in a project folder only",
+    );
     // Nothing refused was written.
     assert!(!h.join(".config/arxos/config.json").exists());
 }
