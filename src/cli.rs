@@ -429,7 +429,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
     let reads_settings = match &cli.command {
         Some(Command::Config { .. }) => true,
-        Some(Command::Sync(a)) => a.cmd.is_none() && a.file.is_none(),
+        Some(Command::Sync(a)) => project::is_project_sync(a),
         _ => false,
     };
     if !cli.settings.is_empty() && !reads_settings {
@@ -477,7 +477,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 output,
                 timeout_secs,
             } => sync::run_clone(out, &code, &output, timeout_secs),
-            Command::Sync(a) if a.cmd.is_none() && a.file.is_none() && project::in_project() => {
+            Command::Sync(a) if project::is_project_sync(&a) => {
                 project::run_sync(out, &cli.settings, a.timeout_secs)
             }
             Command::Sync(a) => sync::run_sync(out, a),

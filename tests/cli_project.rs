@@ -144,6 +144,21 @@ fn a_failing_required_pre_sync_command_leaves_changes_pending() {
         {"name": "notify", "command": ["sh", "-c", "echo $ARXOS_SYNC_STATUS > post.txt"], "timeout": "5s"},
     ]);
     write_arxfile(&proj, &a);
+    let shown = arxos_home(h)
+        .current_dir(&proj)
+        .args(["project", "show"])
+        .assert()
+        .success();
+    let shown = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
+    assert!(shown.contains("pre-sync     lint (sh -c "), "{shown}");
+    assert!(shown.contains("post-sync    notify ("), "{shown}");
+    // The one-file options keep their meaning in a project folder.
+    fails_with(
+        arxos_home(h)
+            .current_dir(&proj)
+            .args(["sync", "--discard-refused"]),
+        "give the plan file",
+    );
     let err = fails_with(
         arxos_home(h).current_dir(&proj).arg("sync"),
         "pre-sync command `lint` failed (exited with code 4): nothing was sent, local changes stay pending",

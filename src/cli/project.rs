@@ -73,12 +73,8 @@ pub fn run_project(out: Out, cmd: ProjectCmd) -> anyhow::Result<()> {
                 for (who, role) in &a.permissions {
                     outln!("permission   {} {role}", esc(who));
                 }
-                for c in a.pre_sync.iter().chain(&a.post_sync) {
-                    let stage = if a.pre_sync.contains(c) {
-                        "pre-sync"
-                    } else {
-                        "post-sync"
-                    };
+                let pre = a.pre_sync.iter().map(|c| ("pre-sync", c));
+                for (stage, c) in pre.chain(a.post_sync.iter().map(|c| ("post-sync", c))) {
                     outln!(
                         "{stage:<12} {} ({}, timeout {}{})",
                         esc(&c.name),
@@ -121,12 +117,17 @@ pub fn run_project(out: Out, cmd: ProjectCmd) -> anyhow::Result<()> {
     }
 }
 
-/// Whether `arxos sync` without a file should sync the project the working folder is in.
-pub fn in_project() -> bool {
-    std::env::current_dir()
-        .ok()
-        .and_then(|d| arxos_session::project::find(&d))
-        .is_some()
+/// Whether this `arxos sync` is a project sync: no file, no `status`, none of the one-file
+/// options, in a folder that is (or is inside) a project.
+pub fn is_project_sync(a: &super::sync::SyncArgs) -> bool {
+    a.cmd.is_none()
+        && a.file.is_none()
+        && a.invite.is_none()
+        && !a.discard_refused
+        && std::env::current_dir()
+            .ok()
+            .and_then(|d| arxos_session::project::find(&d))
+            .is_some()
 }
 
 fn print_report(r: &SyncReport, elapsed: Duration) {
