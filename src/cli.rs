@@ -18,6 +18,7 @@ mod conflicts;
 mod convert;
 mod edit;
 mod history_cmds;
+mod network;
 mod output;
 mod progress;
 mod project;
@@ -400,6 +401,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: project::ProjectCmd,
     },
+    /// Network checks: `latency-test CODE` (round trips to the relay: min, median, p99).
+    Network {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: network::NetworkCmd,
+    },
     /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
     Generate {
         /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
@@ -482,6 +489,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Sync(a) => sync::run_sync(out, a),
             Command::Project { cmd } => project::run_project(out, cmd),
+            Command::Network { cmd } => network::run_network(out, cmd),
             Command::Who { code, wait } => sync::run_who(out, &code, wait),
             Command::Watch {
                 code,

@@ -270,3 +270,38 @@ fn a_timed_out_chain_has_its_whole_process_group_killed() {
         || !alive(pid),
     );
 }
+
+#[test]
+fn latency_test_measures_round_trips_to_a_real_relay() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (relay_proc, url) = relay(h);
+    let plan = import_sample(h, "a.arx");
+    let shared = json(
+        arxos_home(h)
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .arg("share")
+            .arg(&plan)
+            .args(["--relay", &url]),
+    );
+    let code = shared["invite"].as_str().unwrap();
+    let l = json(arxos_home(h).args(["network", "latency-test", code, "--count", "7"]));
+    assert_eq!(l["samples"], 7, "{l:#}");
+    assert_eq!(l["rtts_ms"].as_array().unwrap().len(), 7);
+    let (min, median, p99) = (
+        l["min_ms"].as_f64().unwrap(),
+        l["median_ms"].as_f64().unwrap(),
+        l["p99_ms"].as_f64().unwrap(),
+    );
+    assert!(min > 0.0 && min <= median && median <= p99, "{l:#}");
+    fails_with(
+        arxos_home(h).args(["network", "latency-test", code, "--count", "0"]),
+        "--count must be at least 1",
+    );
+    // A relay that is gone: one line, bounded.
+    drop(relay_proc);
+    fails_with(
+        arxos_home(h).args(["network", "latency-test", code, "--timeout-secs", "5"]),
+        "cannot reach",
+    );
+}

@@ -24,6 +24,7 @@ pub mod backup;
 pub mod config;
 pub mod health;
 mod host;
+pub mod latency;
 pub mod project;
 mod status;
 
