@@ -13,13 +13,17 @@ macro_rules! outln {
 }
 
 mod comments;
+mod config_cmds;
 mod conflicts;
 mod convert;
 mod edit;
 mod history_cmds;
+mod network;
 mod output;
 mod progress;
+mod project;
 mod read;
+mod safety;
 mod sync;
 
 use std::path::PathBuf;
@@ -36,6 +40,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Use this setting for this run, over the project and global files (`arxos sync -c sync.enabled=false`;
+    /// after the subcommand); repeatable.
+    #[arg(short = 'c', long = "setting", value_name = "KEY=VALUE", global = true)]
+    pub settings: Vec<String>,
     /// A plan (.arx) or drawing (.svg, .svgx) to open in the editor.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -47,8 +55,8 @@ pub struct Cli {
 /// Who is making an edit (recorded in history).
 #[derive(Debug, Args)]
 pub struct Author {
-    /// Author name recorded in history [default: `$ARXOS_USER`, else the name in the
-    /// settings file, else `$USER`].
+    /// Author name recorded in history [default: `$ARXOS_USER`, else `user.name` of the
+    /// project, else of the settings file, else `$USER`].
     #[arg(long = "as", value_name = "NAME")]
     pub author: Option<String>,
 }
@@ -59,7 +67,7 @@ impl Author {
         self.author
             .clone()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| arxos_sync::identity::Identity::current().name)
+            .unwrap_or_else(|| arxos_session::config::current_identity().name)
     }
 }
 
@@ -360,6 +368,45 @@ pub enum Command {
     },
     /// Run a relay server (the same as the `arxos-relay` binary).
     Relay(sync::RelayArgs),
+    /// Settings: `get|set|list|unset KEY[=VALUE]` over the global file and the project's
+    /// `arxfile.json` (project over global; `-c KEY=VALUE` over both).
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: config_cmds::ConfigCmd,
+    },
+    /// Named copies of a plan with its sidecars: create, list, restore.
+    Backup {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: safety::BackupCmd,
+    },
+    /// Check a plan file and its sidecars: one line per check; fails when one fails.
+    Health {
+        /// Plan file.
+        file: PathBuf,
+    },
+    /// Undo your (or `--as NAME`'s) last change to a plan, as a new change; fields someone
+    /// else changed since are kept.
+    Undo {
+        /// Plan file.
+        file: PathBuf,
+        #[command(flatten)]
+        author: Author,
+    },
+    /// Project folders (`arxfile.json`): init, show, check. `arxos sync` in a project folder
+    /// syncs every plan it covers, with its pre- and post-sync command chains.
+    Project {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: project::ProjectCmd,
+    },
+    /// Network checks: `latency-test CODE` (round trips to the relay: min, median, p99).
+    Network {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: network::NetworkCmd,
+    },
     /// Generate a plan: the sample office, or a large synthetic one for benchmarks.
     Generate {
         /// Output file: `.arx` plan, or `.svg`/`.svgx` drawing.
@@ -387,6 +434,20 @@ pub enum Command {
 #[allow(clippy::too_many_lines)] // one dispatch arm per subcommand
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
+    let reads_settings = match &cli.command {
+        Some(Command::Config { .. }) => true,
+        Some(Command::Sync(a)) => project::is_project_sync(a),
+        _ => false,
+    };
+    if !cli.settings.is_empty() && !reads_settings {
+        // Refused rather than ignored: a setting given for a command that never reads it
+        // would look as if it had applied.
+        return out.guard(|| {
+            anyhow::bail!(
+                "-c/--setting is read by `arxos config` and by `arxos sync` in a project folder only"
+            )
+        });
+    }
     match cli.command {
         None => {
             let _ = out;
@@ -413,13 +474,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 force,
             } => convert::generate(out, &output, elements, floors, seed, sample, force),
             Command::Info { file } => read::info(out, &file),
+            Command::Backup { cmd } => safety::run_backup(out, cmd),
+            Command::Health { file } => safety::run_health(out, &file),
+            Command::Undo { file, author } => safety::run_undo(out, &file, &author),
+            Command::Config { cmd } => config_cmds::run_config(out, &cli.settings, cmd),
             Command::Share(a) => sync::run_share(out, &a),
             Command::Clone {
                 code,
                 output,
                 timeout_secs,
             } => sync::run_clone(out, &code, &output, timeout_secs),
+            Command::Sync(a) if project::is_project_sync(&a) => {
+                project::run_sync(out, &cli.settings, a.timeout_secs)
+            }
             Command::Sync(a) => sync::run_sync(out, a),
+            Command::Project { cmd } => project::run_project(out, cmd),
+            Command::Network { cmd } => network::run_network(out, cmd),
             Command::Who { code, wait } => sync::run_who(out, &code, wait),
             Command::Watch {
                 code,

@@ -61,3 +61,24 @@ pub fn one_line_error(plan: &Path, args: &[&str], msg: &str) -> String {
     assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     err
 }
+
+/// The `arxos` binary with a home of its own: `HOME` and `XDG_CONFIG_HOME` inside `home` (a
+/// temporary folder), so that nothing reads or writes the real user's configuration, and the
+/// working folder `home` (a test may change it).
+pub fn arxos_home(home: &Path) -> Command {
+    let mut c = arxos();
+    c.env_remove("ARXOS_CONFIG_DIR")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .current_dir(home);
+    c
+}
+
+/// Runs `cmd`, expects a failure with a one-line error containing `msg`; the error.
+pub fn fails_with(cmd: &mut Command, msg: &str) -> String {
+    let out = cmd.assert().failure().get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(msg), "{cmd:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{cmd:?}: {err}");
+    err
+}

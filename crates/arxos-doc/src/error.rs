@@ -278,6 +278,14 @@ pub enum DocError {
         /// What is wrong and what would work.
         reason: String,
     },
+    /// `arxos undo --as NAME` found nothing of that person's to take back.
+    #[error("nothing to undo for `{author}`: {reason}")]
+    NothingToUndo {
+        /// Whose changes were looked for.
+        author: String,
+        /// Why none qualifies.
+        reason: String,
+    },
 }
 
 /// Shorthand result type of this crate.

@@ -61,6 +61,7 @@ pub mod props;
 mod replica;
 pub mod schema;
 pub mod svgx;
+pub mod undo;
 pub mod versions;
 pub mod workflow;
 

@@ -12,11 +12,20 @@
 //! - [`Session::observe`]: a throwaway replica for looking only (`arxos who`, `arxos watch`);
 //! - [`Session::leave`]: stop, after a final save.
 //!
+//! Beside sessions, what the CLI and the editor both read from the user's files:
+//! [`config`] (`arxos config`: the layered settings), [`project`] (`arxfile.json`),
+//! [`backup`] (named copies of a plan with its sidecars) and [`health`] (`arxos health`).
+//!
 //! A session owns an [`arxos_sync::client::SyncClient`]: the typed plan, commands, status,
 //! presence, locks and refusals go through it, and every change (local, remote, or written to
 //! the file by another program) arrives as a [`ClientEvent::Changed`] with its `ChangeSet`.
 
+pub mod backup;
+pub mod config;
+pub mod health;
 mod host;
+pub mod latency;
+pub mod project;
 mod status;
 
 use std::path::{Path, PathBuf};
