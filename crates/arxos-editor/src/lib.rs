@@ -11,8 +11,8 @@
 //! - [`workspace`]: one open plan: its session, selection, undo history and canvas scene;
 //! - `canvas` + `bridge`: the canvas widget (input, overlays) and the one module that hands the
 //!   renderer to egui (`egui_wgpu::CallbackTrait`);
-//! - pure logic with no egui in it, tested on its own: [`undo`] (selective undo of one's own
-//!   changes), [`picking`] (hit tests precise to the geometry), [`snap`], [`tools`] (what each
+//! - pure logic with no egui in it, tested on its own (selective undo of one's own changes is
+//!   `arxos_doc::undo`, shared with `arxos undo --as`): [`picking`] (hit tests precise to the geometry), [`snap`], [`tools`] (what each
 //!   tool creates), [`clipboard`];
 //! - `inspector`, `panels`, `help`, `files`, [`settings`]: the rest of the window.
 //!
@@ -41,7 +41,6 @@ mod remote;
 pub mod settings;
 pub mod snap;
 pub mod tools;
-pub mod undo;
 pub mod workspace;
 
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ use arxos_sync::client::SyncStatus;
 
 use crate::collab::{Leases, Outbox, People, Permission};
 use crate::picking::PickFilter;
-use crate::undo::{History, Step, revert_commands};
+use arxos_doc::undo::{History, Step, revert_commands};
 
 mod live;
 
