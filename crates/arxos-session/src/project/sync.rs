@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::Project;
-use super::chain::{CommandRun, run_chain};
+use super::chain::{ChainCommand, CommandRun, run_chain};
 use crate::config::Config;
 
 /// How one plan's sync went.
@@ -97,20 +97,8 @@ pub fn sync_project(project: &Project, config: &Config, opts: &SyncOptions) -> S
         r.end_ms = now_ms();
         return r;
     }
-    let (runs, stopped) = run_chain(
-        "pre_sync",
-        &project.arxfile.pre_sync,
-        &project.root,
-        &env("pending"),
-    );
-    note_optional_failures(&runs, &mut r.warnings);
-    r.commands.extend(runs);
-    if let Some(name) = stopped {
-        let why = r
-            .commands
-            .last()
-            .and_then(|c| c.error.clone())
-            .unwrap_or_default();
+    let pre = &project.arxfile.pre_sync;
+    if let Some((name, why)) = run_stage(&mut r, "pre_sync", pre, &project.root, &env("pending")) {
         r.errors.push(format!(
             "pre-sync command `{name}` failed ({why}): nothing was sent, local changes stay pending"
         ));
@@ -135,25 +123,34 @@ pub fn sync_project(project: &Project, config: &Config, opts: &SyncOptions) -> S
         Err(e) => r.errors.push(e.to_string()),
     }
     let status = if r.errors.is_empty() { "ok" } else { "failed" };
-    let (runs, stopped) = run_chain(
-        "post_sync",
-        &project.arxfile.post_sync,
-        &project.root,
-        &env(status),
-    );
-    note_optional_failures(&runs, &mut r.warnings);
-    r.commands.extend(runs);
-    if let Some(name) = stopped {
-        let why = r
-            .commands
-            .last()
-            .and_then(|c| c.error.clone())
-            .unwrap_or_default();
+    let post = &project.arxfile.post_sync;
+    if let Some((name, why)) = run_stage(&mut r, "post_sync", post, &project.root, &env(status)) {
         r.errors
             .push(format!("post-sync command `{name}` failed ({why})"));
     }
     r.end_ms = now_ms();
     r
+}
+
+/// Runs one stage's chain into the report: the name of the required command that stopped it
+/// and why, if one did.
+fn run_stage(
+    r: &mut SyncReport,
+    stage: &'static str,
+    chain: &[ChainCommand],
+    dir: &Path,
+    env: &[(&str, String)],
+) -> Option<(String, String)> {
+    let (runs, stopped) = run_chain(stage, chain, dir, env);
+    note_optional_failures(&runs, &mut r.warnings);
+    r.commands.extend(runs);
+    let name = stopped?;
+    let why = r
+        .commands
+        .last()
+        .and_then(|c| c.error.clone())
+        .unwrap_or_default();
+    Some((name, why))
 }
 
 fn note_optional_failures(runs: &[CommandRun], warnings: &mut Vec<String>) {
