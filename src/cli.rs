@@ -35,7 +35,13 @@ pub use output::{Out, error_line};
 /// Arxos Studio — collaborative floor plans. Without a command, opens the editor window on
 /// FILE (a plan, or an SVG drawing to import), or on the bundled sample plan.
 #[derive(Debug, Parser)]
-#[command(name = "arxos", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "arxos",
+    version,
+    about,
+    long_about = None,
+    override_usage = "arxos [OPTIONS] [FILE]\n       arxos [OPTIONS] <COMMAND>"
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]

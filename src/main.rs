@@ -21,7 +21,19 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = match cli::Cli::try_parse() {
+    let parsed = cli::Cli::try_parse().and_then(|a| {
+        // Global flags may come before the subcommand (`arxos --json info plan.arx`), so
+        // clap cannot be told that FILE and a subcommand exclude each other; say it here.
+        if a.file.is_some() && a.command.is_some() {
+            Err(<cli::Cli as clap::CommandFactory>::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "give either a FILE to open in the editor or a command, not both",
+            ))
+        } else {
+            Ok(a)
+        }
+    });
+    let args = match parsed {
         Ok(a) => a,
         Err(e) => {
             // clap prints help/version to stdout and usage errors to stderr.

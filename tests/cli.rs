@@ -50,6 +50,32 @@ fn the_help_lists_the_editor_and_the_commands() {
 }
 
 #[test]
+fn global_flags_go_before_or_after_the_command_and_a_file_excludes_a_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = sample(dir.path());
+    let out = arxos()
+        .arg("--json")
+        .arg("info")
+        .arg(&plan)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["elements"], 1128);
+    arxos()
+        .arg(&plan)
+        .arg("info")
+        .arg(&plan)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "give either a FILE to open in the editor or a command, not both",
+        ));
+}
+
+#[test]
 fn info_counts_by_floor_layer_and_kind() {
     let dir = tempfile::tempdir().unwrap();
     let plan = sample(dir.path());
