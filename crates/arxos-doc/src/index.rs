@@ -91,6 +91,14 @@ fn index_owners<D: ReadDoc>(
     owners
 }
 
+/// Every element's key and map in the `elements` map, in key order.
+fn element_maps<D: ReadDoc>(doc: &D, elements: &ObjId) -> Vec<(String, ObjId)> {
+    doc.map_range(elements, ..)
+        .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
+        .map(|item| (item.key.to_string(), item.id()))
+        .collect()
+}
+
 /// Decodes element maps in parallel, in order; `None` for one that cannot be decoded.
 fn decode_all<D: ReadDoc + Sync>(doc: &D, maps: &[(String, ObjId)]) -> Vec<Option<Element>> {
     // Threads cost more than they save on small plans.
@@ -143,14 +151,9 @@ impl Cache {
     /// independent, so they are decoded on all cores: Automerge's reads take `&self`.
     pub fn build<D: ReadDoc + Sync>(doc: &D) -> Self {
         let elements_obj = schema::root_map(doc, root::ELEMENTS);
-        let maps: Vec<(String, ObjId)> = elements_obj
+        let maps = elements_obj
             .as_ref()
-            .map(|obj| {
-                doc.map_range(obj, ..)
-                    .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
-                    .map(|item| (item.key.to_string(), item.id()))
-                    .collect()
-            })
+            .map(|obj| element_maps(doc, obj))
             .unwrap_or_default();
         let decoded = decode_all(doc, &maps);
         let mut elements = BTreeMap::new();
@@ -176,7 +179,6 @@ impl Cache {
                 live.iter().map(|e| (e.z.clone(), e.id.clone())).collect();
             (joined(rtree), tags, zorder, joined(owners))
         });
-        drop(live);
         Self {
             meta: schema::read_meta(doc).unwrap_or(Meta {
                 id: String::new(),
@@ -240,8 +242,7 @@ impl Cache {
             let new = schema::child_map(doc, &obj, raw).and_then(|o| {
                 self.owners
                     .insert(o.to_string(), Owner::Element(id.clone()));
-                let flat = schema::read_flat(doc, &o);
-                let decoded = schema::element_from_flat(raw, &flat);
+                let decoded = schema::element_from_flat(raw, &schema::read_flat_borrowed(doc, &o));
                 if decoded.is_none() {
                     tracing::warn!(id = %raw, "element cannot be decoded; skipped");
                 }
@@ -328,10 +329,7 @@ mod tests {
         .unwrap();
         let am = doc.automerge();
         let els = schema::root_map(am, root::ELEMENTS).unwrap();
-        let maps: Vec<(String, ObjId)> = am
-            .map_range(&els, ..)
-            .map(|item| (item.key.to_string(), item.id()))
-            .collect();
+        let maps = element_maps(am, &els);
         let one = decode_on(am, &maps, 1);
         assert_eq!(one.len(), 3_000);
         assert!(one.iter().all(Option::is_some));

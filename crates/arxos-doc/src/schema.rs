@@ -154,7 +154,8 @@ pub fn read_flat<D: ReadDoc>(doc: &D, obj: &ObjId) -> BTreeMap<String, Stored> {
 }
 
 /// [`read_flat`] with keys borrowed from the document where it can: decoding a whole plan
-/// reads every key of every element, and copying each one was a large share of an open.
+/// reads every key of every element (800,000 on a 50k plan), and a copy of each is an
+/// allocation the decoder does not need.
 pub fn read_flat_borrowed<'a, D: ReadDoc>(
     doc: &'a D,
     obj: &ObjId,
