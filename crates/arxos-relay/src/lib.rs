@@ -10,12 +10,14 @@
 //!
 //! * [`config`] — addresses, limits, timings.
 //! * [`storage`] — the durable storage trait and its file implementation.
+//! * [`data_lock`] — one relay per data folder (a second start names the first).
 //! * [`invites`] — hashed invite secrets with role, grant, expiry, revocation.
 //! * [`metrics`] — counters and the Prometheus exposition.
 //! * `room` — the per-document task, policy and locks.
 //! * `server` — TLS, HTTP routes (`/healthz`, `/metrics`, `/admin/…`), WebSocket sessions.
 
 pub mod config;
+pub mod data_lock;
 pub mod invites;
 pub mod metrics;
 mod room;
@@ -44,6 +46,16 @@ pub enum RelayError {
     /// TLS certificate or key problems.
     #[error("TLS: {0}")]
     Tls(String),
+    /// Another relay runs on the same data folder.
+    #[error(
+        "the data folder {folder} is in use by another relay ({holder}); stop that relay or choose another data folder"
+    )]
+    DataFolderInUse {
+        /// The data folder.
+        folder: String,
+        /// Who holds it, as that relay described itself.
+        holder: String,
+    },
     /// A setting that cannot work (a zero rate, a public URL that is not ws:// or wss://).
     #[error("{0}")]
     Config(String),

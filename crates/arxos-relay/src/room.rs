@@ -22,7 +22,9 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use arxos_sync::fastsync::{self, PeerSync};
 use arxos_sync::protocol::payload::{ArxPayload, Presence, PresenceEntry, RefusedChange};
@@ -212,9 +214,9 @@ struct Room {
     presence_dirty: BTreeSet<ConnId>,
     presence_gone: Vec<String>,
     /// When presence was last broadcast (a tick after it, the next broadcast may go).
-    presence_sent: Option<tokio::time::Instant>,
+    presence_sent: Option<Instant>,
     /// When the held-back presence goes out; `None` when nothing waits.
-    presence_due: Option<tokio::time::Instant>,
+    presence_due: Option<Instant>,
     refused: HashMap<ChangeHash, String>,
     to_persist: Vec<NewChange>,
     /// The batch being persisted (revealed to peers once durable).
@@ -384,7 +386,7 @@ async fn run_room(
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+async fn sleep_until_some(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -927,7 +929,7 @@ impl Room {
         if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
             return;
         }
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         match self.presence_sent.map(|at| at + self.ctx.presence_tick) {
             Some(next) if next > now => {
                 self.presence_due.get_or_insert(next);
@@ -942,7 +944,7 @@ impl Room {
         if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
             return;
         }
-        self.presence_sent = Some(tokio::time::Instant::now());
+        self.presence_sent = Some(Instant::now());
         let entries: Vec<PresenceEntry> = std::mem::take(&mut self.presence_dirty)
             .into_iter()
             .filter_map(|conn| {

@@ -181,6 +181,8 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         path: config.data_dir.display().to_string(),
         source,
     })?;
+    // Before anything reads the folder: what a second relay read would be overwritten.
+    let mut data_lock = crate::data_lock::DataLock::acquire(&config.data_dir)?;
     let storage: Arc<dyn DocStorage> = Arc::new(FileStorage::open(&config.data_dir)?);
     let invites = InviteStore::open(&config.data_dir)?;
     let (admin_token, admin_token_generated) = resolve_admin_token(&config)?;
@@ -195,6 +197,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         addr: config.listen,
         source,
     })?;
+    data_lock.describe(local_addr)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::default());
     let relay_peer = PeerId::random("arxos-relay");
@@ -224,7 +227,11 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     });
     tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
     let (memory, memory_rx) = mpsc::channel(64);
-    let task = tokio::spawn(accept_loop(shared, listener, tls, memory_rx));
+    let task = tokio::spawn(async move {
+        accept_loop(shared, listener, tls, memory_rx).await;
+        // Held until the rooms are flushed and closed, so a successor starts on settled files.
+        drop(data_lock);
+    });
     Ok(RelayHandle {
         local_addr,
         admin_token,

@@ -1,5 +1,6 @@
 //! `kill -9` the relay during an edit storm: nothing it acknowledged is lost, and clients
-//! reconnect by themselves. Also: SIGTERM shuts down cleanly and keeps everything.
+//! reconnect by themselves. Also: SIGTERM shuts down cleanly and keeps everything; a second
+//! relay on the same data folder refuses to start.
 
 #[path = "support/relay.rs"]
 mod support;
@@ -113,4 +114,57 @@ fn sigterm_shuts_down_cleanly_and_restart_keeps_everything() {
     for h in &heads {
         assert!(b.has_change(h));
     }
+}
+
+#[test]
+fn a_second_relay_on_the_same_data_folder_refuses_to_start_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let mut first = RelayProc::start(&data, &[]);
+    let (doc, _owner) = first.create_room(false);
+    let before = first.admin().list_invites(Some(doc)).unwrap().len();
+
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_arxos-relay"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            support::TOKEN,
+            "--data",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + T;
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("the second relay kept running on a folder in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "the second relay exited {status}");
+    assert!(stderr.contains("in use by another relay"), "{stderr}");
+    let pid = first.pid().unwrap();
+    assert!(stderr.contains(&format!("pid {pid}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", first.port)),
+        "{stderr}"
+    );
+
+    // The first relay is untouched and still serves what it created.
+    assert_eq!(first.admin().list_invites(Some(doc)).unwrap().len(), before);
+
+    // A crash frees the folder: the operating system drops the lock with the process.
+    first.kill9();
+    first.spawn();
+    assert_eq!(first.admin().list_invites(Some(doc)).unwrap().len(), before);
 }

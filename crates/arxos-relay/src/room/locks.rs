@@ -1,7 +1,9 @@
 //! Element leases: first come first served, renewed by heartbeat, expiring, released on leave.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use arxos_sync::protocol::payload::LockEntry;
 

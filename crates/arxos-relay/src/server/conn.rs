@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use arxos_sync::protocol::{ErrorMessage, PROTOCOL_VERSION, PeerMessage, PeerMetadata};
 use arxos_sync::{PeerId, WireMessage};

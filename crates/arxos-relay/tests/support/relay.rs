@@ -88,6 +88,11 @@ impl RelayProc {
         panic!("relay did not become healthy");
     }
 
+    /// The running child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL, no cleanup.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
