@@ -32,6 +32,8 @@ pub struct Metrics {
     pub changes_accepted_total: AtomicU64,
     /// Changes refused (role, grant, lock).
     pub refused_changes_total: AtomicU64,
+    /// Changes received that were neither applied nor refused (waiting for a dependency).
+    pub unapplied_changes_total: AtomicU64,
     /// Connections closed for a protocol error or a limit.
     pub protocol_errors_total: AtomicU64,
     /// Presence batches sent (one per recipient per tick).
@@ -139,6 +141,12 @@ impl Metrics {
             "counter",
             "Changes refused by role, grant or lock.",
             get(&self.refused_changes_total),
+        );
+        line(
+            "arxos_relay_unapplied_changes_total",
+            "counter",
+            "Changes received but neither applied nor refused (waiting for a dependency).",
+            get(&self.unapplied_changes_total),
         );
         line(
             "arxos_relay_protocol_errors_total",

@@ -17,6 +17,7 @@
 
 mod locks;
 mod policy;
+mod refusal;
 #[cfg(test)]
 mod tests;
 
@@ -193,6 +194,8 @@ struct PeerState {
     syncing: bool,
     /// We heard from the peer since we last generated a message for it.
     heard: bool,
+    /// Its changes that were neither applied nor refused.
+    unapplied: refusal::Unapplied,
 }
 
 /// A change the room accepted, and the connection it came from (which need not get it back).
@@ -218,6 +221,8 @@ struct Room {
     /// When the held-back presence goes out; `None` when nothing waits.
     presence_due: Option<Instant>,
     refused: HashMap<ChangeHash, String>,
+    /// What the refused changes were built on, so a refused peer is left quiet.
+    refused_deps: refusal::RefusedDeps,
     to_persist: Vec<NewChange>,
     /// The batch being persisted (revealed to peers once durable).
     persisting_batch: Vec<NewChange>,
@@ -495,6 +500,7 @@ impl Room {
             presence_sent: None,
             presence_due: None,
             refused,
+            refused_deps: refusal::RefusedDeps::default(),
             to_persist: Vec::new(),
             persisting_batch: Vec::new(),
             deferred: VecDeque::new(),
@@ -559,6 +565,7 @@ impl Room {
                 sync: PeerSync::new(),
                 syncing: false,
                 heard: false,
+                unapplied: refusal::Unapplied::default(),
             },
         );
         // Which plan this is comes first: the connection wrote only its `peer` message so far,
@@ -712,6 +719,7 @@ impl Room {
             grant: &peer.grant,
         };
         let mut refused = Vec::new();
+        let mut seen_deps = Vec::new();
         let new_changes = new_changes(&mut self.doc, &message.changes);
         // Once the room holds a document, a change writing to its root (or a chunk we cannot
         // read change by change) may be another plan's: it is judged in full, whoever sent it.
@@ -733,6 +741,7 @@ impl Room {
         let result = if fast {
             peer.sync.receive(&mut self.doc, message)
         } else {
+            seen_deps = refusal::chunk_deps(&message.changes);
             let mut scratch = self.doc.clone();
             for chunk in message.changes.iter() {
                 if let Err(err) = scratch.load_incremental(chunk) {
@@ -787,15 +796,47 @@ impl Room {
                     .entry(*hash)
                     .or_insert_with(|| format!("previously refused: {reason}"));
             }
+            self.refused_deps.learn(seen_deps, &self.refused);
             self.record_refused(&refused);
             self.send_payload(conn, &ArxPayload::Refused { changes });
         }
+        self.settle_peer(conn, incoming.as_deref());
         let new = self.applied_since(&before, incoming, conn);
         if !new.is_empty() {
             self.to_persist.extend(new);
             self.oldest_unflushed.get_or_insert(received);
         }
         self.needs_sync = true;
+    }
+
+    /// After a peer's message: its heads without what we refused (so we ask nothing of it
+    /// that we will never take), and a count of what it sent that we neither applied nor
+    /// refused.
+    fn settle_peer(&mut self, conn: ConnId, incoming: Option<&[(ChangeHash, Vec<u8>)]>) {
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            self.refused_deps
+                .settle(&mut peer.sync.state, &self.doc, &self.refused);
+            let unapplied = incoming.map_or(0, |incoming| {
+                incoming
+                    .iter()
+                    .filter(|(h, _)| {
+                        !self.refused.contains_key(h) && !fastsync::has_change(&mut self.doc, h)
+                    })
+                    .count() as u64
+            });
+            if unapplied > 0 {
+                Metrics::add(&self.ctx.metrics.unapplied_changes_total, unapplied);
+            }
+            if peer.unapplied.add(unapplied) {
+                tracing::warn!(
+                    room = %self.id,
+                    peer = %peer.peer,
+                    label = %peer.label,
+                    count = peer.unapplied.total(),
+                    "changes received but neither applied nor refused (queued for a dependency the peer has not sent)"
+                );
+            }
+        }
     }
 
     /// The changes applied since `before` from `conn`: the message's own bytes when we know
