@@ -245,22 +245,24 @@ fn change_weight(bytes: usize) -> usize {
 }
 
 /// Loads a room's document and refused list, and the compaction weight of its change log;
-/// `None` when storage fails.
+/// the reason, for the joining peers, when storage fails or holds what does not load (the
+/// files are left untouched for recovery: a room that started anyway would compact its
+/// partial document over them).
 async fn load_room(
     id: DocumentId,
     ctx: &RoomContext,
-) -> Option<(Automerge, HashMap<ChangeHash, String>, usize)> {
+) -> Result<(Automerge, HashMap<ChangeHash, String>, usize), String> {
     let storage = Arc::clone(&ctx.storage);
     let loaded = tokio::task::spawn_blocking(move || storage.load(id)).await;
     let chunks = match loaded {
         Ok(Ok(chunks)) => chunks,
         Ok(Err(err)) => {
-            tracing::error!(room = %id, %err, "cannot load room");
-            return None;
+            tracing::error!(room = %id, %err, "cannot load room; its files are left as they are");
+            return Err(format!("room {id} cannot be loaded: {err}"));
         }
         Err(err) => {
             tracing::error!(room = %id, %err, "room loader panicked");
-            return None;
+            return Err(format!("room {id} cannot be loaded"));
         }
     };
     let storage = Arc::clone(&ctx.storage);
@@ -280,15 +282,20 @@ async fn load_room(
             }
         };
     let mut doc = Automerge::new();
-    for chunk in &chunks {
+    for (n, chunk) in chunks.iter().enumerate() {
         if let Err(err) = doc.load_incremental(chunk) {
-            tracing::error!(room = %id, %err, "corrupt stored chunk skipped");
+            // The first chunk is the snapshot when there is one; either way, the stored
+            // history is damaged and serving part of it would invite a compaction over it.
+            tracing::error!(room = %id, %err, chunk = n, "stored data does not load; room refused, files left as they are");
+            return Err(format!(
+                "room {id} cannot be loaded: its stored chunk {n} is corrupt ({err}); the relay left its files as they are for recovery"
+            ));
         }
     }
     tracing::info!(room = %id, chunks = chunks.len(), heads = doc.get_heads().len(), "room loaded");
     // The first chunk is the snapshot; what follows is the log compaction would fold in.
     let logged = chunks.iter().skip(1).map(|c| change_weight(c.len())).sum();
-    Some((doc, refused, logged))
+    Ok((doc, refused, logged))
 }
 
 async fn run_room(
@@ -297,9 +304,9 @@ async fn run_room(
     ctx: RoomContext,
     mut rx: mpsc::Receiver<RoomCmd>,
 ) {
-    let Some((doc, refused, logged_weight)) = load_room(id, &ctx).await else {
-        fail_all(&mut rx, "room storage unavailable").await;
-        return;
+    let (doc, refused, logged_weight) = match load_room(id, &ctx).await {
+        Ok(loaded) => loaded,
+        Err(reason) => return fail_all(&mut rx, &reason).await,
     };
     let mut room = Room::new(id, doc, settings, &ctx, refused, logged_weight);
     if room.appended_since_compact >= ctx.compact_every {

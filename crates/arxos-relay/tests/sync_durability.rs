@@ -168,3 +168,51 @@ fn a_second_relay_on_the_same_data_folder_refuses_to_start_naming_the_first() {
     first.spawn();
     assert_eq!(first.admin().list_invites(Some(doc)).unwrap().len(), before);
 }
+
+#[test]
+fn a_corrupt_snapshot_refuses_its_room_with_a_clear_error_and_leaves_the_rest_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let mut relay = RelayProc::start(&data, &[]);
+    let (damaged_doc, damaged) = relay.create_room(false);
+    let (_, healthy) = relay.create_room(false);
+    let a = seeded_client(dir.path(), "a", &damaged);
+    let b = seeded_client(dir.path(), "b", &healthy);
+    for c in [&a, &b] {
+        set_elem(c, "e1", "x", 5.0);
+        c.wait_synced(T).unwrap();
+        eventually(T, "all acknowledged", || c.status().pending == 0);
+    }
+    let healthy_heads = b.heads();
+    drop((a, b));
+    // A clean stop compacts every room into its snapshot.
+    assert!(relay.terminate().success());
+    let snapshot = data
+        .join("rooms")
+        .join(damaged_doc.to_string())
+        .join("snapshot.am");
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let damaged_bytes = bytes[..bytes.len() / 2].to_vec();
+    std::fs::write(&snapshot, &damaged_bytes).unwrap();
+
+    relay.spawn();
+    let a2 = client(dir.path(), "a2", &damaged);
+    eventually(T, "the damaged room is refused with its reason", || {
+        a2.status()
+            .last_error
+            .is_some_and(|e| e.contains("corrupt") && e.contains("recovery"))
+    });
+    assert!(!has_plan(&a2), "nothing of the damaged room was served");
+    let b2 = client(dir.path(), "b2", &healthy);
+    b2.wait_synced(T).unwrap();
+    for h in &healthy_heads {
+        assert!(b2.has_change(h), "the healthy room lost {h}");
+    }
+    drop((a2, b2));
+    assert!(relay.terminate().success());
+    assert_eq!(
+        std::fs::read(&snapshot).unwrap(),
+        damaged_bytes,
+        "the damaged snapshot is left for recovery"
+    );
+}

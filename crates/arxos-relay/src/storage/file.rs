@@ -2,7 +2,11 @@
 //! `changes.log` of length- and checksum-framed change chunks.
 //!
 //! Appends are `fdatasync`ed before returning. A torn final record (crash mid-write of an
-//! append that was never acknowledged) is detected by its length or checksum and ignored.
+//! append that was never acknowledged) is detected by its length or checksum and cut off when
+//! the room loads, with a warning, its bytes kept in `changes.log.torn`: left in place, the
+//! next append would land behind it and be unreadable after the following restart. A bad
+//! record with more after it is not a torn write but damage: the room is refused, files
+//! untouched.
 //! Compaction writes `snapshot.am.tmp`, fsyncs, renames over `snapshot.am`, fsyncs the folder
 //! and only then truncates the log; a crash in between merely replays duplicate changes,
 //! which Automerge ignores.
@@ -20,6 +24,8 @@ const SNAPSHOT: &str = "snapshot.am";
 const LOG: &str = "changes.log";
 const SETTINGS: &str = "room.json";
 const REFUSED: &str = "refused.log";
+/// Where cut-off torn tails are kept (appended), for whoever wants to look at them.
+const TORN: &str = "changes.log.torn";
 
 /// Rooms stored under `<data>/rooms/<document id>/`.
 pub struct FileStorage {
@@ -72,7 +78,8 @@ impl FileStorage {
         self.root.join(doc.to_string())
     }
 
-    /// Parses the framed log, stopping at the first torn or corrupt record.
+    /// Parses the framed log. A torn final record is cut off (kept in [`TORN`]); a corrupt
+    /// record followed by more is an error.
     fn read_log(path: &Path) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut bytes = Vec::new();
         match File::open(path) {
@@ -83,22 +90,60 @@ impl FileStorage {
             Err(e) => return Err(io_err(path)(e)),
         }
         let mut records = Vec::new();
-        let mut rest = bytes.as_slice();
-        while rest.len() >= 8 {
-            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            let sum = [rest[4], rest[5], rest[6], rest[7]];
-            let Some(body) = rest.get(8..8 + len) else {
-                tracing::warn!(path = %path.display(), "ignoring torn final log record");
-                break;
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            let Some(header) = rest.get(..8) else {
+                break; // a torn header
             };
-            if checksum(body) != sum {
-                tracing::warn!(path = %path.display(), "ignoring log record with bad checksum");
-                break;
+            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let Some(body) = rest.get(8..8 + len) else {
+                break; // a torn body
+            };
+            if checksum(body) != header[4..8] {
+                if rest.len() == 8 + len {
+                    break; // the last record, half written
+                }
+                return Err(StorageError::Corrupt {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "the record at byte {at} fails its checksum and {} bytes follow it",
+                        rest.len() - 8 - len
+                    ),
+                });
             }
             records.push(body.to_vec());
-            rest = &rest[8 + len..];
+            at += 8 + len;
+        }
+        if at < bytes.len() {
+            Self::cut_torn_tail(path, &bytes[at..], at)?;
         }
         Ok(records)
+    }
+
+    /// Moves a torn tail from the log to [`TORN`] beside it.
+    fn cut_torn_tail(path: &Path, tail: &[u8], keep: usize) -> Result<(), StorageError> {
+        let torn = path.with_file_name(TORN);
+        let mut out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&torn)
+            .map_err(io_err(&torn))?;
+        out.write_all(tail).map_err(io_err(&torn))?;
+        out.sync_data().map_err(io_err(&torn))?;
+        let log = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        log.set_len(keep as u64).map_err(io_err(path))?;
+        log.sync_data().map_err(io_err(path))?;
+        tracing::warn!(
+            path = %path.display(),
+            bytes = tail.len(),
+            kept_in = %torn.display(),
+            "cut off a torn final log record (an append that was never acknowledged)"
+        );
+        Ok(())
     }
 }
 
@@ -302,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn torn_tail_is_ignored() {
+    fn a_torn_tail_is_cut_off_so_later_appends_survive_the_next_restart() {
         let dir = tempfile::tempdir().unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let id = DocumentId::random();
@@ -316,5 +361,37 @@ mod tests {
         let chunks = storage.load(id).unwrap();
         assert_eq!(chunks.len(), 1);
         assert!(replay(&chunks).get(automerge::ROOT, "a").unwrap().is_some());
+        let torn = log.with_file_name(TORN);
+        assert_eq!(fs::read(&torn).unwrap(), [200, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+
+        // What is appended after the restart is read back after the next one.
+        let b = change_bytes(&mut doc, "b");
+        storage.append(id, &[b]).unwrap();
+        let chunks = storage.load(id).unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert!(replay(&chunks).get(automerge::ROOT, "b").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_bad_record_in_the_middle_of_the_log_refuses_the_room_and_leaves_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let id = DocumentId::random();
+        storage.create_room(id, &RoomSettings::default()).unwrap();
+        let mut doc = AutoCommit::new();
+        let a = change_bytes(&mut doc, "a");
+        let b = change_bytes(&mut doc, "b");
+        storage.append(id, &[a, b]).unwrap();
+        let log = dir.path().join("rooms").join(id.to_string()).join(LOG);
+        let mut bytes = fs::read(&log).unwrap();
+        bytes[10] ^= 0xff; // inside the first record's body
+        fs::write(&log, &bytes).unwrap();
+        let err = storage.load(id).unwrap_err().to_string();
+        assert!(err.contains("checksum"), "{err}");
+        assert_eq!(
+            fs::read(&log).unwrap(),
+            bytes,
+            "the damaged log is left as it was"
+        );
     }
 }

@@ -150,7 +150,15 @@ async fn room_info(ws: &mut Ws) -> Result<RoomInfo, SessionEnd> {
         let Message::Binary(bytes) = frame else {
             continue;
         };
-        if let Ok(WireMessage::Ephemeral(e)) = WireMessage::decode(&bytes)
+        let decoded = WireMessage::decode(&bytes);
+        if let Ok(WireMessage::Error(e)) = &decoded {
+            // The room would not open (damaged storage, shutting down): say why, and retry.
+            return Err(SessionEnd::Lost {
+                reason: format!("relay error: {}", e.message),
+                was_synced: false,
+            });
+        }
+        if let Ok(WireMessage::Ephemeral(e)) = decoded
             && let Ok(ArxPayload::RoomInfo {
                 plan_id,
                 role,
