@@ -18,6 +18,8 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Upgrades refused for a bad, expired or revoked invite.
     pub auth_failures_total: AtomicU64,
+    /// Upgrades refused unchecked because their address had too many bad invites lately.
+    pub auth_throttled_total: AtomicU64,
     /// Rooms currently loaded.
     pub rooms_open: AtomicU64,
     /// Protocol messages received.
@@ -72,94 +74,108 @@ impl Metrics {
             .fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Every plain series: name, type, help and value.
+    fn series(&self) -> [(&'static str, &'static str, &'static str, &AtomicU64); 14] {
+        [
+            (
+                "arxos_relay_connections",
+                "gauge",
+                "Open WebSocket connections.",
+                &self.connections_open,
+            ),
+            (
+                "arxos_relay_connections_total",
+                "counter",
+                "WebSocket connections accepted.",
+                &self.connections_total,
+            ),
+            (
+                "arxos_relay_auth_failures_total",
+                "counter",
+                "Upgrades refused for a bad, expired or revoked invite.",
+                &self.auth_failures_total,
+            ),
+            (
+                "arxos_relay_auth_throttled_total",
+                "counter",
+                "Upgrades refused unchecked: too many bad invites from their address lately.",
+                &self.auth_throttled_total,
+            ),
+            (
+                "arxos_relay_rooms",
+                "gauge",
+                "Rooms loaded.",
+                &self.rooms_open,
+            ),
+            (
+                "arxos_relay_messages_in_total",
+                "counter",
+                "Protocol messages received.",
+                &self.messages_in_total,
+            ),
+            (
+                "arxos_relay_messages_out_total",
+                "counter",
+                "Protocol messages sent.",
+                &self.messages_out_total,
+            ),
+            (
+                "arxos_relay_bytes_in_total",
+                "counter",
+                "Bytes received in protocol messages.",
+                &self.bytes_in_total,
+            ),
+            (
+                "arxos_relay_bytes_out_total",
+                "counter",
+                "Bytes sent in protocol messages.",
+                &self.bytes_out_total,
+            ),
+            (
+                "arxos_relay_changes_accepted_total",
+                "counter",
+                "Changes accepted and persisted.",
+                &self.changes_accepted_total,
+            ),
+            (
+                "arxos_relay_refused_changes_total",
+                "counter",
+                "Changes refused by role, grant or lock.",
+                &self.refused_changes_total,
+            ),
+            (
+                "arxos_relay_unapplied_changes_total",
+                "counter",
+                "Changes received but neither applied nor refused (waiting for a dependency).",
+                &self.unapplied_changes_total,
+            ),
+            (
+                "arxos_relay_protocol_errors_total",
+                "counter",
+                "Connections closed for a protocol error or limit.",
+                &self.protocol_errors_total,
+            ),
+            (
+                "arxos_relay_presence_batches_total",
+                "counter",
+                "Coalesced presence batches sent.",
+                &self.presence_batches_total,
+            ),
+        ]
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
-        let mut line = |name: &str, kind: &str, help: &str, value: u64| {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let counters = self.series();
+        for (name, kind, help, value) in counters {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                get(value)
             );
-        };
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        line(
-            "arxos_relay_connections",
-            "gauge",
-            "Open WebSocket connections.",
-            get(&self.connections_open),
-        );
-        line(
-            "arxos_relay_connections_total",
-            "counter",
-            "WebSocket connections accepted.",
-            get(&self.connections_total),
-        );
-        line(
-            "arxos_relay_auth_failures_total",
-            "counter",
-            "Upgrades refused for a bad, expired or revoked invite.",
-            get(&self.auth_failures_total),
-        );
-        line(
-            "arxos_relay_rooms",
-            "gauge",
-            "Rooms loaded.",
-            get(&self.rooms_open),
-        );
-        line(
-            "arxos_relay_messages_in_total",
-            "counter",
-            "Protocol messages received.",
-            get(&self.messages_in_total),
-        );
-        line(
-            "arxos_relay_messages_out_total",
-            "counter",
-            "Protocol messages sent.",
-            get(&self.messages_out_total),
-        );
-        line(
-            "arxos_relay_bytes_in_total",
-            "counter",
-            "Bytes received in protocol messages.",
-            get(&self.bytes_in_total),
-        );
-        line(
-            "arxos_relay_bytes_out_total",
-            "counter",
-            "Bytes sent in protocol messages.",
-            get(&self.bytes_out_total),
-        );
-        line(
-            "arxos_relay_changes_accepted_total",
-            "counter",
-            "Changes accepted and persisted.",
-            get(&self.changes_accepted_total),
-        );
-        line(
-            "arxos_relay_refused_changes_total",
-            "counter",
-            "Changes refused by role, grant or lock.",
-            get(&self.refused_changes_total),
-        );
-        line(
-            "arxos_relay_unapplied_changes_total",
-            "counter",
-            "Changes received but neither applied nor refused (waiting for a dependency).",
-            get(&self.unapplied_changes_total),
-        );
-        line(
-            "arxos_relay_protocol_errors_total",
-            "counter",
-            "Connections closed for a protocol error or limit.",
-            get(&self.protocol_errors_total),
-        );
-        line(
-            "arxos_relay_presence_batches_total",
-            "counter",
-            "Coalesced presence batches sent.",
-            get(&self.presence_batches_total),
-        );
+        }
         let name = "arxos_relay_propagation_seconds";
         let _ = writeln!(
             out,

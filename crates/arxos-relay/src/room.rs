@@ -1039,9 +1039,9 @@ impl Room {
             // Nothing unpersisted may be revealed: drop every peer and the in-memory room.
             tracing::error!(room = %self.id, %err, "persisting changes failed; closing room");
             for peer in self.peers.values() {
-                let _ = peer
-                    .out
-                    .try_send(Outbound::Close("relay storage failure".into()));
+                let _ = peer.out.try_send(Outbound::Close(format!(
+                    "relay storage failure, nothing acknowledged: {err}"
+                )));
             }
             self.peers.clear();
             return false;

@@ -1,6 +1,7 @@
 //! The listener: TLS, HTTP routing, authentication at the WebSocket upgrade, graceful
 //! shutdown.
 
+mod auth_limit;
 mod conn;
 mod http;
 mod stream;
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Ids of invites revoked while running: their live sessions are closed.
     pub(crate) revocations: tokio::sync::broadcast::Sender<String>,
+    /// Per-address budgets for bad invites.
+    pub(crate) auth_limit: auth_limit::AuthLimiter,
 }
 
 /// A running relay.
@@ -224,6 +227,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         next_conn: AtomicU64::new(1),
         shutdown: shutdown_rx,
         revocations: tokio::sync::broadcast::channel(256).0,
+        auth_limit: auth_limit::AuthLimiter::new(),
     });
     tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
     let (memory, memory_rx) = mpsc::channel(64);
@@ -332,8 +336,19 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
         return;
     }
     // Authentication happens here, before any protocol message.
+    let ip = addr.parse::<SocketAddr>().ok().map(|a| a.ip());
+    if shared.auth_limit.admit(ip) == auth_limit::Admit::Throttled {
+        Metrics::inc(&shared.metrics.auth_throttled_total);
+        let body = format!(
+            "too many joins with bad invites from this address; retry in {} s\n",
+            auth_limit::WINDOW.as_secs()
+        );
+        http::respond(&mut stream, 429, "text/plain", body.as_bytes()).await;
+        return;
+    }
     let Some(secret) = req.query("invite").map(str::to_owned) else {
         Metrics::inc(&shared.metrics.auth_failures_total);
+        shared.auth_limit.failed(ip);
         http::respond(&mut stream, 401, "text/plain", b"missing invite\n").await;
         return;
     };
@@ -341,7 +356,9 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
         Ok(record) => record,
         Err(err) => {
             Metrics::inc(&shared.metrics.auth_failures_total);
-            tracing::info!(%addr, %err, "upgrade refused");
+            shared.auth_limit.failed(ip);
+            // One summary per window is logged at warn (auth_limit.rs), not a line per attempt.
+            tracing::debug!(%addr, %err, "upgrade refused");
             let status = if err == AuthError::Unknown { 401 } else { 403 };
             http::respond(
                 &mut stream,

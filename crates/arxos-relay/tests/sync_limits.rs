@@ -201,3 +201,82 @@ fn idle_connections_time_out() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(live.status().last_error, None);
 }
+
+/// One WebSocket upgrade request with `invite` over a fresh TCP connection; the HTTP status.
+async fn upgrade_status(port: u16, invite: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let req = format!(
+        "GET /?invite={invite} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut head = vec![0_u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
+#[test]
+fn a_burst_of_bad_invites_is_throttled_per_address_and_spares_connected_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(&dir.path().join("relay"), &[]);
+    let (_doc, code) = relay.create_room(false);
+    let good = seeded_client(dir.path(), "good", &code);
+    let other = client(dir.path(), "other", &code);
+    good.wait_synced(T).unwrap();
+    other.wait_synced(T).unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let port = relay.port;
+        let mut out = Vec::with_capacity(10_000);
+        // 10,000 attempts, 50 at a time.
+        for round in 0..200 {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..50 {
+                let invite = format!("bad-{round}-{i}");
+                set.spawn(async move { upgrade_status(port, &invite).await });
+            }
+            while let Some(status) = set.join_next().await {
+                out.push(status.unwrap());
+            }
+        }
+        out
+    });
+    let windows = started.elapsed().as_secs() / 10 + 1;
+    let checked = statuses.iter().filter(|s| **s == 401).count() as u64;
+    let throttled = statuses.iter().filter(|s| **s == 429).count() as u64;
+    eprintln!(
+        "10,000 bad joins in {:.1} s: {checked} checked (401), {throttled} throttled (429)",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        checked + throttled,
+        10_000,
+        "only 401 and 429: {statuses:?}"
+    );
+    assert!(
+        checked <= 20 * windows,
+        "{checked} invites checked in {windows} windows: the budget is 20 per window"
+    );
+    assert_eq!(relay.metric("arxos_relay_auth_throttled_total"), throttled);
+
+    // The connected clients never noticed.
+    set_elem(&good, "e1", "x", 9.0);
+    eventually(T, "an edit still propagates", || {
+        get_elem(&other, "e1", "x") == Some(9.0)
+    });
+    assert_eq!(good.status().last_error, None);
+
+    // A newcomer from the throttled address gets in once the window is over (it retries a
+    // 429 by itself).
+    let late = client(dir.path(), "late", &code);
+    late.wait_synced(Duration::from_secs(40)).unwrap();
+    assert_eq!(get_elem(&late, "e1", "x"), Some(9.0));
+}

@@ -181,6 +181,7 @@ pub(crate) async fn respond(stream: &mut MaybeTls, status: u16, content_type: &s
         405 => "Method Not Allowed",
         409 => "Conflict",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         _ => "Internal Server Error",
     };
     // Refusals also carry their text in a header: WebSocket clients often do not read the body.
