@@ -52,14 +52,26 @@ fn js_folder() -> Option<PathBuf> {
     Some(js)
 }
 
+/// A relay with one room and its owner's client on the seeded plan, in sync.
+fn room_with_owner(
+    dir: &Path,
+) -> (
+    RelayProc,
+    arxos_sync::DocumentId,
+    arxos_sync::client::SyncClient,
+) {
+    let relay = RelayProc::start(&dir.join("relay"), &[]);
+    let (doc, owner_code) = relay.create_room(false);
+    let owner = seeded_client(dir, "owner", &owner_code);
+    owner.wait_synced(T).unwrap();
+    (relay, doc, owner)
+}
+
 #[test]
 fn automerge_repo_js_client_reads_and_writes_through_the_relay() {
     let Some(js) = js_folder() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProc::start(&dir.path().join("relay"), &[]);
-    let (doc, owner_code) = relay.create_room(false);
-    let owner = seeded_client(dir.path(), "owner", &owner_code);
-    owner.wait_synced(T).unwrap();
+    let (relay, doc, owner) = room_with_owner(dir.path());
 
     let (_, editor) = relay.invite(doc, Role::Editor, Grant::default(), None);
     let out = Command::new("node")
@@ -145,10 +157,7 @@ fn refused_client_stays_quiet(
 fn a_refused_js_client_is_left_quiet_and_still_receives_edits() {
     let Some(js) = js_folder() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProc::start(&dir.path().join("relay"), &[]);
-    let (doc, owner_code) = relay.create_room(false);
-    let owner = seeded_client(dir.path(), "owner", &owner_code);
-    owner.wait_synced(T).unwrap();
+    let (relay, doc, owner) = room_with_owner(dir.path());
 
     let (_, viewer) = relay.invite(doc, Role::Viewer, Grant::default(), None);
     let (received, sent) =

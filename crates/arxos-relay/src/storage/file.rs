@@ -346,16 +346,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_torn_tail_is_cut_off_so_later_appends_survive_the_next_restart() {
+    /// Storage in a temporary folder with one room, and that room's log path.
+    fn one_room() -> (tempfile::TempDir, FileStorage, DocumentId, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let id = DocumentId::random();
         storage.create_room(id, &RoomSettings::default()).unwrap();
+        let log = dir.path().join("rooms").join(id.to_string()).join(LOG);
+        (dir, storage, id, log)
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_so_later_appends_survive_the_next_restart() {
+        let (_dir, storage, id, log) = one_room();
         let mut doc = AutoCommit::new();
         let a = change_bytes(&mut doc, "a");
         storage.append(id, &[a]).unwrap();
-        let log = dir.path().join("rooms").join(id.to_string()).join(LOG);
         let mut f = OpenOptions::new().append(true).open(&log).unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9]).unwrap();
         let chunks = storage.load(id).unwrap();
@@ -374,15 +380,11 @@ mod tests {
 
     #[test]
     fn a_bad_record_in_the_middle_of_the_log_refuses_the_room_and_leaves_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = FileStorage::open(dir.path()).unwrap();
-        let id = DocumentId::random();
-        storage.create_room(id, &RoomSettings::default()).unwrap();
+        let (_dir, storage, id, log) = one_room();
         let mut doc = AutoCommit::new();
         let a = change_bytes(&mut doc, "a");
         let b = change_bytes(&mut doc, "b");
         storage.append(id, &[a, b]).unwrap();
-        let log = dir.path().join("rooms").join(id.to_string()).join(LOG);
         let mut bytes = fs::read(&log).unwrap();
         bytes[10] ^= 0xff; // inside the first record's body
         fs::write(&log, &bytes).unwrap();
