@@ -55,7 +55,7 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     compact_every: usize,
     /// Optional config file (TOML-like `key = value` lines with the same names as the flags);
-    /// flags and environment win over the file.
+    /// flags on the command line win over the file, and the file over environment variables.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -140,12 +140,17 @@ async fn wait_for_signal() {
 /// Inserts `--key value` pairs from `--config FILE` ahead of the command-line flags, so that
 /// flags given explicitly win (clap keeps the last occurrence).
 fn with_config_file(args: Vec<String>) -> anyhow::Result<Vec<String>> {
-    let Some(pos) = args.iter().position(|a| a == "--config") else {
+    // `--config FILE` or `--config=FILE`; without a file, clap reports the missing value.
+    let Some(path) = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    }) else {
         return Ok(args);
     };
-    let Some(path) = args.get(pos + 1) else {
-        return Ok(args);
-    };
+    let path = path.as_str();
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     let mut out = vec![args[0].clone()];
     for (n, line) in text.lines().enumerate() {

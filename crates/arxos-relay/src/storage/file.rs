@@ -7,7 +7,7 @@
 //! next append would land behind it and be unreadable after the following restart. A bad
 //! record with more after it is not a torn write but damage: the room is refused, files
 //! untouched.
-//! Compaction writes `snapshot.am.tmp`, fsyncs, renames over `snapshot.am`, fsyncs the folder
+//! Compaction writes `snapshot.tmp`, fsyncs, renames over `snapshot.am`, fsyncs the folder
 //! and only then truncates the log; a crash in between merely replays duplicate changes,
 //! which Automerge ignores.
 
