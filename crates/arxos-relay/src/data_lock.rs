@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::RelayError;
-use crate::storage::StorageError;
+use crate::storage::file::io_err;
 
 /// The lock file inside the data folder.
 pub const LOCK_FILE: &str = "relay.lock";
@@ -22,14 +22,6 @@ pub const LOCK_FILE: &str = "relay.lock";
 pub(crate) struct DataLock {
     file: File,
     path: PathBuf,
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> RelayError {
-    StorageError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-    .into()
 }
 
 impl DataLock {
@@ -42,7 +34,7 @@ impl DataLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| io_error(&path, e))?;
+            .map_err(io_err(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { file, path }),
             Err(TryLockError::WouldBlock) => {
@@ -59,7 +51,7 @@ impl DataLock {
                     },
                 })
             }
-            Err(TryLockError::Error(e)) => Err(io_error(&path, e)),
+            Err(TryLockError::Error(e)) => Err(io_err(&path)(e).into()),
         }
     }
 
@@ -75,7 +67,7 @@ impl DataLock {
             .and_then(|()| self.file.seek(SeekFrom::Start(0)))
             .and_then(|_| self.file.write_all(text.as_bytes()))
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| io_error(&self.path, e))
+            .map_err(|e| io_err(&self.path)(e).into())
     }
 }
 

@@ -726,7 +726,6 @@ impl Room {
             grant: &peer.grant,
         };
         let mut refused = Vec::new();
-        let mut seen_deps = Vec::new();
         let new_changes = new_changes(&mut self.doc, &message.changes);
         // Once the room holds a document, a change writing to its root (or a chunk we cannot
         // read change by change) may be another plan's: it is judged in full, whoever sent it.
@@ -739,6 +738,16 @@ impl Room {
                 && !hard
                 && !may_replant
                 && !touches_refused(&message.changes, &self.refused));
+        // What a refusal below may need to know of the changes it refuses.
+        let seen_deps: Vec<(ChangeHash, Vec<ChangeHash>)> = if fast {
+            Vec::new()
+        } else {
+            new_changes
+                .iter()
+                .flatten()
+                .map(|(c, _)| (c.hash(), c.deps().to_vec()))
+                .collect()
+        };
         let incoming = new_changes.map(|changes| {
             changes
                 .into_iter()
@@ -748,7 +757,6 @@ impl Room {
         let result = if fast {
             peer.sync.receive(&mut self.doc, message)
         } else {
-            seen_deps = refusal::chunk_deps(&message.changes);
             let mut scratch = self.doc.clone();
             for chunk in message.changes.iter() {
                 if let Err(err) = scratch.load_incremental(chunk) {
@@ -786,29 +794,19 @@ impl Room {
             return self.kick(conn, &format!("sync failed: {err}"));
         }
         if !refused.is_empty() {
-            Metrics::add(
-                &self.ctx.metrics.refused_changes_total,
-                refused.len() as u64,
-            );
-            tracing::info!(room = %self.id, count = refused.len(), "refused changes");
-            let changes = refused
-                .iter()
-                .map(|(hash, reason)| RefusedChange {
-                    hash: hash.to_string(),
-                    reason: reason.clone(),
-                })
-                .collect();
-            for (hash, reason) in &refused {
-                self.refused
-                    .entry(*hash)
-                    .or_insert_with(|| format!("previously refused: {reason}"));
-            }
-            self.refused_deps.learn(seen_deps, &self.refused);
-            self.record_refused(&refused);
-            self.send_payload(conn, &ArxPayload::Refused { changes });
+            self.report_refused(conn, &refused, seen_deps);
         }
-        self.settle_peer(conn, incoming.as_deref());
+        // Each change new to us is now applied, refused, or queued for a missing dependency.
+        let not_applied = incoming.as_ref().map(|incoming| {
+            incoming.len()
+                - incoming
+                    .iter()
+                    .filter(|(h, _)| self.refused.contains_key(h))
+                    .count()
+        });
         let new = self.applied_since(&before, incoming, conn);
+        let unapplied = not_applied.map_or(0, |n| n.saturating_sub(new.len()) as u64);
+        self.settle_peer(conn, unapplied);
         if !new.is_empty() {
             self.to_persist.extend(new);
             self.oldest_unflushed.get_or_insert(received);
@@ -816,21 +814,43 @@ impl Room {
         self.needs_sync = true;
     }
 
+    /// Remembers changes just refused (durably, and what they were built on), counts them and
+    /// tells their author.
+    fn report_refused(
+        &mut self,
+        conn: ConnId,
+        refused: &[(ChangeHash, String)],
+        seen_deps: Vec<(ChangeHash, Vec<ChangeHash>)>,
+    ) {
+        Metrics::add(
+            &self.ctx.metrics.refused_changes_total,
+            refused.len() as u64,
+        );
+        tracing::info!(room = %self.id, count = refused.len(), "refused changes");
+        let changes = refused
+            .iter()
+            .map(|(hash, reason)| RefusedChange {
+                hash: hash.to_string(),
+                reason: reason.clone(),
+            })
+            .collect();
+        for (hash, reason) in refused {
+            self.refused
+                .entry(*hash)
+                .or_insert_with(|| format!("previously refused: {reason}"));
+        }
+        self.refused_deps.learn(seen_deps, &self.refused);
+        self.record_refused(refused);
+        self.send_payload(conn, &ArxPayload::Refused { changes });
+    }
+
     /// After a peer's message: its heads without what we refused (so we ask nothing of it
-    /// that we will never take), and a count of what it sent that we neither applied nor
-    /// refused.
-    fn settle_peer(&mut self, conn: ConnId, incoming: Option<&[(ChangeHash, Vec<u8>)]>) {
+    /// that we will never take), and `unapplied`, the changes it sent that we neither applied
+    /// nor refused, counted and logged.
+    fn settle_peer(&mut self, conn: ConnId, unapplied: u64) {
         if let Some(peer) = self.peers.get_mut(&conn) {
             self.refused_deps
                 .settle(&mut peer.sync.state, &self.doc, &self.refused);
-            let unapplied = incoming.map_or(0, |incoming| {
-                incoming
-                    .iter()
-                    .filter(|(h, _)| {
-                        !self.refused.contains_key(h) && !fastsync::has_change(&mut self.doc, h)
-                    })
-                    .count() as u64
-            });
             if unapplied > 0 {
                 Metrics::add(&self.ctx.metrics.unapplied_changes_total, unapplied);
             }

@@ -14,8 +14,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::sync::{ChunkList, State};
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::sync::State;
+use automerge::{Automerge, ChangeHash, ReadDoc};
 
 /// Most refused changes whose dependencies are remembered (refusals are rare; past this a
 /// refused head is only dropped, which at worst costs the peer one more round trip).
@@ -25,15 +25,6 @@ const MAX_REMEMBERED: usize = 65_536;
 #[derive(Debug, Default)]
 pub(crate) struct RefusedDeps {
     deps: HashMap<ChangeHash, Vec<ChangeHash>>,
-}
-
-/// Each single-change chunk's hash and dependencies.
-pub(crate) fn chunk_deps(chunks: &ChunkList) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
-    chunks
-        .iter()
-        .filter_map(|chunk| Change::from_bytes(chunk.to_vec()).ok())
-        .map(|change| (change.hash(), change.deps().to_vec()))
-        .collect()
 }
 
 impl RefusedDeps {

@@ -32,7 +32,7 @@ pub struct FileStorage {
     root: PathBuf,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     move |source| StorageError::Io {
         path: path.display().to_string(),
         source,
