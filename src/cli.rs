@@ -16,6 +16,7 @@ mod comments;
 mod config_cmds;
 mod conflicts;
 mod convert;
+mod diagnose;
 mod edit;
 mod history_cmds;
 mod network;

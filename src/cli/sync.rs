@@ -101,6 +101,22 @@ pub enum SyncSub {
         /// Plan file.
         file: PathBuf,
     },
+    /// A file's syncing in numbers: sizes, changes, pending changes by author, refused
+    /// changes, acknowledged heads, last sync.
+    Stats {
+        /// Plan file.
+        file: PathBuf,
+    },
+    /// Checks what stands between a file and a working sync (file health, invite, relay,
+    /// plan, clock skew, pending and refused changes), each with what to do; fails when one
+    /// fails.
+    Diagnose {
+        /// Plan file.
+        file: PathBuf,
+        /// Give up on the relay after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+    },
 }
 
 /// Subcommands of `arxos invite`.
@@ -300,9 +316,16 @@ struct Status {
 
 /// `arxos sync FILE [--invite CODE]` and `arxos sync status FILE`.
 pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
+    if let Some(SyncSub::Diagnose { file, timeout_secs }) = &a.cmd {
+        // Not inside `guard`: a failed check is in the diagnosis printed, and a second JSON
+        // object for the failure would break `--json`'s one document.
+        return super::diagnose::run_diagnose(out, file, *timeout_secs);
+    }
     out.guard(|| {
-        if let Some(SyncSub::Status { file }) = a.cmd {
-            return sync_status(out, &file);
+        match a.cmd {
+            Some(SyncSub::Status { file }) => return sync_status(out, &file),
+            Some(SyncSub::Stats { file }) => return super::diagnose::run_stats(out, &file),
+            Some(SyncSub::Diagnose { .. }) | None => {}
         }
         let file = a.file.context("give the plan file: arxos sync FILE")?;
         positive_secs("--timeout-secs", a.timeout_secs)?;
@@ -688,7 +711,7 @@ pub fn run_relay(a: &RelayArgs) -> anyhow::Result<()> {
 }
 
 /// Refuses a zero `--timeout-secs` / `--wait`: it would give up before trying.
-fn positive_secs(flag: &str, secs: u64) -> anyhow::Result<Duration> {
+pub(super) fn positive_secs(flag: &str, secs: u64) -> anyhow::Result<Duration> {
     if secs == 0 {
         bail!("{flag} must be at least 1 second (0 would give up before trying)");
     }

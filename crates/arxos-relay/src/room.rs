@@ -236,6 +236,15 @@ struct Room {
     empty_since: Option<Instant>,
 }
 
+/// The wall clock in milliseconds since the Unix epoch, for `arx/room-info`: clients compare
+/// it with theirs to find clock skew. Deliberately `SystemTime`, not the tokio `Instant` every
+/// other relay clock uses: skew is about the calendar time stamped into changes.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// How much a stored change counts towards compaction: one per started 256 bytes. Automerge
 /// replays a logged change op by op into the loaded snapshot, at a cost per op that grows with
 /// the document, while the same ops compacted load in one pass; so a whole-plan edit (hundreds
@@ -581,6 +590,7 @@ impl Room {
             plan_id: plan_id(&self.doc),
             role: Some(join_role),
             grant: join_grant.is_narrowed().then_some(join_grant),
+            time_ms: Some(wall_clock_ms()),
         };
         self.send_payload(conn, &info);
         // Bring the newcomer up to date with locks and everyone's presence.

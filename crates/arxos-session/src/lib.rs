@@ -15,6 +15,8 @@
 //! Beside sessions, what the CLI and the editor both read from the user's files:
 //! [`config`] (`arxos config`: the layered settings), [`project`] (`arxfile.json`),
 //! [`backup`] (named copies of a plan with its sidecars) and [`health`] (`arxos health`).
+//! [`diagnose`] is `arxos sync stats` and `arxos sync diagnose`: a plan file's syncing in
+//! numbers, and checks (file, invite, relay, plan, clock) that each say what to do.
 //!
 //! A session owns an [`arxos_sync::client::SyncClient`]: the typed plan, commands, status,
 //! presence, locks and refusals go through it, and every change (local, remote, or written to
@@ -22,6 +24,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod diagnose;
 pub mod health;
 mod host;
 pub mod latency;

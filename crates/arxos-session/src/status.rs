@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use arxos_doc::automerge::ChangeHash;
 use arxos_sync::InviteCode;
-use arxos_sync::store::{LocalStore, pending_changes, relay_key};
+use arxos_sync::store::{LocalStore, RelayState, SyncMeta, pending_changes, relay_key};
 
 use crate::SessionError;
 
@@ -27,6 +28,18 @@ pub struct FileStatus {
 pub fn file_status(file: &Path) -> Result<FileStatus, SessionError> {
     let meta = LocalStore::beside(file).load_meta()?;
     let mut doc = arxos_doc::file::load(file)?;
+    let (invite, state) = remembered_room(&meta);
+    Ok(FileStatus {
+        relay: invite.as_ref().map(|i| i.relay.clone()),
+        document: invite.as_ref().map(|i| i.document_id.to_string()),
+        pending: pending_changes(&mut doc, &acked_heads(state), &meta.refused_hashes()),
+        refused: meta.refused.len(),
+        last_sync: state.and_then(|s| s.last_sync),
+    })
+}
+
+/// The invite `meta` remembers (when it decodes), and what the sidecar keeps of its room.
+pub(crate) fn remembered_room(meta: &SyncMeta) -> (Option<InviteCode>, Option<&RelayState>) {
     let invite = meta
         .invite
         .as_deref()
@@ -34,19 +47,17 @@ pub fn file_status(file: &Path) -> Result<FileStatus, SessionError> {
     let state = invite
         .as_ref()
         .and_then(|i| meta.relays.get(&relay_key(&i.relay, i.document_id)));
-    let acked: Vec<arxos_doc::automerge::ChangeHash> = state
+    (invite, state)
+}
+
+/// The heads the relay acknowledged, as stored (unparseable entries skipped).
+pub(crate) fn acked_heads(state: Option<&RelayState>) -> Vec<ChangeHash> {
+    state
         .map(|s| {
             s.acked_heads
                 .iter()
                 .filter_map(|h| h.parse().ok())
                 .collect()
         })
-        .unwrap_or_default();
-    Ok(FileStatus {
-        relay: invite.as_ref().map(|i| i.relay.clone()),
-        document: invite.as_ref().map(|i| i.document_id.to_string()),
-        pending: pending_changes(&mut doc, &acked, &meta.refused_hashes()),
-        refused: meta.refused.len(),
-        last_sync: state.and_then(|s| s.last_sync),
-    })
+        .unwrap_or_default()
 }

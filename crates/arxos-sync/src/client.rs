@@ -16,6 +16,7 @@ mod backoff;
 mod engine;
 mod live;
 mod oneshot;
+mod probe;
 mod session;
 mod transport;
 mod types;
@@ -30,6 +31,7 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 pub use backoff::Backoff;
 pub use live::ChangeOrigin;
 pub use oneshot::{SyncSummary, clone_document, sync_once};
+pub use probe::{Probe, ProbeError, probe};
 pub use transport::Dial;
 pub use types::{ClientError, ClientEvent, ConnectionState, SyncStatus};
 

@@ -131,16 +131,18 @@ pub(super) async fn session(
 }
 
 /// What the relay said of the room and of us, and the frames that came before it.
-struct RoomInfo {
-    plan_id: Option<String>,
-    role: Option<crate::invite::Role>,
-    grant: Option<crate::invite::Grant>,
-    early: Vec<Vec<u8>>,
+pub(super) struct RoomInfo {
+    pub(super) plan_id: Option<String>,
+    pub(super) role: Option<crate::invite::Role>,
+    pub(super) grant: Option<crate::invite::Grant>,
+    /// The relay's wall clock when it sent the room info (`arxos sync diagnose`'s skew).
+    pub(super) time_ms: Option<u64>,
+    pub(super) early: Vec<Vec<u8>>,
 }
 
 /// Reads frames up to the relay's room info; returns it with any other frames that came
 /// first (kept for the session).
-async fn room_info(ws: &mut Ws) -> Result<RoomInfo, SessionEnd> {
+pub(super) async fn room_info(ws: &mut Ws) -> Result<RoomInfo, SessionEnd> {
     let mut early = Vec::new();
     while let Some(frame) = ws.next().await {
         let frame = frame.map_err(|e| SessionEnd::Lost {
@@ -163,12 +165,14 @@ async fn room_info(ws: &mut Ws) -> Result<RoomInfo, SessionEnd> {
                 plan_id,
                 role,
                 grant,
+                time_ms,
             }) = ArxPayload::decode(&e.data)
         {
             return Ok(RoomInfo {
                 plan_id,
                 role,
                 grant,
+                time_ms,
                 early,
             });
         }
@@ -197,7 +201,7 @@ fn check_plan(shared: &Shared, config: &ClientConfig, room: Option<&str>) -> Opt
     )))
 }
 
-async fn wait_peer(ws: &mut Ws) -> Result<PeerId, SessionEnd> {
+pub(super) async fn wait_peer(ws: &mut Ws) -> Result<PeerId, SessionEnd> {
     while let Some(frame) = ws.next().await {
         let frame = frame.map_err(|e| SessionEnd::Lost {
             reason: e.to_string(),

@@ -84,17 +84,37 @@ async fn open(
 /// Connects and upgrades to a WebSocket, within the connect timeout. A refused invite
 /// (401/403/404) ends the engine; anything else is retried.
 pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Result<Ws, SessionEnd> {
+    connect_checked(config, invite).await.map_err(|f| f.end)
+}
+
+/// Why [`connect_checked`] failed, and whether anything at the relay's address answered: a
+/// diagnosis tells "nothing there" from "the relay said no" (the engine only needs the end).
+pub(super) struct ConnectFailure {
+    pub(super) end: SessionEnd,
+    /// An HTTP answer came back (the relay, or something at its address, is up).
+    pub(super) answered: bool,
+}
+
+/// [`connect`], saying whether the relay answered when it fails.
+pub(super) async fn connect_checked(
+    config: &ClientConfig,
+    invite: &InviteCode,
+) -> Result<Ws, ConnectFailure> {
+    let silent = |end| ConnectFailure {
+        end,
+        answered: false,
+    };
     let url = invite.ws_url();
     let connector = if url.starts_with("wss://") {
         match crate::tls::client_config(config.tls_ca.as_deref()) {
             Ok(tls) => Some(tokio_tungstenite::Connector::Rustls(tls)),
-            Err(err) => return Err(SessionEnd::Rejected(err.to_string())),
+            Err(err) => return Err(silent(SessionEnd::Rejected(err.to_string()))),
         }
     } else {
         None
     };
     let attempt = async {
-        let stream = open(config, invite, &url).await?;
+        let stream = open(config, invite, &url).await.map_err(silent)?;
         tokio_tungstenite::client_async_tls_with_config(
             url.as_str(),
             stream,
@@ -102,11 +122,14 @@ pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Resul
             connector,
         )
         .await
-        .map_err(|e| upgrade_error(invite, e))
+        .map_err(|e| ConnectFailure {
+            answered: matches!(e, WsError::Http(_)),
+            end: upgrade_error(invite, e),
+        })
     };
     match tokio::time::timeout(config.connect_timeout, attempt).await {
-        Err(_) => Err(lost("connection timed out".into())),
-        Ok(Err(end)) => Err(end),
+        Err(_) => Err(silent(lost("connection timed out".into()))),
+        Ok(Err(failure)) => Err(failure),
         Ok(Ok((ws, _))) => Ok(ws),
     }
 }

@@ -130,6 +130,11 @@ pub enum ArxPayload {
         /// The receiving peer's write grant, when narrowed to floors or layers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grant: Option<crate::invite::Grant>,
+        /// The relay's wall clock when it sent this, milliseconds since the Unix epoch, so a
+        /// client can tell how far its own clock is off (change times are wall-clock times).
+        /// Older relays leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_ms: Option<u64>,
     },
     /// Client → relay: my presence now.
     #[serde(rename = "arx/presence")]
@@ -222,6 +227,7 @@ impl ArxPayload {
                     plan_id: b.plan_id,
                     role: b.role,
                     grant: b.grant,
+                    time_ms: b.time_ms,
                 }
             }
             "arx/presence" => Self::Presence(body(bytes)?),
@@ -279,6 +285,8 @@ struct RoomInfoBody {
     role: Option<crate::invite::Role>,
     #[serde(default)]
     grant: Option<crate::invite::Grant>,
+    #[serde(default)]
+    time_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -398,11 +406,16 @@ mod tests {
 
     fn payload() -> impl Strategy<Value = ArxPayload> {
         prop_oneof![
-            proptest::option::of("[0-9a-f]{32}").prop_map(|plan_id| ArxPayload::RoomInfo {
-                plan_id,
-                role: None,
-                grant: None,
-            }),
+            (
+                proptest::option::of("[0-9a-f]{32}"),
+                proptest::option::of(any::<u64>())
+            )
+                .prop_map(|(plan_id, time_ms)| ArxPayload::RoomInfo {
+                    plan_id,
+                    role: None,
+                    grant: None,
+                    time_ms,
+                }),
             presence().prop_map(ArxPayload::Presence),
             (
                 proptest::collection::vec(
@@ -456,11 +469,32 @@ mod tests {
     }
 
     #[test]
+    fn room_info_from_a_relay_without_a_clock_still_decodes() {
+        // What relays before `time_ms` send: no clock, so no skew check, but no error either.
+        let mut old = Vec::new();
+        ciborium::ser::into_writer(
+            &serde_json::json!({"t": "arx/room-info", "plan_id": "p1", "role": "editor"}),
+            &mut old,
+        )
+        .unwrap();
+        assert_eq!(
+            ArxPayload::decode(&old).unwrap(),
+            ArxPayload::RoomInfo {
+                plan_id: Some("p1".into()),
+                role: Some(crate::invite::Role::Editor),
+                grant: None,
+                time_ms: None,
+            }
+        );
+    }
+
+    #[test]
     fn empty_optional_fields_are_left_out() {
         let info = ArxPayload::RoomInfo {
             plan_id: None,
             role: None,
             grant: None,
+            time_ms: None,
         }
         .encode()
         .unwrap();
