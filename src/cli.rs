@@ -19,6 +19,7 @@ mod convert;
 mod diagnose;
 mod edit;
 mod history_cmds;
+mod live;
 mod network;
 mod output;
 mod progress;
@@ -317,6 +318,22 @@ pub enum Command {
     },
     /// Push and pull a plan once (`arxos sync FILE`), or show its state (`arxos sync status FILE`).
     Sync(sync::SyncArgs),
+    /// Your presence in the running session: set your status, see who is there.
+    Presence {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: live::PresenceCmd,
+    },
+    /// Print what someone in the running session selects and where they are, as JSON lines.
+    Follow {
+        /// Their display name (or peer id).
+        user: String,
+        /// The session's plan file (default: the only session running).
+        file: Option<PathBuf>,
+        /// Stop after this many seconds (default: until ctrl-c or the session ends).
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+    },
     /// Who is in a session, with what they are doing.
     Who {
         /// Invite code.
@@ -497,6 +514,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sync(a) => sync::run_sync(out, a),
             Command::Project { cmd } => project::run_project(out, cmd),
             Command::Network { cmd } => network::run_network(out, cmd),
+            Command::Presence { cmd } => live::run_presence(out, cmd),
+            Command::Follow {
+                user,
+                file,
+                for_secs,
+            } => live::run_follow(&user, file, sync::for_secs(for_secs)?),
             Command::Who { code, wait } => sync::run_who(out, &code, wait),
             Command::Watch {
                 code,

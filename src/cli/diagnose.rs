@@ -19,7 +19,7 @@ fn when(unix_secs: Option<u64>) -> String {
 /// `arxos sync stats FILE`.
 pub fn run_stats(out: Out, file: &Path) -> anyhow::Result<()> {
     // No running session is asked yet: the numbers are the file's and its sidecar's.
-    let s = diagnose::stats(file, None)?;
+    let s = diagnose::stats(file, arxos_session::control::live_status(file).as_ref())?;
     out.emit(&s, || {
         outln!("{}", esc(&s.file));
         outln!(
@@ -72,7 +72,11 @@ pub fn run_stats(out: Out, file: &Path) -> anyhow::Result<()> {
 pub fn run_diagnose(out: Out, file: &Path, timeout_secs: u64) -> anyhow::Result<()> {
     let d = out.guard(|| {
         let timeout = super::sync::positive_secs("--timeout-secs", timeout_secs)?;
-        Ok(diagnose::diagnose(file, None, timeout)?)
+        Ok(diagnose::diagnose(
+            file,
+            arxos_session::control::live_status(file).as_ref(),
+            timeout,
+        )?)
     })?;
     out.emit(&d, || {
         for c in &d.checks {

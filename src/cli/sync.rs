@@ -107,6 +107,9 @@ pub enum SyncSub {
         /// Plan file.
         file: PathBuf,
     },
+    /// Controls of a running session (or of the file at rest).
+    #[command(flatten)]
+    Live(super::live::LiveSyncCmd),
     /// Checks what stands between a file and a working sync (file health, invite, relay,
     /// plan, clock skew, pending and refused changes), each with what to do; fails when one
     /// fails.
@@ -325,6 +328,7 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
         match a.cmd {
             Some(SyncSub::Status { file }) => return sync_status(out, &file),
             Some(SyncSub::Stats { file }) => return super::diagnose::run_stats(out, &file),
+            Some(SyncSub::Live(cmd)) => return super::live::run_sync_live(out, cmd),
             Some(SyncSub::Diagnose { .. }) | None => {}
         }
         let file = a.file.context("give the plan file: arxos sync FILE")?;
@@ -595,10 +599,35 @@ pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
 /// Prints what happens in a live session until stopped (ctrl-c, SIGTERM, `--for`), or until
 /// the session cannot go on (invite revoked or expired, another plan): then it says why and
 /// fails.
-fn follow(session: Session, duration: Option<Duration>) -> anyhow::Result<()> {
+fn follow(mut session: Session, duration: Option<Duration>) -> anyhow::Result<()> {
     let mut events = session.client().subscribe();
     let rt = runtime()?;
-    let ended = rt.block_on(async {
+    // Other programs steer this session through its control socket (`arxos sync pause FILE`).
+    if let Err(err) = session.serve_controls() {
+        eprintln!(
+            "warning: {err}: `arxos sync pause|resume|push|pull|queue` will not reach this session"
+        );
+    }
+    let ended = watch_events(&rt, &mut events, duration);
+    let s = session.leave();
+    eprintln!(
+        "stopped: {} sent, {} received, {} pending",
+        s.sent_changes, s.received_changes, s.pending
+    );
+    match ended {
+        Some(reason) => bail!("{reason}"),
+        None => Ok(()),
+    }
+}
+
+/// Prints the session's events until stopped; returns why the session ended, when it ended
+/// by itself.
+fn watch_events(
+    rt: &tokio::runtime::Runtime,
+    events: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
+    duration: Option<Duration>,
+) -> Option<String> {
+    rt.block_on(async {
         let stop = until_stopped(duration);
         tokio::pin!(stop);
         loop {
@@ -607,6 +636,9 @@ fn follow(session: Session, duration: Option<Duration>) -> anyhow::Result<()> {
                 ev = events.recv() => match ev {
                     Ok(ClientEvent::Status(s)) if s.rejected => {
                         break Some(s.last_error.unwrap_or_else(|| "the session ended".into()));
+                    }
+                    Ok(ClientEvent::Status(s)) if s.paused => {
+                        eprintln!("paused: {} change(s) queued", s.pending);
                     }
                     Ok(ClientEvent::Status(s)) => {
                         eprintln!("{:?}: {} pending, {} conflicts", s.state, s.pending, s.conflicts);
@@ -628,16 +660,7 @@ fn follow(session: Session, duration: Option<Duration>) -> anyhow::Result<()> {
                 },
             }
         }
-    });
-    let s = session.leave();
-    eprintln!(
-        "stopped: {} sent, {} received, {} pending",
-        s.sent_changes, s.received_changes, s.pending
-    );
-    match ended {
-        Some(reason) => bail!("{reason}"),
-        None => Ok(()),
-    }
+    })
 }
 
 /// `arxos host FILE [--listen ADDR]`: serve a plan peer-to-peer from this machine.
@@ -673,8 +696,9 @@ pub fn run_join(
     progress.finish();
     let session = session?;
     eprintln!(
-        "joined {} as {} (the editor window is not built yet: this keeps the file in sync; ctrl-c stops)",
+        "joined {} as {} (this keeps the file in sync; `arxos sync pause|resume|push|pull|queue {}` steer it; ctrl-c stops)",
         invite.document_id,
+        file.display(),
         file.display()
     );
     follow(session, duration)

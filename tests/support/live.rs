@@ -34,6 +34,11 @@ fn forward(out: impl Read + Send + 'static, tx: mpsc::SyncSender<String>, name: 
 impl Proc {
     /// Starts `arxos ARGS` (as the `tester` user, with no settings file).
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with(args, &[])
+    }
+
+    /// [`Proc::spawn`] with more environment variables.
+    pub fn spawn_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("arxos"))
             .args(args)
             .env("ARXOS_ADMIN_TOKEN", TOKEN)
@@ -42,6 +47,7 @@ impl Proc {
             .env_remove("WAYLAND_DISPLAY")
             .env("USER", "tester")
             .env("ARXOS_CONFIG_DIR", "/nonexistent/arxos-test-config")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

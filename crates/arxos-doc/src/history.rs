@@ -1,12 +1,12 @@
 //! The change log as people read it: who changed what, when.
 
 use automerge::{AutoCommit, ChangeHash};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::document::ChangeMessage;
 
 /// One change in the document's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// The change hash (hex).
     pub hash: String,
@@ -56,4 +56,56 @@ pub(crate) fn entries(am: &mut AutoCommit) -> Vec<HistoryEntry> {
             }
         })
         .collect()
+}
+
+/// A change with the elements it touched (what `arxos sync queue` lists).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DescribedChange {
+    /// The change as the history shows it.
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    /// Elements it wrote, created or deleted.
+    pub elements: Vec<crate::ElementId>,
+}
+
+impl crate::Document {
+    /// The changes that are not ancestors of `heads` (those of `heads` this replica lacks are
+    /// ignored), oldest first, each with the elements it touched. They are replayed one by
+    /// one on a replica at `heads`, so each is attributed by the same op-by-op path that
+    /// attributes a synced change, never by comparing whole plans.
+    pub fn describe_changes_after(
+        &mut self,
+        heads: &[ChangeHash],
+    ) -> crate::error::Result<Vec<DescribedChange>> {
+        let after: std::collections::HashSet<ChangeHash> =
+            self.changes_after(heads).into_iter().collect();
+        if after.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .copied()
+            .filter(|h| self.has_change(h))
+            .collect();
+        let mut base = self.fork_at(&known)?;
+        let mut described = Vec::with_capacity(after.len());
+        for entry in self.history() {
+            let Ok(hash) = entry.hash.parse::<ChangeHash>() else {
+                continue;
+            };
+            if !after.contains(&hash) {
+                continue;
+            }
+            let Some(change) = self.am.get_change_by_hash(&hash) else {
+                continue;
+            };
+            let bytes = change.raw_bytes().to_vec();
+            let set = base.load_incremental(&bytes)?;
+            described.push(DescribedChange {
+                entry,
+                elements: set.elements().into_iter().cloned().collect(),
+            });
+        }
+        Ok(described)
+    }
 }

@@ -70,7 +70,7 @@ pub use command::{ChangeKind, Command, EditContext, NewElement, RecordSet, ZPosi
 pub use document::{ChangeSet, Document, Filter, Stats, default_layers};
 pub use error::{DocError, Result};
 pub use geometry::{Bounds, Point};
-pub use history::HistoryEntry;
+pub use history::{DescribedChange, HistoryEntry};
 pub use ids::{ElementId, FloorId, LayerId};
 pub use model::{
     BuildingSystem, Element, ElementKind, Floor, Geometry, Layer, Meta, PropValue, Property, Style,

@@ -912,3 +912,47 @@ mod laws {
         }
     }
 }
+
+#[test]
+fn changes_after_a_version_are_described_with_their_author_and_elements() {
+    let mut doc = plan();
+    let a = create(&mut doc, outlet("O-1", 0.0, 0.0));
+    let b = create(&mut doc, outlet("O-2", 1000.0, 0.0));
+    let synced = doc.heads();
+    doc.apply(
+        &at("ana", 5_000),
+        Command::SetProperties {
+            id: a.clone(),
+            set: vec![("voltage".into(), prop(PropValue::Number(415.0), None))],
+            remove: vec![],
+        },
+    )
+    .unwrap();
+    doc.apply(
+        &at("ben", 6_000),
+        Command::Delete {
+            ids: vec![b.clone()],
+        },
+    )
+    .unwrap();
+
+    let queued = doc.describe_changes_after(&synced).unwrap();
+    let seen: Vec<(&str, i64, Vec<ElementId>)> = queued
+        .iter()
+        .map(|c| (c.entry.author.as_str(), c.entry.time_ms, c.elements.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("ana", 5_000, vec![a.clone()]),
+            ("ben", 6_000, vec![b.clone()])
+        ]
+    );
+    // Nothing after the current heads; everything after nothing.
+    let now = doc.heads();
+    assert!(doc.describe_changes_after(&now).unwrap().is_empty());
+    assert_eq!(
+        doc.describe_changes_after(&[]).unwrap().len(),
+        doc.history().len()
+    );
+}

@@ -143,7 +143,7 @@ impl Workspace {
         let events = live::forward_events(&session, repaint.clone())?;
         let author = session.identity().name.clone();
         let known_conflicts = session.client().status().conflicts;
-        Ok(Self {
+        let mut workspace = Self {
             session: Some(session),
             path,
             scratch,
@@ -168,7 +168,9 @@ impl Workspace {
             highlighted: BTreeSet::new(),
             threads: Vec::new(),
             threads_at: None,
-        })
+        };
+        workspace.serve_controls();
+        Ok(workspace)
     }
 
     fn session(&self) -> Result<&Session, String> {

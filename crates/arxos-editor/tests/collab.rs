@@ -297,3 +297,56 @@ fn a_viewer_cannot_edit_and_a_commenters_comment_reaches_the_editor() {
     assert!(err.contains("viewer"), "{err}");
     assert!(c.live().unwrap().client().refused().is_empty());
 }
+
+#[test]
+fn another_program_pauses_a_windows_session_and_reads_its_queue() {
+    use arxos_session::control::{self, Reply, Request};
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = hosted(dir.path());
+    let mut b = joined(&a, Role::Editor, dir.path(), "b.arx");
+    let file = dir.path().join("b.arx");
+    let (id, _) = outlet(&a);
+    let key = "review_note".to_owned();
+    let Some(Reply::Toggled(paused)) = control::call(&file, &Request::Pause).unwrap() else {
+        panic!("the window's session answers on its control socket");
+    };
+    assert!(paused.changed && paused.status.paused);
+    assert!(b.status().paused, "the window sees it is paused");
+
+    b.edit(
+        "set",
+        std::slice::from_ref(&id),
+        &[],
+        vec![set(&id, &key, "made-while-paused")],
+    )
+    .unwrap();
+    let Some(Reply::Queue(queued)) = control::call(&file, &Request::Queue).unwrap() else {
+        panic!("a queue");
+    };
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].elements, vec![id.clone()]);
+    let shown = |w: &Workspace| {
+        w.read(|doc| {
+            doc.element(&id)
+                .unwrap()
+                .props
+                .get(&key)
+                .map(|p| p.value.clone())
+        })
+        .unwrap()
+    };
+    let made = Some(PropValue::Text("made-while-paused".into()));
+    std::thread::sleep(Duration::from_millis(500));
+    a.pump();
+    assert_ne!(shown(&a), made);
+
+    control::call(&file, &Request::Resume).unwrap();
+    until(
+        "the queued edit reaches the host",
+        &mut [&mut a, &mut b],
+        |w| shown(w[0]) == made,
+    );
+    // Closing the window stops its controls with the session.
+    b.close();
+    assert!(control::call(&file, &Request::Status).unwrap().is_none());
+}

@@ -504,6 +504,16 @@ pub fn live_check(s: &SyncStatus) -> Check {
             format!("stopped: {error} (it will not retry; fix the invite and start it again)"),
         );
     }
+    if s.paused {
+        return check(
+            CHECK_LIVE,
+            Verdict::Warning,
+            format!(
+                "auto-sync is paused: {} change(s) queued (`arxos sync resume FILE` sends them)",
+                s.pending
+            ),
+        );
+    }
     if s.state == ConnectionState::Offline {
         return match &s.last_error {
             Some(e) => check(

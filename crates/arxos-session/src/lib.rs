@@ -15,6 +15,9 @@
 //! Beside sessions, what the CLI and the editor both read from the user's files:
 //! [`config`] (`arxos config`: the layered settings), [`project`] (`arxfile.json`),
 //! [`backup`] (named copies of a plan with its sidecars) and [`health`] (`arxos health`).
+//!
+//! [`control`] lets other programs steer a running session (pause, resume, one-way push and
+//! pull, the queue, resets, presence, follow) over a socket only this user can open.
 //! [`diagnose`] is `arxos sync stats` and `arxos sync diagnose`: a plan file's syncing in
 //! numbers, and checks (file, invite, relay, plan, clock) that each say what to do.
 //!
@@ -24,6 +27,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod control;
 pub mod diagnose;
 pub mod health;
 mod host;
@@ -65,6 +69,9 @@ pub enum SessionError {
 
 /// A live plan.
 pub struct Session {
+    /// Its control socket, once [`Session::serve_controls`] opened it; first, so that it
+    /// stops answering before the engine stops.
+    controls: Option<control::Serving>,
     client: SyncClient,
     file: PathBuf,
     identity: Identity,
@@ -105,6 +112,7 @@ impl Session {
             identity: opts.identity.clone(),
             host: None,
             _scratch: None,
+            controls: None,
         })
     }
 
@@ -174,6 +182,7 @@ impl Session {
             identity: opts.identity.clone(),
             host,
             _scratch: scratch,
+            controls: None,
         })
     }
 
@@ -211,9 +220,29 @@ impl Session {
         Ok(self.client.wait_synced(timeout)?)
     }
 
+    /// Lets other programs steer this session (`arxos sync pause FILE`…, see [`control`])
+    /// until it ends; returns the socket. Fails when another session on the same file
+    /// already answers.
+    pub fn serve_controls(&mut self) -> Result<&Path, SessionError> {
+        if self.controls.is_none() {
+            self.controls = Some(control::Serving::start(self)?);
+        }
+        Ok(self
+            .controls
+            .as_ref()
+            .map_or(Path::new(""), control::Serving::socket))
+    }
+
     /// Leaves: stops syncing after a final save, stops a hosted relay; the final status.
     pub fn leave(self) -> SyncStatus {
-        let Self { client, host, .. } = self;
+        let Self {
+            client,
+            host,
+            controls,
+            ..
+        } = self;
+        // No request may act on the engine while it stops.
+        drop(controls);
         let status = client.shutdown();
         if let Some(host) = host {
             host.stop();

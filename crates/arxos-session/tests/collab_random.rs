@@ -1,7 +1,8 @@
 //! Randomized collaboration schedules, run in one process on one thread with a virtual clock
 //! (Zed's randomized collab tests are the model): the real relay library and real sync
 //! engines talk through in-process pipes, and a seeded RNG decides who edits what, who goes
-//! offline (engine stopped, file kept) and comes back, when the relay restarts, when another
+//! offline (engine stopped, file kept) and comes back, who pauses auto-sync (engine running,
+//! no connection, edits queued) and resumes, when the relay restarts, when another
 //! program writes a client's plan file, and how much time passes. At every quiescent point
 //! every replica (in memory and on disk) has the same heads, and no edit that any of them made
 //! or saved is missing.
@@ -41,6 +42,9 @@ enum Step {
     FileWrite(usize),
     Offline(usize),
     Online(usize),
+    /// Auto-sync off (`arxos sync pause`): online engine, no connection, edits queue.
+    Pause(usize),
+    Resume(usize),
     RestartRelay,
     Wait(u64),
     Quiesce,
@@ -213,6 +217,17 @@ impl World {
         }
     }
 
+    /// Pauses or resumes member `i`'s auto-sync, when its engine runs.
+    fn pause(&mut self, i: usize, paused: bool) {
+        if let Some(client) = &self.members[i].client {
+            if paused {
+                client.pause();
+            } else {
+                client.resume();
+            }
+        }
+    }
+
     async fn offline(&mut self, i: usize) {
         if let Some(client) = self.members[i].client.take() {
             client.shutdown_async().await;
@@ -275,6 +290,7 @@ impl World {
     async fn quiesce(&mut self) -> Result<(), String> {
         for i in 0..self.members.len() {
             self.online(i);
+            self.pause(i, false);
         }
         let start = tokio::time::Instant::now();
         loop {
@@ -383,7 +399,9 @@ fn schedule(rng: &mut StdRng, members: usize) -> Vec<Step> {
             52..62 => Step::Offline(who),
             62..72 => Step::Online(who),
             72..77 => Step::RestartRelay,
-            77..92 => Step::Wait(rng.random_range(1..800)),
+            77..87 => Step::Wait(rng.random_range(1..800)),
+            87..90 => Step::Pause(who),
+            90..92 => Step::Resume(who),
             _ => Step::Quiesce,
         });
     }
@@ -413,6 +431,8 @@ fn run_seed(seed: u64, verbose: bool) -> Result<usize, String> {
                 Step::FileWrite(i) => world.file_write(&mut rng, *i),
                 Step::Offline(i) => world.offline(*i).await,
                 Step::Online(i) => world.online(*i),
+                Step::Pause(i) => world.pause(*i, true),
+                Step::Resume(i) => world.pause(*i, false),
                 Step::RestartRelay => world.restart_relay().await,
                 Step::Wait(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
                 Step::Quiesce => {

@@ -15,21 +15,24 @@
 mod backoff;
 mod engine;
 mod live;
+mod manual;
 mod oneshot;
 mod probe;
 mod session;
 mod transport;
 mod types;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arxos_doc::{ChangeKind, ChangeSet, Document, EditContext};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 pub use backoff::Backoff;
 pub use live::ChangeOrigin;
+pub use manual::{OneWay, QueueAside};
 pub use oneshot::{SyncSummary, clone_document, sync_once};
 pub use probe::{Probe, ProbeError, probe};
 pub use transport::Dial;
@@ -73,6 +76,9 @@ pub struct ClientConfig {
     pub tls_ca: Option<std::path::PathBuf>,
     /// Reach the relay through this in-process pipe instead of the network.
     pub dial: Option<Dial>,
+    /// Start paused: no connection until [`SyncClient::resume`] (edits queue meanwhile), for
+    /// one-way [`SyncClient::push`] / [`SyncClient::pull`] on a file no session runs on.
+    pub start_paused: bool,
 }
 
 impl ClientConfig {
@@ -100,6 +106,7 @@ impl ClientConfig {
             auto_renew_locks: true,
             tls_ca: crate::tls::ca_from_env(),
             dial: None,
+            start_paused: false,
         }
     }
 }
@@ -122,6 +129,9 @@ struct Shared {
     presence_out: Mutex<Option<Presence>>,
     /// Rung when `presence_out` is filled.
     presence_ready: Notify,
+    /// Our latest presence, announced again on every connection (a status set by hand
+    /// survives reconnecting).
+    own_presence: Mutex<Option<Presence>>,
     locks: Mutex<Vec<LockEntry>>,
     peer_id: PeerId,
     /// Key of this relay room in the sidecar.
@@ -130,6 +140,10 @@ struct Shared {
     acked: Mutex<Vec<automerge::ChangeHash>>,
     /// Local files.
     store: LocalStore,
+    /// Auto-sync is off ([`SyncClient::pause`]): no connection, edits queue.
+    paused: watch::Sender<bool>,
+    /// Rung to start the connection over with the stored sync state (after a reset).
+    restart: Notify,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -143,6 +157,8 @@ pub struct SyncClient {
     shutdown: watch::Sender<bool>,
     driver: Option<Driver>,
     invite: Option<InviteCode>,
+    /// `false` for a [`SyncClient::handle`]: dropping it leaves the engine running.
+    owner: bool,
 }
 
 /// What runs the engine.
@@ -189,6 +205,7 @@ impl SyncClient {
             shutdown: p.shutdown,
             driver: Some(Driver::Thread(thread)),
             invite,
+            owner: true,
         })
     }
 
@@ -213,6 +230,7 @@ impl SyncClient {
             shutdown: p.shutdown,
             driver: Some(Driver::Task(task)),
             invite,
+            owner: true,
         })
     }
 
@@ -231,6 +249,7 @@ impl SyncClient {
             last_sync: None,
             last_error: None,
             rejected: false,
+            paused: config.start_paused,
             relay: config
                 .invite
                 .as_ref()
@@ -249,6 +268,7 @@ impl SyncClient {
             presence: Mutex::new(BTreeMap::new()),
             presence_out: Mutex::new(None),
             presence_ready: Notify::new(),
+            own_presence: Mutex::new(None),
             locks: Mutex::new(Vec::new()),
             peer_id: PeerId::random("arxos"),
             relay_key: config
@@ -258,6 +278,8 @@ impl SyncClient {
                 .unwrap_or_default(),
             acked: Mutex::new(Vec::new()),
             store,
+            paused: watch::channel(config.start_paused).0,
+            restart: Notify::new(),
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -270,6 +292,21 @@ impl SyncClient {
             shutdown,
             shutdown_rx,
         })
+    }
+
+    /// A second handle on the same engine, for another thread (a session's control socket):
+    /// everything but stopping. Dropping or shutting down a handle leaves the engine running;
+    /// once the engine stops, the handle's commands fail with [`ClientError::Closed`].
+    #[must_use]
+    pub fn handle(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            cmd_tx: self.cmd_tx.clone(),
+            shutdown: self.shutdown.clone(),
+            driver: None,
+            invite: self.invite.clone(),
+            owner: false,
+        }
     }
 
     /// Our peer id in this run.
@@ -450,9 +487,16 @@ impl SyncClient {
         if self.cmd_tx.is_closed() {
             return Err(ClientError::Closed);
         }
+        *lock(&self.shared.own_presence) = Some(presence.clone());
         *lock(&self.shared.presence_out) = Some(presence);
         self.shared.presence_ready.notify_one();
         Ok(())
+    }
+
+    /// Our latest presence as set by [`Self::set_presence`] (`None` until then: the engine
+    /// announces name, colour and `online` by itself).
+    pub fn own_presence(&self) -> Option<Presence> {
+        lock(&self.shared.own_presence).clone()
     }
 
     /// Asks for leases on elements.
@@ -465,59 +509,6 @@ impl SyncClient {
         self.send(ArxPayload::LockRelease { ids })
     }
 
-    /// Blocks until `pred` holds for the status, or `timeout`.
-    pub fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl Fn(&SyncStatus) -> bool,
-    ) -> Option<SyncStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let status = self.status();
-            if pred(&status) {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Blocks until in sync (Connected or Conflict), the invite is rejected, or `timeout`.
-    pub fn wait_synced(&self, timeout: Duration) -> Result<SyncStatus, ClientError> {
-        self.wait_synced_with(timeout, &|_| {})
-    }
-
-    /// [`SyncClient::wait_synced`], showing `progress` every status seen while waiting.
-    pub fn wait_synced_with(
-        &self,
-        timeout: Duration,
-        progress: &dyn Fn(&SyncStatus),
-    ) -> Result<SyncStatus, ClientError> {
-        let status = self
-            .wait_for(timeout, |s| {
-                progress(s);
-                s.rejected
-                    || matches!(
-                        s.state,
-                        ConnectionState::Connected | ConnectionState::Conflict
-                    )
-            })
-            .ok_or_else(|| {
-                let s = self.status();
-                ClientError::Timeout(
-                    timeout,
-                    s.last_error
-                        .unwrap_or_else(|| format!("state {:?}, {} pending", s.state, s.pending)),
-                )
-            })?;
-        if status.rejected {
-            return Err(ClientError::Rejected(status.last_error.unwrap_or_default()));
-        }
-        Ok(status)
-    }
-
     /// Stops the engine after saving the document and sidecar; returns the final status.
     pub fn shutdown(mut self) -> SyncStatus {
         self.stop();
@@ -527,6 +518,9 @@ impl SyncClient {
     /// [`SyncClient::shutdown`] for an engine started with [`SyncClient::start_on`]: waits
     /// for the final save without blocking the runtime.
     pub async fn shutdown_async(mut self) -> SyncStatus {
+        if !self.owner {
+            return self.status();
+        }
         let _ = self.shutdown.send(true);
         match self.driver.take() {
             Some(Driver::Task(task)) => {
@@ -546,6 +540,9 @@ impl SyncClient {
     }
 
     fn stop(&mut self) {
+        if !self.owner {
+            return;
+        }
         let _ = self.shutdown.send(true);
         match self.driver.take() {
             Some(Driver::Thread(thread)) => {
@@ -566,44 +563,4 @@ impl Drop for SyncClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A client of a relay that is not there (nothing listens on port 1): it stays offline.
-    fn offline_client(dir: &std::path::Path) -> SyncClient {
-        let invite = InviteCode {
-            relay: "ws://127.0.0.1:1".into(),
-            document_id: crate::DocumentId::random(),
-            secret: "unused".into(),
-        };
-        let mut config = ClientConfig::new(invite, dir.join("plan.arx"));
-        config.allow_missing = true;
-        config.identity = Identity {
-            name: "mover".into(),
-            color: "#123456".into(),
-        };
-        SyncClient::start(config).unwrap()
-    }
-
-    #[test]
-    fn unsent_presence_is_replaced_not_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let client = offline_client(dir.path());
-        // Far more than the command queue holds: none is refused as busy...
-        for n in 0..1000 {
-            let presence = Presence {
-                sent_at_us: n,
-                ..Presence::default()
-            };
-            client.set_presence(presence).unwrap();
-        }
-        // ...only the latest waits to be sent...
-        let waiting = lock(&client.shared.presence_out).clone();
-        assert_eq!(waiting.map(|p| p.sent_at_us), Some(999));
-        // ...and lock requests still have the whole queue.
-        for _ in 0..100 {
-            client.request_locks(vec!["e1".into()]).unwrap();
-        }
-        client.shutdown();
-    }
-}
+mod tests;

@@ -396,7 +396,12 @@ impl EditorApp {
                 let Some(ws) = self.ws.as_ref() else { return };
                 let status = ws.status();
                 let live = ws.live().is_some_and(|s| s.client().invite().is_some());
-                let (text, color) = if live {
+                let (text, color) = if live && status.paused {
+                    (
+                        format!("Sync paused ({} queued)", status.pending),
+                        egui::Color32::from_rgb(0x75, 0x75, 0x75),
+                    )
+                } else if live {
                     match status.state {
                         ConnectionState::Connected => (
                             "In sync".to_owned(),

@@ -221,14 +221,33 @@ impl EditorApp {
                 }
             }
             ui.add_space(4.0);
-            if ui
-                .button("Leave session")
-                .on_hover_text("Keep working alone; your edits sync when you reconnect")
-                .clicked()
-                && let Err(e) = ws.leave()
-            {
-                errors.push(e);
-            }
+            ui.horizontal(|ui| {
+                if let Some(client) = ws.live().map(Session::client) {
+                    let (label, hint) = if status.paused {
+                        ("Resume sync", "Send what queued and take others' changes again")
+                    } else {
+                        (
+                            "Pause sync",
+                            "Stay in the session but stop syncing; your edits queue until you resume",
+                        )
+                    };
+                    if ui.button(label).on_hover_text(hint).clicked() {
+                        if status.paused {
+                            client.resume();
+                        } else {
+                            client.pause();
+                        }
+                    }
+                }
+                if ui
+                    .button("Leave session")
+                    .on_hover_text("Keep working alone; your edits sync when you reconnect")
+                    .clicked()
+                    && let Err(e) = ws.leave()
+                {
+                    errors.push(e);
+                }
+            });
         } else {
             ui.weak("This plan is not shared.");
             ui.add_space(2.0);

@@ -104,11 +104,29 @@ impl Workspace {
         if let Some(old) = self.session.replace(session) {
             let _ = old.leave();
         }
+        // After the old one left: it held the file's control socket until then.
+        self.serve_controls();
         self.outbox.reset();
         self.leases.clear();
         self.people = crate::collab::People::default();
         self.following = None;
         Ok(())
+    }
+
+    /// Lets `arxos sync pause|resume|push|pull|queue FILE` and `arxos presence`/`follow`
+    /// reach this window's session, when the plan is shared (a plan alone has nothing to
+    /// steer). Without the socket the window works as before, so a failure is only logged.
+    pub(super) fn serve_controls(&mut self) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if session.client().invite().is_none() {
+            return;
+        }
+        match session.serve_controls() {
+            Ok(socket) => tracing::info!(socket = %socket.display(), "session controls ready"),
+            Err(err) => tracing::warn!(%err, "session controls unavailable"),
+        }
     }
 
     /// Whether the plan is shared (has an invite), connected or not.

@@ -29,6 +29,8 @@ pub struct LiveStats {
     pub last_error: Option<String>,
     /// Our role, as the relay said.
     pub role: Option<Role>,
+    /// Auto-sync is paused (`arxos sync pause`).
+    pub paused: bool,
 }
 
 impl From<&SyncStatus> for LiveStats {
@@ -41,6 +43,7 @@ impl From<&SyncStatus> for LiveStats {
             rtt_ms: s.rtt_ms,
             last_error: s.last_error.clone(),
             role: s.role,
+            paused: s.paused,
         }
     }
 }

@@ -27,8 +27,15 @@ pub(super) fn unix_now() -> u64 {
 /// How a session ended.
 pub(super) enum SessionEnd {
     Shutdown,
+    /// Auto-sync was paused: wait for resume, then connect again.
+    Paused,
+    /// Start over at once with the stored sync state (after a reset).
+    Restart,
     Rejected(String),
-    Lost { reason: String, was_synced: bool },
+    Lost {
+        reason: String,
+        was_synced: bool,
+    },
 }
 
 /// The typed plan as the sync fast paths see it: every change applied through [`Document`],
@@ -183,14 +190,7 @@ pub(super) fn set_refused_aside(shared: &Shared) -> Result<(usize, usize), Clien
         live.replace(aside.kept)?;
         tracing::info!(excluded, replayed, "set refused changes aside");
         (
-            ChangeSet {
-                rebuilt: true,
-                updated: live.doc.elements().map(|e| e.id.clone()).collect(),
-                floors: true,
-                layers: true,
-                meta: true,
-                ..ChangeSet::default()
-            },
+            super::manual::rebuilt(&mut live.doc),
             excluded - replayed,
             replayed,
         )
@@ -300,12 +300,23 @@ async fn net_loop(
         return;
     };
     let mut attempt: u32 = 0;
+    let mut paused = shared.paused.subscribe();
     loop {
         if *shutdown.borrow() {
             break;
         }
+        if *paused.borrow() {
+            refresh_status(shared, None, false);
+            tokio::select! {
+                () = until_paused(&mut paused, false) => {}
+                () = stopped(&mut shutdown) => break,
+            }
+            attempt = 0;
+            continue;
+        }
         match super::session::session(shared, config, &invite, &mut cmd_rx, &mut shutdown).await {
             SessionEnd::Shutdown => break,
+            SessionEnd::Paused | SessionEnd::Restart => continue,
             SessionEnd::Rejected(reason) => {
                 tracing::warn!(%reason, "the session cannot go on; not retrying");
                 set_error(shared, &reason, true);
@@ -333,6 +344,15 @@ async fn net_loop(
 /// stays `Send` and can run as a task on any runtime).
 pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Resolves once auto-sync is paused (`true`) or running (`false`), guard not held (see
+/// [`stopped`]).
+pub(super) async fn until_paused(paused: &mut watch::Receiver<bool>, want: bool) {
+    if paused.wait_for(|p| *p == want).await.is_err() {
+        // The engine's own sender is gone: the engine is stopping.
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.

@@ -8,7 +8,7 @@ use crate::invite::InviteCode;
 use crate::store::LocalStore;
 
 /// Result of a one-shot sync.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SyncSummary {
     /// Changes sent.
     pub sent: usize,
@@ -46,7 +46,7 @@ fn remember_invite(store: &LocalStore, invite: &InviteCode) -> Result<(), Client
     Ok(())
 }
 
-fn run_once(
+pub(super) fn run_once(
     invite: InviteCode,
     file: &Path,
     allow_missing: bool,

@@ -10,9 +10,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::engine::{
-    STALL_AFTER, SessionEnd, Tracked, refresh_status, save_sync_state, set_refused_aside,
-    sleep_until_some, stopped, unix_now, unix_now_us,
+    STALL_AFTER, SessionEnd, Tracked, refresh_status, save_sync_state, sleep_until_some, stopped,
+    unix_now_us, until_paused,
 };
+mod ephemeral;
+mod heartbeat;
+
 use super::transport::Ws;
 use super::{ChangeOrigin, ClientConfig, ClientEvent, ConnectionState, EngineCmd, Shared, lock};
 use crate::fastsync::{ACK_DELAY, PeerSync, Replica, change_hashes};
@@ -21,7 +24,14 @@ use crate::protocol::payload::{ArxPayload, Presence, PresenceStatus};
 use crate::protocol::{
     EphemeralMessage, JoinMessage, PROTOCOL_VERSION, PeerId, PeerMetadata, SyncPayload, WireMessage,
 };
-use crate::store::{RefusedRecord, relay_key};
+use crate::store::relay_key;
+
+/// What the stall check compares: pending count, the relay's heads, ours.
+type Progress = (
+    usize,
+    Option<Vec<automerge::ChangeHash>>,
+    Vec<automerge::ChangeHash>,
+);
 
 #[allow(clippy::struct_excessive_bools)] // independent session flags, not a state machine
 struct Session<'a> {
@@ -253,8 +263,9 @@ impl Session<'_> {
         // fresh connection (fresh sync states on both sides) instead of waiting forever.
         let mut stall_check = tokio::time::interval(STALL_AFTER / 4);
         stall_check.reset();
-        let mut progress = (usize::MAX, None, Vec::new());
+        let mut progress: Progress = (usize::MAX, None, Vec::new());
         let mut last_progress = tokio::time::Instant::now();
+        let mut paused = self.shared.paused.subscribe();
         heartbeat.reset();
         let end = loop {
             if self.heartbeat_changed {
@@ -309,15 +320,7 @@ impl Session<'_> {
                     }
                 }
                 _ = stall_check.tick() => {
-                    let (behind, pending) = {
-                        let status = self.shared.status.borrow();
-                        (status.state == ConnectionState::Syncing, status.pending)
-                    };
-                    let now = (pending, self.sync.state.their_heads.clone(), lock(&self.shared.live).doc.heads());
-                    if now != progress {
-                        progress = now;
-                        last_progress = tokio::time::Instant::now();
-                    } else if behind && last_progress.elapsed() >= STALL_AFTER {
+                    if self.stalled(&mut progress, &mut last_progress) {
                         tracing::warn!("sync made no progress; reconnecting");
                         break self.lost("sync stalled; reconnecting");
                     }
@@ -326,10 +329,18 @@ impl Session<'_> {
                     if let Err(end) = self.heartbeat().await { break end; }
                 }
                 () = stopped(shutdown) => {
-                    let leave = WireMessage::Leave { sender_id: self.shared.peer_id.clone() };
-                    let _ = self.ws.send(Message::Binary(leave.encode().into())).await;
-                    let _ = self.ws.close(None).await;
+                    self.leave().await;
                     break SessionEnd::Shutdown;
+                }
+                () = until_paused(&mut paused, true) => {
+                    tracing::info!("auto-sync paused; leaving the session");
+                    self.leave().await;
+                    break SessionEnd::Paused;
+                }
+                () = self.shared.restart.notified() => {
+                    tracing::info!("sync state reset; connecting again");
+                    self.leave().await;
+                    break SessionEnd::Restart;
                 }
             }
         };
@@ -337,16 +348,53 @@ impl Session<'_> {
         end
     }
 
+    /// Whether we stayed behind without any progress for [`STALL_AFTER`]; `progress` is
+    /// what was seen last (pending count, the relay's heads, ours) and since when.
+    fn stalled(&self, progress: &mut Progress, since: &mut tokio::time::Instant) -> bool {
+        let (behind, pending) = {
+            let status = self.shared.status.borrow();
+            (status.state == ConnectionState::Syncing, status.pending)
+        };
+        let now = (
+            pending,
+            self.sync.state.their_heads.clone(),
+            lock(&self.shared.live).doc.heads(),
+        );
+        if now == *progress {
+            behind && since.elapsed() >= STALL_AFTER
+        } else {
+            *progress = now;
+            *since = tokio::time::Instant::now();
+            false
+        }
+    }
+
+    /// Says goodbye, so the others see us leave at once rather than time out.
+    async fn leave(&mut self) {
+        let leave = WireMessage::Leave {
+            sender_id: self.shared.peer_id.clone(),
+        };
+        let _ = self.ws.send(Message::Binary(leave.encode().into())).await;
+        let _ = self.ws.close(None).await;
+    }
+
     /// Tells the session who we are, so `arxos who` and the editor's people panel list every
     /// live member, scripts included. The relay fills in our role from the invite.
     async fn announce(&mut self) -> Result<(), SessionEnd> {
-        let presence = Presence {
-            user: self.config.identity.name.clone(),
-            color: self.config.identity.color.clone(),
-            status: PresenceStatus::Online,
-            client: Some(self.config.client_kind.clone()),
-            sent_at_us: unix_now_us(),
-            ..Presence::default()
+        let own = lock(&self.shared.own_presence).clone();
+        let presence = match own {
+            Some(own) => Presence {
+                sent_at_us: unix_now_us(),
+                ..own
+            },
+            None => Presence {
+                user: self.config.identity.name.clone(),
+                color: self.config.identity.color.clone(),
+                status: PresenceStatus::Online,
+                client: Some(self.config.client_kind.clone()),
+                sent_at_us: unix_now_us(),
+                ..Presence::default()
+            },
         };
         self.send_payload(&ArxPayload::Presence(presence)).await
     }
@@ -519,113 +567,4 @@ impl Session<'_> {
         }
         Ok(())
     }
-
-    fn on_ephemeral(&mut self, data: &[u8]) {
-        let Ok(payload) = ArxPayload::decode(data) else {
-            return;
-        };
-        let own = self.shared.peer_id.as_str();
-        match payload {
-            ArxPayload::PresenceBatch { entries, gone } => {
-                let entries: Vec<_> = entries.into_iter().filter(|e| e.peer != own).collect();
-                {
-                    let mut presence = lock(&self.shared.presence);
-                    for e in &entries {
-                        presence.insert(e.peer.clone(), e.presence.clone());
-                    }
-                    for g in &gone {
-                        presence.remove(g);
-                    }
-                }
-                let _ = self
-                    .shared
-                    .events
-                    .send(ClientEvent::Presence { entries, gone });
-            }
-            ArxPayload::LockTable { locks, hard } => {
-                self.held_locks = locks.iter().any(|l| l.holder_peer == own);
-                lock(&self.shared.locks).clone_from(&locks);
-                let _ = self.shared.events.send(ClientEvent::Locks { locks, hard });
-            }
-            ArxPayload::LockGrant { ids, ttl_ms } => {
-                self.held_locks = true;
-                let third = Duration::from_millis(ttl_ms / 3).max(Duration::from_millis(50));
-                if third < self.heartbeat {
-                    self.heartbeat = third;
-                    self.heartbeat_changed = true;
-                }
-                let _ = self.shared.events.send(ClientEvent::LockGranted(ids));
-            }
-            ArxPayload::LockDeny { held } => {
-                let _ = self.shared.events.send(ClientEvent::LockDenied(held));
-            }
-            ArxPayload::Refused { changes } => {
-                {
-                    let mut meta = lock(&self.shared.meta);
-                    for c in &changes {
-                        meta.refused.insert(
-                            c.hash.clone(),
-                            RefusedRecord {
-                                reason: c.reason.clone(),
-                                at: unix_now(),
-                            },
-                        );
-                    }
-                }
-                tracing::warn!(count = changes.len(), "relay refused changes");
-                // Keep the refused changes aside and replay what was built on them, so one
-                // refused edit never blocks the allowed ones after it.
-                match set_refused_aside(self.shared) {
-                    Ok((0, 0)) => {}
-                    Ok(_) => self.shared.local_change.notify_one(),
-                    Err(err) => tracing::error!(%err, "cannot set refused changes aside"),
-                }
-                self.dirty = true;
-                refresh_status(self.shared, Some(&self.sync.state), true);
-                let _ = self.shared.events.send(ClientEvent::Refused(changes));
-            }
-            other => tracing::debug!(?other, "ignoring client-only payload from the relay"),
-        }
-    }
-}
-
-impl Session<'_> {
-    /// A ping stamped with its send time (so the pong tells the round trip), and the renewal
-    /// of our leases.
-    async fn heartbeat(&mut self) -> Result<(), SessionEnd> {
-        let stamp = unix_micros().to_be_bytes().to_vec();
-        if self.ws.send(Message::Ping(stamp.into())).await.is_err() {
-            return Err(self.lost("ping failed"));
-        }
-        if self.held_locks && self.config.auto_renew_locks {
-            self.send_payload(&ArxPayload::LockRenew { ids: Vec::new() })
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Records the relay's round-trip time from a pong to one of our stamped pings.
-    fn on_pong(&self, stamp: &[u8]) {
-        let Ok(sent) = <[u8; 8]>::try_from(stamp) else {
-            return;
-        };
-        let rtt_ms = unix_micros().saturating_sub(u64::from_be_bytes(sent)) / 1_000;
-        let changed = self.shared.status.send_if_modified(|s| {
-            let changed = s.rtt_ms != Some(rtt_ms);
-            s.rtt_ms = Some(rtt_ms);
-            changed
-        });
-        if changed {
-            let _ = self
-                .shared
-                .events
-                .send(ClientEvent::Status(self.shared.status.borrow().clone()));
-        }
-    }
-}
-
-fn unix_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }

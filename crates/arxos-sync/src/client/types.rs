@@ -9,7 +9,7 @@ use crate::protocol::payload::{LockEntry, PresenceEntry, RefusedChange};
 use crate::store::StoreError;
 
 /// Connection state shown to the user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionState {
     /// Not connected (connecting, waiting to retry, or the invite was rejected).
@@ -24,7 +24,8 @@ pub enum ConnectionState {
 }
 
 /// A snapshot of the engine's state.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SyncStatus {
     /// Connection state.
     pub state: ConnectionState,
@@ -44,6 +45,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// The relay refused the invite (bad, expired or revoked): the engine stopped retrying.
     pub rejected: bool,
+    /// Auto-sync is paused (`arxos sync pause`): offline on purpose, edits queue.
+    pub paused: bool,
     /// The relay's base address.
     pub relay: String,
     /// Our role in the room, as the relay said when we joined (`None` before that, or for a
