@@ -64,6 +64,9 @@ pub struct RelayConfig {
     pub compact_every: usize,
     /// Unload a room this long after its last peer left.
     pub room_idle_unload: Duration,
+    /// Serve rooms together with other relay nodes through NATS JetStream; `None` (the
+    /// default): one relay, file storage, no other process.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl RelayConfig {
@@ -80,6 +83,7 @@ impl RelayConfig {
             presence_tick: Duration::from_millis(33),
             compact_every: 1000,
             room_idle_unload: Duration::from_secs(30),
+            cluster: None,
         }
     }
 }
@@ -117,6 +121,9 @@ impl RelayConfig {
         if self.lock_ttl.is_zero() {
             return bad("a lock lease of 0 would release every lock at once".into());
         }
+        if let Some(cluster) = &self.cluster {
+            cluster.check().map_err(crate::RelayError::Config)?;
+        }
         Ok(())
     }
 }
@@ -143,8 +150,24 @@ mod tests {
         let mut c = ok.clone();
         c.limits.burst = 0;
         assert!(c.check().is_err());
-        let mut c = ok;
+        let mut c = ok.clone();
         c.lock_ttl = Duration::ZERO;
         assert!(c.check().is_err());
+        let mut c = ok;
+        c.cluster = Some(crate::ClusterConfig {
+            servers: vec!["http://nats:4222".into()],
+            replicas: 1,
+        });
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .contains("http://nats:4222")
+        );
+        c.cluster = crate::ClusterConfig::parse("nats://127.0.0.1:4222, nats://h:4223", 3).ok();
+        assert_eq!(c.cluster.as_ref().map(|c| c.servers.len()), Some(2));
+        assert!(c.check().is_ok());
+        assert!(crate::ClusterConfig::parse("nats://h:4222", 0).is_err());
+        assert!(crate::ClusterConfig::parse(" , ", 1).is_err());
     }
 }

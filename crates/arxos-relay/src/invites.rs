@@ -1,7 +1,10 @@
 //! The invite store: hashed secrets with role, grant, expiry and revocation.
 //!
-//! Stored as `invites.json` in the data folder, rewritten atomically on every change. Only
-//! SHA-256 hashes of secrets are kept, so the file does not let anyone join a room.
+//! The store keeps every invite in memory and persists through an [`InviteBackend`]: by
+//! default `invites.json` in the data folder, rewritten atomically on every change; in a
+//! cluster, a KV bucket shared by every node ([`crate::cluster::kv`]), which also answers for
+//! invites this node has not heard of yet. Only SHA-256 hashes of secrets are kept, so what is
+//! stored does not let anyone join a room.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +56,65 @@ pub enum AuthError {
     /// The invite was revoked.
     #[error("invite revoked")]
     Revoked,
+    /// The invites could not be read (a cluster whose NATS servers are unreachable).
+    #[error("invites are unavailable, retry")]
+    Unavailable,
+}
+
+/// Where invites are persisted.
+pub trait InviteBackend: Send + Sync + 'static {
+    /// Every stored invite.
+    fn load_all(&self) -> Result<Vec<InviteRecord>, StorageError>;
+    /// Stores `changed` durably; `all` is the whole store with it (a file rewrites them all).
+    fn save(
+        &self,
+        changed: &InviteRecord,
+        all: &BTreeMap<String, InviteRecord>,
+    ) -> Result<(), StorageError>;
+    /// The invite whose secret hashes to `secret_hash`, when the backend is shared with other
+    /// relay nodes and may know invites this one has not heard of; `None` for a private one.
+    fn find(&self, _secret_hash: &str) -> Result<Option<InviteRecord>, StorageError> {
+        Ok(None)
+    }
+    /// Whether other relay nodes write to the same invites.
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// `invites.json` in the data folder.
+struct InviteFile {
+    path: PathBuf,
+}
+
+impl InviteBackend for InviteFile {
+    fn load_all(&self) -> Result<Vec<InviteRecord>, StorageError> {
+        let path = &self.path;
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(source) => Err(StorageError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    fn save(
+        &self,
+        _changed: &InviteRecord,
+        all: &BTreeMap<String, InviteRecord>,
+    ) -> Result<(), StorageError> {
+        let list: Vec<&InviteRecord> = all.values().collect();
+        let json = serde_json::to_vec_pretty(&list).map_err(|e| StorageError::Corrupt {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.path, &json)
+    }
 }
 
 /// What a new invite should allow.
@@ -82,50 +144,45 @@ pub fn unix_now() -> u64 {
 
 /// The invite store.
 pub struct InviteStore {
-    path: PathBuf,
+    backend: Box<dyn InviteBackend>,
     records: Mutex<BTreeMap<String, InviteRecord>>,
 }
 
 impl InviteStore {
     /// Opens `data_dir/invites.json` (empty when missing).
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        let path = data_dir.join("invites.json");
-        let records = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let list: Vec<InviteRecord> =
-                    serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?;
-                list.into_iter().map(|r| (r.id.clone(), r)).collect()
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => {
-                return Err(StorageError::Io {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
+        Self::with_backend(Box::new(InviteFile {
+            path: data_dir.join("invites.json"),
+        }))
+    }
+
+    /// Opens the invites `backend` holds (blocking: call it off the async threads).
+    pub fn with_backend(backend: Box<dyn InviteBackend>) -> Result<Self, StorageError> {
+        let records = backend
+            .load_all()?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
         Ok(Self {
-            path,
+            backend,
             records: Mutex::new(records),
         })
+    }
+
+    /// Whether other relay nodes share these invites (then a look-up may block on them).
+    pub fn is_shared(&self) -> bool {
+        self.backend.is_shared()
+    }
+
+    /// Takes in an invite another relay node stored (created or revoked there).
+    pub fn learn(&self, record: InviteRecord) {
+        self.lock().insert(record.id.clone(), record);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, InviteRecord>> {
         self.records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn persist(&self, records: &BTreeMap<String, InviteRecord>) -> Result<(), StorageError> {
-        let list: Vec<&InviteRecord> = records.values().collect();
-        let json = serde_json::to_vec_pretty(&list).map_err(|e| StorageError::Corrupt {
-            path: self.path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(&self.path, &json)
     }
 
     /// Creates an invite; returns the record and the code (the only time the secret exists).
@@ -157,28 +214,44 @@ impl InviteStore {
         };
         let mut records = self.lock();
         records.insert(record.id.clone(), record.clone());
-        if let Err(err) = self.persist(&records) {
+        if let Err(err) = self.backend.save(&record, &records) {
             records.remove(&record.id);
             return Err(CreateInviteError::Storage(err));
         }
         Ok((record, code))
     }
 
-    /// Finds the valid invite whose secret is `secret`.
+    /// Finds the valid invite whose secret is `secret` (blocking when the backend is shared
+    /// and this node has not heard of the invite yet: call it off the async threads).
     pub fn authenticate(&self, secret: &str) -> Result<InviteRecord, AuthError> {
         let hash = hash_secret(secret);
-        let records = self.lock();
-        let record = records
+        let known = self
+            .lock()
             .values()
             .find(|r| constant_time_eq(r.secret_hash.as_bytes(), hash.as_bytes()))
-            .ok_or(AuthError::Unknown)?;
+            .cloned();
+        let record = match known {
+            Some(record) => record,
+            // Created on another node a moment ago: the shared store knows.
+            None => match self.backend.find(&hash) {
+                Ok(Some(record)) => {
+                    self.learn(record.clone());
+                    record
+                }
+                Ok(None) => return Err(AuthError::Unknown),
+                Err(err) => {
+                    tracing::error!(%err, "cannot look an invite up");
+                    return Err(AuthError::Unavailable);
+                }
+            },
+        };
         if record.revoked {
             return Err(AuthError::Revoked);
         }
         if record.expires_at.is_some_and(|t| unix_now() >= t) {
             return Err(AuthError::Expired);
         }
-        Ok(record.clone())
+        Ok(record)
     }
 
     /// Lists invites, optionally of one room.
@@ -192,13 +265,20 @@ impl InviteStore {
 
     /// Revokes an invite by id; `Ok(false)` when there is no such invite.
     pub fn revoke(&self, id: &str) -> Result<bool, StorageError> {
+        if self.backend.is_shared() && !self.lock().contains_key(id) {
+            // Perhaps created on another node a moment ago.
+            for record in self.backend.load_all()? {
+                self.learn(record);
+            }
+        }
         let mut records = self.lock();
         let Some(record) = records.get_mut(id) else {
             return Ok(false);
         };
         let was = record.revoked;
         record.revoked = true;
-        if let Err(err) = self.persist(&records) {
+        let changed = record.clone();
+        if let Err(err) = self.backend.save(&changed, &records) {
             if let Some(record) = records.get_mut(id) {
                 record.revoked = was;
             }

@@ -10,12 +10,16 @@
 //!
 //! * [`config`] — addresses, limits, timings.
 //! * [`storage`] — the durable storage trait and its file implementation.
+//! * [`cluster`] — several relay nodes serving the same rooms through NATS JetStream: the
+//!   storage, invites, fan-out, presence and lease seams implemented on its stream and
+//!   buckets (`--cluster`; the embedded default uses none of it).
 //! * [`data_lock`] — one relay per data folder (a second start names the first).
 //! * [`invites`] — hashed invite secrets with role, grant, expiry, revocation.
 //! * [`metrics`] — counters and the Prometheus exposition.
 //! * `room` — the per-document task, policy and locks.
 //! * `server` — TLS, HTTP routes (`/healthz`, `/metrics`, `/admin/…`), WebSocket sessions.
 
+pub mod cluster;
 pub mod config;
 pub mod data_lock;
 pub mod invites;
@@ -26,6 +30,7 @@ pub mod storage;
 
 use std::net::SocketAddr;
 
+pub use cluster::ClusterConfig;
 pub use config::{Limits, RelayConfig, TlsFiles};
 pub use server::{MemoryConnector, RelayHandle, start};
 
@@ -59,4 +64,7 @@ pub enum RelayError {
     /// A setting that cannot work (a zero rate, a public URL that is not ws:// or wss://).
     #[error("{0}")]
     Config(String),
+    /// The cluster's NATS servers are unreachable or hold what this node cannot work with.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }

@@ -54,6 +54,15 @@ struct Args {
     /// Compact a room's log after this many changes.
     #[arg(long, default_value_t = 1000)]
     compact_every: usize,
+    /// Serve rooms together with other relay nodes through NATS JetStream at these servers
+    /// (`nats://HOST:PORT[,…]`): changes, invites, room settings and locks live there, not in
+    /// the data folder.
+    #[arg(long, env = "ARXOS_RELAY_CLUSTER")]
+    cluster: Option<String>,
+    /// JetStream replicas of the cluster's stream and buckets when this node creates them
+    /// (3 on a three-server NATS cluster survives losing one server).
+    #[arg(long, default_value_t = 1, requires = "cluster")]
+    cluster_replicas: usize,
     /// Optional config file (TOML-like `key = value` lines with the same names as the flags);
     /// flags on the command line win over the file, and the file over environment variables.
     #[arg(long)]
@@ -89,6 +98,12 @@ fn main() -> anyhow::Result<()> {
     );
     config.presence_tick = Duration::from_millis(args.presence_tick_ms.max(1));
     config.compact_every = args.compact_every.max(1);
+    config.cluster = args
+        .cluster
+        .as_deref()
+        .map(|list| arxos_relay::ClusterConfig::parse(list, args.cluster_replicas))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("arxos-relay")

@@ -14,7 +14,12 @@
 //!
 //! A joining peer first hears which plan the room holds (`arx/room-info`), before locks,
 //! presence or any sync message, so its client can stop before syncing an unrelated file.
+//!
+//! In a cluster ([`crate::cluster`]) the room also hears the other relay nodes serving it
+//! ([`cluster`]): it opens its link to them before loading, so nothing they append in between
+//! is missed.
 
+mod cluster;
 mod locks;
 mod policy;
 mod refusal;
@@ -35,6 +40,7 @@ use automerge::sync::{self, ChunkList};
 use automerge::{Automerge, ChangeHash};
 use tokio::sync::{mpsc, watch};
 
+use crate::cluster::link::{RemoteEvent, RoomLink};
 use crate::metrics::Metrics;
 use crate::storage::{DocStorage, RoomSettings};
 
@@ -97,6 +103,8 @@ pub(crate) enum RoomCmd {
     Leave {
         conn: ConnId,
     },
+    /// Changes another relay node appended (durable there already).
+    Remote(Vec<Vec<u8>>),
 }
 
 /// What every room shares with the relay.
@@ -111,6 +119,8 @@ pub(crate) struct RoomContext {
     pub(crate) compact_every: usize,
     pub(crate) idle_unload: Duration,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The other relay nodes serving the same rooms; `None` on a single relay.
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The loaded rooms.
@@ -234,6 +244,8 @@ struct Room {
     needs_sync: bool,
     appended_since_compact: usize,
     empty_since: Option<Instant>,
+    /// The other relay nodes, in a cluster.
+    remote: Option<cluster::Remote>,
 }
 
 /// The wall clock in milliseconds since the Unix epoch, for `arx/room-info`: clients compare
@@ -313,11 +325,19 @@ async fn run_room(
     ctx: RoomContext,
     mut rx: mpsc::Receiver<RoomCmd>,
 ) {
+    // Before the load: what other nodes append meanwhile arrives through the link.
+    let mut link = match cluster::open_link(id, &ctx).await {
+        Ok(link) => link,
+        Err(reason) => return fail_all(&mut rx, &reason).await,
+    };
     let (doc, refused, logged_weight) = match load_room(id, &ctx).await {
         Ok(loaded) => loaded,
         Err(reason) => return fail_all(&mut rx, &reason).await,
     };
     let mut room = Room::new(id, doc, settings, &ctx, refused, logged_weight);
+    room.remote = link
+        .as_mut()
+        .map(|l| cluster::Remote::new(l.handle.clone()));
     if room.appended_since_compact >= ctx.compact_every {
         // The log was long or held big changes: the next restart should not replay it again.
         room.compact().await;
@@ -341,12 +361,7 @@ async fn run_room(
                         Err(_) => break,
                     }
                 }
-                if persisting.is_none() {
-                    persisting = room.start_persist();
-                    if persisting.is_none() {
-                        room.fan_out_all();
-                    }
-                }
+                room.persist_or_fan_out(&mut persisting);
             }
             result = persisted(&mut persisting) => {
                 persisting = None;
@@ -364,6 +379,12 @@ async fn run_room(
                 if room.appended_since_compact >= ctx.compact_every && persisting.is_none() {
                     room.compact().await;
                 }
+            }
+            event = next_remote(link.as_mut()), if room.deferred.len() < MAX_DEFERRED => {
+                if !room.on_remote(event, persisting.is_some()) {
+                    break;
+                }
+                room.persist_or_fan_out(&mut persisting);
             }
             () = sleep_until_some(room.presence_due) => room.broadcast_presence(),
             _ = tick.tick() => {
@@ -404,6 +425,16 @@ async fn run_room(
         room.compact().await;
     }
     tracing::info!(room = %id, "room closed");
+}
+
+/// The next event from the other nodes, or never on a single relay.
+async fn next_remote(link: Option<&mut RoomLink>) -> RemoteEvent {
+    match link {
+        Some(link) => link.events.recv().await.unwrap_or_else(|| {
+            RemoteEvent::Broken("the relay's link to the cluster closed".into())
+        }),
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
@@ -525,6 +556,7 @@ impl Room {
             needs_sync: false,
             appended_since_compact: logged_weight,
             empty_since: Some(Instant::now()),
+            remote: None,
         }
     }
 
@@ -546,7 +578,7 @@ impl Room {
     /// Handles a command now, or defers it when it may change the document while a batch
     /// is being persisted.
     fn accept(&mut self, cmd: RoomCmd, persisting: bool) {
-        if persisting && matches!(cmd, RoomCmd::Sync { .. }) {
+        if persisting && matches!(cmd, RoomCmd::Sync { .. } | RoomCmd::Remote(_)) {
             self.deferred.push_back(cmd);
         } else {
             self.handle(cmd);
@@ -563,6 +595,7 @@ impl Room {
             } => self.on_sync(conn, &data, received),
             RoomCmd::Ephemeral { conn, msg } => self.on_ephemeral(conn, &msg),
             RoomCmd::Leave { conn } => self.remove_peer(conn),
+            RoomCmd::Remote(chunks) => self.ingest_remote(chunks),
         }
     }
 
@@ -610,6 +643,11 @@ impl Room {
                     presence: p.clone(),
                 })
             })
+            .chain(
+                self.remote
+                    .iter()
+                    .flat_map(cluster::Remote::presence_entries),
+            )
             .collect();
         if !entries.is_empty() {
             self.send_payload(
@@ -630,6 +668,7 @@ impl Room {
             self.presence_gone.push(peer.peer.0.clone());
         }
         self.presence_dirty.remove(&conn);
+        self.release_cluster_leases(conn);
         if self.locks.release(conn, &[]) {
             self.broadcast_locks();
         }
@@ -948,6 +987,9 @@ impl Room {
             });
         let peer_id = peer.peer.0.clone();
         let role = peer.role;
+        let Some(payload) = self.cluster_locks(conn, &peer_id, &user, payload) else {
+            return;
+        };
         match payload {
             ArxPayload::Presence(mut presence) => {
                 // The role others see is the invite's, whatever the client claims.
@@ -1004,7 +1046,7 @@ impl Room {
     /// Broadcasts waiting presence now when the last broadcast is a tick or more ago (the
     /// leading edge), else makes sure it goes a tick after that one.
     fn schedule_presence(&mut self) {
-        if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
+        if !self.presence_waiting() {
             return;
         }
         let now = Instant::now();
@@ -1017,13 +1059,23 @@ impl Room {
     }
 
     /// Sends every peer the presence that changed since the last broadcast, and who left.
+    /// Whether presence (ours, or another node's) waits for a broadcast.
+    fn presence_waiting(&self) -> bool {
+        !self.presence_dirty.is_empty()
+            || !self.presence_gone.is_empty()
+            || self
+                .remote
+                .as_ref()
+                .is_some_and(cluster::Remote::presence_waiting)
+    }
+
     fn broadcast_presence(&mut self) {
         self.presence_due = None;
-        if self.presence_dirty.is_empty() && self.presence_gone.is_empty() {
+        if !self.presence_waiting() {
             return;
         }
         self.presence_sent = Some(Instant::now());
-        let entries: Vec<PresenceEntry> = std::mem::take(&mut self.presence_dirty)
+        let mut entries: Vec<PresenceEntry> = std::mem::take(&mut self.presence_dirty)
             .into_iter()
             .filter_map(|conn| {
                 let presence = self.presence.get(&conn)?.clone();
@@ -1031,10 +1083,27 @@ impl Room {
                 Some(PresenceEntry { peer, presence })
             })
             .collect();
-        let gone = std::mem::take(&mut self.presence_gone);
+        let mut gone = std::mem::take(&mut self.presence_gone);
+        if let Some(remote) = self.remote.as_mut() {
+            remote.exchange_presence(&mut entries, &mut gone);
+            if entries.is_empty() && gone.is_empty() {
+                return;
+            }
+        }
         let payload = ArxPayload::PresenceBatch { entries, gone };
         let sent = self.broadcast_payload(&payload);
         Metrics::add(&self.ctx.metrics.presence_batches_total, sent as u64);
+    }
+
+    /// Unless a persist is in flight: starts persisting what is new, or, when nothing is,
+    /// sends every peer what it lacks.
+    fn persist_or_fan_out(&mut self, persisting: &mut Option<PersistTask>) {
+        if persisting.is_none() {
+            *persisting = self.start_persist();
+            if persisting.is_none() {
+                self.fan_out_all();
+            }
+        }
     }
 
     /// Starts persisting the changes applied since the last persist, if any.
@@ -1102,7 +1171,10 @@ impl Room {
 
     /// Sends every peer what it lacks. Only call when everything applied is durable.
     fn fan_out_all(&mut self) {
-        let batch = std::mem::take(&mut self.persisting_batch);
+        let mut batch = std::mem::take(&mut self.persisting_batch);
+        if let Some(remote) = self.remote.as_mut() {
+            batch.extend(remote.take_ready());
+        }
         if self.needs_sync {
             self.needs_sync = false;
             let heads = self.doc.get_heads();

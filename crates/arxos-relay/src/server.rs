@@ -33,7 +33,7 @@ pub(crate) struct Shared {
     pub(crate) config: RelayConfig,
     pub(crate) local_addr: SocketAddr,
     pub(crate) storage: Arc<dyn DocStorage>,
-    pub(crate) invites: InviteStore,
+    pub(crate) invites: Arc<InviteStore>,
     pub(crate) rooms: Arc<Rooms>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) admin_token: String,
@@ -186,8 +186,7 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
     })?;
     // Before anything reads the folder: what a second relay read would be overwritten.
     let mut data_lock = crate::data_lock::DataLock::acquire(&config.data_dir)?;
-    let storage: Arc<dyn DocStorage> = Arc::new(FileStorage::open(&config.data_dir)?);
-    let invites = InviteStore::open(&config.data_dir)?;
+    let (storage, invites, cluster) = open_backends(&config).await?;
     let (admin_token, admin_token_generated) = resolve_admin_token(&config)?;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
@@ -214,7 +213,17 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         compact_every: config.compact_every,
         idle_unload: config.room_idle_unload,
         shutdown: shutdown_rx.clone(),
+        cluster: cluster.clone(),
     });
+    let revocations = tokio::sync::broadcast::channel(256).0;
+    // Revocations on other nodes close sessions here too.
+    let invite_watch = match &cluster {
+        Some(cluster) => Some(
+            crate::cluster::kv::watch_invites(cluster, Arc::clone(&invites), revocations.clone())
+                .await?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         config,
         local_addr,
@@ -226,13 +235,16 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         relay_peer,
         next_conn: AtomicU64::new(1),
         shutdown: shutdown_rx,
-        revocations: tokio::sync::broadcast::channel(256).0,
+        revocations,
         auth_limit: auth_limit::AuthLimiter::new(),
     });
     tracing::info!(%local_addr, tls = tls.is_some(), "relay listening");
     let (memory, memory_rx) = mpsc::channel(64);
     let task = tokio::spawn(async move {
         accept_loop(shared, listener, tls, memory_rx).await;
+        if let Some(watch) = invite_watch {
+            watch.abort();
+        }
         // Held until the rooms are flushed and closed, so a successor starts on settled files.
         drop(data_lock);
     });
@@ -245,6 +257,37 @@ pub async fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         task,
         memory,
     })
+}
+
+/// The durable storage and invites: files in the data folder, or the cluster's stream and
+/// buckets with `--cluster`.
+async fn open_backends(
+    config: &RelayConfig,
+) -> Result<
+    (
+        Arc<dyn DocStorage>,
+        Arc<InviteStore>,
+        Option<Arc<crate::cluster::Cluster>>,
+    ),
+    RelayError,
+> {
+    let Some(cluster_config) = &config.cluster else {
+        let storage: Arc<dyn DocStorage> = Arc::new(FileStorage::open(&config.data_dir)?);
+        let invites = Arc::new(InviteStore::open(&config.data_dir)?);
+        return Ok((storage, invites, None));
+    };
+    let cluster = crate::cluster::connect(cluster_config, config.lock_ttl).await?;
+    let storage: Arc<dyn DocStorage> = Arc::new(crate::cluster::log::JetStreamStorage {
+        cluster: Arc::clone(&cluster),
+    });
+    let backend = Box::new(crate::cluster::kv::InviteKv {
+        cluster: Arc::clone(&cluster),
+    });
+    // Reading the bucket blocks on NATS: off the async threads.
+    let invites = tokio::task::spawn_blocking(move || InviteStore::with_backend(backend))
+        .await
+        .map_err(|e| RelayError::Cluster(format!("reading invites: {e}")))??;
+    Ok((storage, Arc::new(invites), Some(cluster)))
 }
 
 async fn accept_loop(
@@ -352,8 +395,27 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
         http::respond(&mut stream, 401, "text/plain", b"missing invite\n").await;
         return;
     };
-    let record = match shared.invites.authenticate(&secret) {
+    // Blocking when a cluster node asks the shared store for an invite it has not heard of.
+    let authenticated = if shared.invites.is_shared() {
+        let invites = Arc::clone(&shared.invites);
+        tokio::task::spawn_blocking(move || invites.authenticate(&secret))
+            .await
+            .unwrap_or(Err(AuthError::Unavailable))
+    } else {
+        shared.invites.authenticate(&secret)
+    };
+    let record = match authenticated {
         Ok(record) => record,
+        Err(AuthError::Unavailable) => {
+            http::respond(
+                &mut stream,
+                503,
+                "text/plain",
+                b"invites unavailable, retry\n",
+            )
+            .await;
+            return;
+        }
         Err(err) => {
             Metrics::inc(&shared.metrics.auth_failures_total);
             shared.auth_limit.failed(ip);

@@ -3,7 +3,8 @@
 //! The contract: when [`DocStorage::append`] returns `Ok`, the changes survive a crash (the
 //! file implementation fsyncs before returning). The relay calls it before any peer can learn
 //! that it has those changes. [`DocStorage::compact`] replaces the log with one snapshot.
-//! Other back ends (object store, `PostgreSQL`) implement the same trait.
+//! The cluster back end ([`crate::cluster`]) implements the same trait on a JetStream stream:
+//! its `append` returns once JetStream acknowledged the publish.
 
 pub(crate) mod file;
 
@@ -34,6 +35,14 @@ pub enum StorageError {
     /// The room already exists.
     #[error("room {0} already exists")]
     RoomExists(DocumentId),
+    /// The cluster's NATS servers did not do what was asked (unreachable, timed out, refused).
+    #[error("cluster storage: {what}: {reason}")]
+    Cluster {
+        /// What the relay was doing.
+        what: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Per-room settings.

@@ -1,4 +1,9 @@
 //! Element leases: first come first served, renewed by heartbeat, expiring, released on leave.
+//!
+//! On one relay this table is the lock authority. In a cluster the authority is the KV
+//! bucket of leases ([`crate::cluster::link`]) and this table mirrors it: leases held through
+//! other nodes are [`Holder::Elsewhere`], and each entry keeps the KV revision it came from,
+//! so an older event never overwrites a newer one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,13 +14,24 @@ use arxos_sync::protocol::payload::LockEntry;
 
 use super::ConnId;
 
+/// Who holds a lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A connection of this relay.
+    Here(ConnId),
+    /// A connection of another relay node of the cluster.
+    Elsewhere,
+}
+
 /// One lease.
 #[derive(Clone, Debug)]
 struct Lease {
-    holder: ConnId,
+    holder: Holder,
     peer: String,
     user: String,
     expires: Instant,
+    /// The KV revision it mirrors (0 on a single relay).
+    revision: u64,
 }
 
 /// The lock table of one room.
@@ -66,17 +82,18 @@ impl LockTable {
         };
         for id in ids {
             match self.leases.get(id) {
-                Some(lease) if lease.holder != conn && lease.expires > now => {
+                Some(lease) if lease.holder != Holder::Here(conn) && lease.expires > now => {
                     out.denied.push(Self::entry(id, lease, now));
                 }
                 _ => {
                     self.leases.insert(
                         id.clone(),
                         Lease {
-                            holder: conn,
+                            holder: Holder::Here(conn),
                             peer: peer.to_owned(),
                             user: user.to_owned(),
                             expires: now + self.ttl,
+                            revision: 0,
                         },
                     );
                     out.granted.push(id.clone());
@@ -90,7 +107,10 @@ impl LockTable {
     pub(crate) fn renew(&mut self, conn: ConnId, ids: &[String], now: Instant) -> usize {
         let mut n = 0;
         for (id, lease) in &mut self.leases {
-            if lease.holder == conn && (ids.is_empty() || ids.contains(id)) && lease.expires > now {
+            if lease.holder == Holder::Here(conn)
+                && (ids.is_empty() || ids.contains(id))
+                && lease.expires > now
+            {
                 lease.expires = now + self.ttl;
                 n += 1;
             }
@@ -101,8 +121,9 @@ impl LockTable {
     /// Releases `conn`'s leases on `ids` (all of them when empty); returns whether any went.
     pub(crate) fn release(&mut self, conn: ConnId, ids: &[String]) -> bool {
         let before = self.leases.len();
-        self.leases
-            .retain(|id, lease| !(lease.holder == conn && (ids.is_empty() || ids.contains(id))));
+        self.leases.retain(|id, lease| {
+            !(lease.holder == Holder::Here(conn) && (ids.is_empty() || ids.contains(id)))
+        });
         self.leases.len() != before
     }
 
@@ -117,7 +138,7 @@ impl LockTable {
     pub(crate) fn held_by_other(&self, id: &str, conn: ConnId, now: Instant) -> Option<String> {
         self.leases
             .get(id)
-            .filter(|l| l.holder != conn && l.expires > now)
+            .filter(|l| l.holder != Holder::Here(conn) && l.expires > now)
             .map(|l| l.user.clone())
     }
 
@@ -125,7 +146,47 @@ impl LockTable {
     pub(crate) fn others_hold_any(&self, conn: ConnId, now: Instant) -> bool {
         self.leases
             .values()
-            .any(|l| l.holder != conn && l.expires > now)
+            .any(|l| l.holder != Holder::Here(conn) && l.expires > now)
+    }
+
+    /// The ids `conn` holds (among `ids`, or all when empty).
+    pub(crate) fn held_by(&self, conn: ConnId, ids: &[String]) -> Vec<String> {
+        self.leases
+            .iter()
+            .filter(|(id, l)| {
+                l.holder == Holder::Here(conn) && (ids.is_empty() || ids.contains(id))
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Mirrors a lease of the cluster's KV at `revision` (`None`: it is gone); ignored when
+    /// the table holds a newer revision of it. Returns whether the table changed.
+    pub(crate) fn mirror(
+        &mut self,
+        id: &str,
+        revision: u64,
+        lease: Option<(Holder, &str, &str)>,
+        now: Instant,
+    ) -> bool {
+        if self.leases.get(id).is_some_and(|l| l.revision > revision) {
+            return false;
+        }
+        match lease {
+            None => self.leases.remove(id).is_some(),
+            Some((holder, peer, user)) => {
+                let lease = Lease {
+                    holder,
+                    peer: peer.to_owned(),
+                    user: user.to_owned(),
+                    // The KV ages the entry out a lease after this write.
+                    expires: now + self.ttl,
+                    revision,
+                };
+                self.leases.insert(id.to_owned(), lease);
+                true
+            }
+        }
     }
 
     /// The table as broadcast to clients.

@@ -39,6 +39,7 @@ impl Harness {
         storage.create_room(doc, &RoomSettings::default()).unwrap();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let ctx = RoomContext {
+            cluster: None,
             storage: Arc::new(storage),
             metrics: Arc::new(Metrics::default()),
             relay_peer: PeerId::random("relay"),

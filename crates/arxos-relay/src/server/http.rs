@@ -182,6 +182,7 @@ pub(crate) async fn respond(stream: &mut MaybeTls, status: u16, content_type: &s
         409 => "Conflict",
         413 => "Payload Too Large",
         429 => "Too Many Requests",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     // Refusals also carry their text in a header: WebSocket clients often do not read the body.

@@ -1,0 +1,268 @@
+//! The cluster backend: several relay nodes serving the same rooms through NATS JetStream
+//! (`arxos-relay --cluster nats://HOST:PORT[,…]`).
+//!
+//! Relay nodes are peers of one CRDT per room. What they share lives in NATS:
+//!
+//! * the stream `ARXOS_ROOMS`, one subject per room (`arxos.changes.<doc>`), is the durable
+//!   change log ([`log`]): a node publishes the changes its clients sent and reveals them to
+//!   anyone only after JetStream acknowledged the publish; every node with clients in a room
+//!   follows that subject and applies what the other nodes published ([`link`]). Refusals go
+//!   to `arxos.refused.<doc>` in the same stream. The stream has no limits and denies deletes
+//!   and purges, so it is never trimmed (there is no compaction in cluster mode yet);
+//! * the KV bucket `arxos-rooms` holds room settings, `arxos-invites` the invites (keyed by
+//!   the hash of their secret, watched by every node so a revocation anywhere closes the
+//!   sessions everywhere), and `arxos-locks` the lock leases, written with revision checks
+//!   (create, or update at the revision read) and expiring by the bucket's age limit, which is
+//!   the lock lease, so two nodes never grant one element to two people;
+//! * presence travels on plain NATS subjects (`arxos.presence.<doc>`), coalesced per node.
+//!
+//! The embedded default (no `--cluster`) uses none of this: file storage, one node.
+
+pub(crate) mod kv;
+pub(crate) mod link;
+pub(crate) mod log;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arxos_sync::DocumentId;
+use async_nats::ServerAddr;
+use async_nats::jetstream::{self, kv::Store, stream};
+
+use crate::RelayError;
+
+/// Where the cluster's NATS servers are and how its data is replicated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// NATS server addresses (`nats://HOST:PORT`); the client fails over between them.
+    pub servers: Vec<String>,
+    /// JetStream replicas of the change log and the buckets (1, or 3 on a three-server NATS
+    /// cluster so that one server may die without losing anything acknowledged).
+    pub replicas: usize,
+}
+
+impl ClusterConfig {
+    /// Reads `nats://a:4222,nats://b:4222`; each address must be `nats://` or `tls://`.
+    pub fn parse(list: &str, replicas: usize) -> Result<Self, String> {
+        let servers: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let config = Self { servers, replicas };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses what cannot work, in one line.
+    pub fn check(&self) -> Result<(), String> {
+        if self.servers.is_empty() {
+            return Err("--cluster needs at least one nats://HOST:PORT address".into());
+        }
+        for s in &self.servers {
+            let ok = (s.starts_with("nats://") || s.starts_with("tls://"))
+                && s.parse::<ServerAddr>().is_ok();
+            if !ok {
+                return Err(format!(
+                    "cluster address `{s}` is not a NATS address (nats://HOST:PORT or tls://HOST:PORT)"
+                ));
+            }
+        }
+        if !(1..=5).contains(&self.replicas) {
+            return Err(format!(
+                "cluster replicas must be 1 to 5 (JetStream's limit), not {}",
+                self.replicas
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The stream holding every room's change log and refusals.
+pub(crate) const STREAM: &str = "ARXOS_ROOMS";
+const ROOMS_BUCKET: &str = "arxos-rooms";
+const INVITES_BUCKET: &str = "arxos-invites";
+const LOCKS_BUCKET: &str = "arxos-locks";
+/// The header naming the node that published a message, so it skips its own.
+pub(crate) const NODE_HEADER: &str = "Arxos-Node";
+/// How long one JetStream operation (a read of a room's log included) may take before the
+/// node gives up and says so, instead of hanging a room or an admin request.
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) fn changes_subject(doc: DocumentId) -> String {
+    format!("arxos.changes.{doc}")
+}
+
+pub(crate) fn refused_subject(doc: DocumentId) -> String {
+    format!("arxos.refused.{doc}")
+}
+
+pub(crate) fn presence_subject(doc: DocumentId) -> String {
+    format!("arxos.presence.{doc}")
+}
+
+/// A connected node of the cluster: its NATS connection, stream and buckets.
+pub(crate) struct Cluster {
+    /// This node's id, stamped on what it publishes.
+    pub(crate) node: String,
+    pub(crate) client: async_nats::Client,
+    pub(crate) stream: stream::Stream,
+    pub(crate) rooms: Store,
+    pub(crate) invites: Store,
+    pub(crate) locks: Store,
+    /// The runtime the blocking storage calls run their NATS work on.
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) lock_ttl: Duration,
+    pub(crate) js: jetstream::Context,
+}
+
+fn err(what: &str) -> impl FnOnce(String) -> RelayError + '_ {
+    move |e| RelayError::Cluster(format!("{what}: {e}"))
+}
+
+/// Connects to the NATS servers and opens (creating when missing) the stream and buckets.
+/// Refuses a stream that would trim the change log, and a lock bucket whose lease differs
+/// from this node's (two nodes with different leases would expire locks differently).
+pub(crate) async fn connect(
+    config: &ClusterConfig,
+    lock_ttl: Duration,
+) -> Result<Arc<Cluster>, RelayError> {
+    config.check().map_err(RelayError::Config)?;
+    let addrs: Vec<ServerAddr> = config
+        .servers
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let client = async_nats::ConnectOptions::new()
+        .name("arxos-relay")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(addrs)
+        .await
+        .map_err(|e| {
+            RelayError::Cluster(format!(
+                "cannot reach NATS at {}: {e}",
+                config.servers.join(",")
+            ))
+        })?;
+    let js = jetstream::new(client.clone());
+    let replicas = config.replicas;
+    let mut stream = js
+        .get_or_create_stream(stream::Config {
+            name: STREAM.into(),
+            description: Some("Arxos relay: every room's change log".into()),
+            subjects: vec!["arxos.changes.*".into(), "arxos.refused.*".into()],
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            // No limits of any kind: the log is the only copy of the rooms (no snapshots yet).
+            max_messages: -1,
+            max_bytes: -1,
+            max_messages_per_subject: -1,
+            max_age: Duration::ZERO,
+            deny_delete: true,
+            deny_purge: true,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|e| err("opening the JetStream stream ARXOS_ROOMS")(e.to_string()))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| err("reading the stream ARXOS_ROOMS")(e.to_string()))?;
+    let c = &info.config;
+    if c.max_messages > 0
+        || c.max_bytes > 0
+        || c.max_messages_per_subject > 0
+        || !c.max_age.is_zero()
+    {
+        return Err(RelayError::Cluster(format!(
+            "the stream {STREAM} has limits (max_msgs {}, max_bytes {}, max_msgs_per_subject {}, max_age {:?}) that would trim room history; remove them (the relay does not compact in cluster mode yet)",
+            c.max_messages, c.max_bytes, c.max_messages_per_subject, c.max_age
+        )));
+    }
+    let rooms = bucket(&js, ROOMS_BUCKET, replicas, Duration::ZERO).await?;
+    let invites = bucket(&js, INVITES_BUCKET, replicas, Duration::ZERO).await?;
+    let locks = bucket(&js, LOCKS_BUCKET, replicas, lock_ttl).await?;
+    let mut node_bytes = [0_u8; 6];
+    arxos_sync::protocol::random_bytes(&mut node_bytes);
+    let node = hex::encode(node_bytes);
+    tracing::info!(
+        servers = %config.servers.join(","),
+        node = %node,
+        replicas,
+        "joined the relay cluster"
+    );
+    Ok(Arc::new(Cluster {
+        node,
+        client,
+        stream,
+        rooms,
+        invites,
+        locks,
+        runtime: tokio::runtime::Handle::current(),
+        lock_ttl,
+        js,
+    }))
+}
+
+/// Opens a KV bucket, creating it when missing; `max_age` is the entries' lifetime (zero:
+/// forever), and an existing bucket must have the same.
+async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<Store, RelayError> {
+    // The bucket's stream as `create_key_value` would make it, created through the stream
+    // API: the client's KV creation first reads account details a 2.9 server does not send.
+    let config = stream::Config {
+        name: format!("KV_{name}"),
+        description: Some(format!("Arxos relay: {name}")),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_messages: -1,
+        max_bytes: -1,
+        max_age,
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        ..stream::Config::default()
+    };
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| err(name)(e.to_string()))?;
+    let store = js
+        .get_key_value(name)
+        .await
+        .map_err(|e| err(name)(e.to_string()))?;
+    let status = store.status().await.map_err(|e| err(name)(e.to_string()))?;
+    let age = status.max_age();
+    if age != max_age {
+        return Err(RelayError::Cluster(format!(
+            "the cluster's bucket {name} keeps entries for {age:?}, this node expects {max_age:?}; every node of a cluster needs the same lock lease (--lock-ttl-secs)"
+        )));
+    }
+    Ok(store)
+}
+
+impl Cluster {
+    /// Runs `fut` on the relay's runtime from a blocking thread (the storage traits are
+    /// synchronous and always called through `spawn_blocking`), bounded by [`OP_TIMEOUT`].
+    pub(crate) fn block_on<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, crate::storage::StorageError> {
+        self.runtime
+            .block_on(async { tokio::time::timeout(OP_TIMEOUT, fut).await })
+            .map_err(|_| format!("timed out after {OP_TIMEOUT:?}"))
+            .and_then(|r| r)
+            .map_err(|reason| crate::storage::StorageError::Cluster {
+                what: what.to_owned(),
+                reason,
+            })
+    }
+}
