@@ -459,8 +459,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
     let reads_settings = match &cli.command {
-        Some(Command::Config { .. }) => true,
-        Some(Command::Sync(a)) => project::is_project_sync(a),
+        Some(Command::Config { .. } | Command::Join { .. } | Command::Host { .. }) => true,
+        Some(Command::Sync(a)) => a.cmd.is_none(),
         _ => false,
     };
     if !cli.settings.is_empty() && !reads_settings {
@@ -468,7 +468,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // would look as if it had applied.
         return out.guard(|| {
             anyhow::bail!(
-                "-c/--setting is read by `arxos config` and by `arxos sync` in a project folder only"
+                "-c/--setting is read by `arxos config`, `arxos sync [FILE]`, `arxos join` and `arxos host` only"
             )
         });
     }
@@ -511,7 +511,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sync(a) if project::is_project_sync(&a) => {
                 project::run_sync(out, &cli.settings, a.timeout_secs)
             }
-            Command::Sync(a) => sync::run_sync(out, a),
+            Command::Sync(a) => sync::run_sync(out, &cli.settings, a),
             Command::Project { cmd } => project::run_project(out, cmd),
             Command::Network { cmd } => network::run_network(out, cmd),
             Command::Presence { cmd } => live::run_presence(out, cmd),
@@ -532,7 +532,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 file,
                 listen,
                 for_secs,
-            } => sync::run_host(&file, listen, sync::for_secs(for_secs)?),
+            } => sync::run_host(&cli.settings, &file, listen, sync::for_secs(for_secs)?),
             Command::Join {
                 code,
                 output,
@@ -545,7 +545,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     arxos_editor::run_joined(invite, output, crate::sample::SAMPLE_SVGX)?;
                     return Ok(());
                 }
-                sync::run_join(&code, output, sync::for_secs(for_secs)?)
+                sync::run_join(&cli.settings, &code, output, sync::for_secs(for_secs)?)
             }
             Command::Relay(a) => sync::run_relay(&a),
             Command::Merge {

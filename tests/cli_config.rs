@@ -188,7 +188,7 @@ fn every_bad_value_and_unknown_key_is_refused_in_one_line() {
     );
     fails_with(
         arxos_home(h).args(["info", "plan.arx", "-c", "sync.enabled=false"]),
-        "-c/--setting is read by `arxos config` and by `arxos sync` in a project folder only",
+        "-c/--setting is read by `arxos config`, `arxos sync [FILE]`, `arxos join` and `arxos host` only",
     );
     // Nothing refused was written.
     assert!(!h.join(".config/arxos/config.json").exists());

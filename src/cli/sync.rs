@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use arxos_doc::ElementKind;
 use arxos_session::{ChangeOrigin, ClientEvent, HostOptions, Session, SessionOptions};
 use arxos_sync::admin::{AdminClient, ShareOptions, parse_duration_secs, share};
-use arxos_sync::client::{ClientConfig, SyncClient, clone_document, sync_once};
+use arxos_sync::client::{ClientConfig, SyncClient, clone_document};
 use arxos_sync::{Grant, InviteCode, Role};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -305,6 +305,8 @@ struct Synced {
     relay: String,
     #[serde(flatten)]
     summary: arxos_sync::client::SyncSummary,
+    /// Conflicts settled by the plan's rules (`sync.conflict-resolution=auto`).
+    resolved: usize,
 }
 
 #[derive(Serialize)]
@@ -318,7 +320,7 @@ struct Status {
 }
 
 /// `arxos sync FILE [--invite CODE]` and `arxos sync status FILE`.
-pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
+pub fn run_sync(out: Out, flags: &[String], a: SyncArgs) -> anyhow::Result<()> {
     if let Some(SyncSub::Diagnose { file, timeout_secs }) = &a.cmd {
         // Not inside `guard`: a failed check is in the diagnosis printed, and a second JSON
         // object for the failure would break `--json`'s one document.
@@ -358,23 +360,35 @@ pub fn run_sync(out: Out, a: SyncArgs) -> anyhow::Result<()> {
                 );
             });
         }
+        let config = super::config_cmds::load(flags)?;
         let started = Instant::now();
         let progress = SyncProgress::new(format!("syncing {}", file.display()), out.json);
-        let summary = sync_once(invite, &file, Duration::from_secs(a.timeout_secs), &|s| {
-            progress.update(s);
-        });
+        let done = arxos_session::sync_file(
+            &file,
+            Some(invite),
+            &config,
+            &super::Author { author: None }.name(),
+            Duration::from_secs(a.timeout_secs),
+            &|s| progress.update(s),
+        );
         progress.finish();
         let elapsed = started.elapsed();
-        let summary = summary?;
+        let done = done?;
         let r = Synced {
             file: file.display().to_string(),
             relay,
-            summary,
+            summary: done.summary,
+            resolved: done.resolved,
         };
         out.emit(&r, || {
             let s = &r.summary;
+            let resolved = if r.resolved > 0 {
+                format!(", {} settled by the plan's rules", r.resolved)
+            } else {
+                String::new()
+            };
             outln!(
-                "sent {}, received {}, refused {}, pending {}, conflicts {} ({:.1} s)",
+                "sent {}, received {}, refused {}, pending {}, conflicts {}{resolved} ({:.1} s)",
                 s.sent,
                 s.received,
                 s.refused,
@@ -664,8 +678,14 @@ fn watch_events(
 }
 
 /// `arxos host FILE [--listen ADDR]`: serve a plan peer-to-peer from this machine.
-pub fn run_host(file: &Path, listen: SocketAddr, duration: Option<Duration>) -> anyhow::Result<()> {
-    let session = Session::host(file, &HostOptions::new(listen), &SessionOptions::default())?;
+pub fn run_host(
+    flags: &[String],
+    file: &Path,
+    listen: SocketAddr,
+    duration: Option<Duration>,
+) -> anyhow::Result<()> {
+    let opts = session_options(flags)?;
+    let session = Session::host(file, &HostOptions::new(listen), &opts)?;
     if let Some(h) = session.hosted() {
         outln!("hosting {} on {}", file.display(), h.relay);
         for role in [Role::Editor, Role::Commenter, Role::Viewer] {
@@ -679,6 +699,7 @@ pub fn run_host(file: &Path, listen: SocketAddr, duration: Option<Duration>) -> 
 
 /// `arxos join CODE [-o FILE]`: keep a local replica of a session in sync.
 pub fn run_join(
+    flags: &[String],
     code: &str,
     output: Option<PathBuf>,
     duration: Option<Duration>,
@@ -689,7 +710,7 @@ pub fn run_join(
     let session = Session::join(
         &invite,
         &file,
-        &SessionOptions::default(),
+        &session_options(flags)?,
         Duration::from_secs(30),
         &|s| progress.update(s),
     );
@@ -702,6 +723,15 @@ pub fn run_join(
         file.display()
     );
     follow(session, duration)
+}
+
+/// What a live session takes from the settings (`-c` flags, project, global): identity,
+/// `sync.relays`, `sync.update-interval`.
+fn session_options(flags: &[String]) -> anyhow::Result<SessionOptions> {
+    Ok(SessionOptions::from_config(
+        &super::config_cmds::load(flags)?,
+        "cli",
+    ))
 }
 
 /// `arxos relay`.

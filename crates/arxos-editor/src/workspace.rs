@@ -21,6 +21,7 @@ use crate::picking::PickFilter;
 use arxos_doc::undo::{History, Step, revert_commands};
 
 mod live;
+mod notify;
 
 pub use live::Start;
 
@@ -74,6 +75,12 @@ pub struct Workspace {
     pub changes_seen: u64,
     /// Elements highlighted on the canvas (what changed since a version compared).
     pub highlighted: BTreeSet<ElementId>,
+    /// What to tell this person about (`notifications.*`).
+    pub notifications: arxos_session::config::Notifications,
+    /// Comments mentioning this person that were already told (or there at opening).
+    mentions_told: BTreeSet<String>,
+    /// This outage was told already (a relay that stays down is told once).
+    outage_told: bool,
     /// The plan's comment threads, as of `threads_at` changes.
     pub threads: Vec<arxos_doc::comments::Thread>,
     threads_at: Option<u64>,
@@ -168,7 +175,11 @@ impl Workspace {
             highlighted: BTreeSet::new(),
             threads: Vec::new(),
             threads_at: None,
+            notifications: arxos_session::config::Notifications::current(),
+            mentions_told: BTreeSet::new(),
+            outage_told: false,
         };
+        workspace.mentions_told = workspace.mentions_of_me().into_keys().collect();
         workspace.serve_controls();
         Ok(workspace)
     }
@@ -368,6 +379,11 @@ impl Workspace {
                             notices.push(Notice::RemoteEdit(others));
                         }
                     }
+                    if origin != arxos_session::ChangeOrigin::Local
+                        && changes.other.contains(arxos_doc::schema::root::COMMENTS)
+                    {
+                        self.tell_mentions(&mut notices);
+                    }
                     rebuild |= changes.rebuilt;
                     self.changes_seen += 1;
                     sets.push(changes);
@@ -379,7 +395,8 @@ impl Workspace {
                 Some(ClientEvent::Status(st)) => {
                     // New conflicts (typically right after reconnecting) are announced once;
                     // the panel lists them.
-                    if st.conflicts > self.known_conflicts {
+                    self.tell_sync_error(&st, &mut notices);
+                    if st.conflicts > self.known_conflicts && self.notifications.conflicts {
                         let n = st.conflicts - self.known_conflicts;
                         notices.push(Notice::Info(format!(
                             "{} — see the Conflicts panel",

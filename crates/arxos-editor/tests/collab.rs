@@ -350,3 +350,70 @@ fn another_program_pauses_a_windows_session_and_reads_its_queue() {
     b.close();
     assert!(control::call(&file, &Request::Status).unwrap().is_none());
 }
+
+#[test]
+fn a_mention_is_told_once_a_lost_relay_once_and_notifications_can_be_turned_off() {
+    use arxos_editor::workspace::Notice;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = hosted(dir.path());
+    let mut c = joined(&a, Role::Commenter, dir.path(), "c.arx");
+    let (id, _) = outlet(&a);
+    let post = |c: &mut Workspace, text: &str| {
+        let (cid, comment) = c
+            .read(|doc| {
+                arxos_doc::comments::add(
+                    doc,
+                    &EditContext::now("Carla"),
+                    &arxos_doc::comments::Anchor::Element(id.clone()),
+                    text,
+                )
+            })
+            .unwrap()
+            .unwrap();
+        c.apply_records(arxos_doc::ChangeKind::Edit, "comment", vec![comment])
+            .unwrap();
+        cid
+    };
+    let mentioned = |n: &Notice| matches!(n, Notice::Info(m) if m.contains("mentioned you"));
+    // Collects a's notices until `done` (bounded).
+    let told = |a: &mut Workspace, done: &dyn Fn(&Workspace) -> bool| {
+        let mut all = Vec::new();
+        let start = Instant::now();
+        while !done(a) {
+            all.extend(a.pump());
+            a.refresh_threads();
+            assert!(start.elapsed() < WAIT, "timed out");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for _ in 0..10 {
+            all.extend(a.pump());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        all
+    };
+    let me = a.author().to_owned();
+    let first = post(&mut c, &format!("@{me} is this outlet right?"));
+    let notices = told(&mut a, &|a| a.threads.iter().any(|t| t.root.id == first));
+    let told_of: Vec<&Notice> = notices.iter().filter(|n| mentioned(n)).collect();
+    assert_eq!(told_of.len(), 1, "{notices:?}");
+    assert!(matches!(told_of[0], Notice::Info(m) if m.contains("Carla")));
+
+    a.notifications.mentions = false;
+    let second = post(&mut c, &format!("@{me} and this one?"));
+    let notices = told(&mut a, &|a| a.threads.iter().any(|t| t.root.id == second));
+    assert!(!notices.iter().any(mentioned), "{notices:?}");
+
+    // The host goes away: the commenter's window tells of it once, however often it retries.
+    a.close();
+    let start = Instant::now();
+    let mut errors = Vec::new();
+    while start.elapsed() < Duration::from_secs(3) {
+        errors.extend(
+            c.pump()
+                .into_iter()
+                .filter(|n| matches!(n, Notice::Error(m) if m.starts_with("Sync: "))),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}

@@ -353,6 +353,51 @@ impl Config {
     }
 }
 
+/// What `notifications.*` asks a window to tell (the editor's toasts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notifications {
+    /// New conflicts.
+    pub conflicts: bool,
+    /// A comment that mentions me.
+    pub mentions: bool,
+    /// A sync that fails (the relay cannot be reached, refuses, errs).
+    pub sync_errors: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            conflicts: true,
+            mentions: true,
+            sync_errors: true,
+        }
+    }
+}
+
+impl Notifications {
+    /// As `config` sets them.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            conflicts: config.notify("conflicts"),
+            mentions: config.notify("mentions"),
+            sync_errors: config.notify("sync-errors"),
+        }
+    }
+
+    /// As the configuration seen from the working folder sets them (a damaged file is
+    /// logged and skipped: everything is told).
+    pub fn current() -> Self {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        match Config::load(Paths::discover(&cwd)) {
+            Ok(c) => Self::from_config(&c),
+            Err(err) => {
+                tracing::warn!(%err, "ignoring unreadable configuration");
+                Self::default()
+            }
+        }
+    }
+}
+
 /// [`Config::identity`] of the configuration seen from the working folder; a damaged file is
 /// reported in the log and skipped, so a bad setting never blocks an edit.
 pub fn current_identity() -> Identity {

@@ -34,6 +34,7 @@ mod host;
 pub mod latency;
 pub mod project;
 mod status;
+mod sync_file;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,6 +47,7 @@ use arxos_sync::{InviteCode, Role};
 pub use arxos_sync::client::{ChangeOrigin, ClientEvent};
 pub use host::{HostOptions, HostedInvites};
 pub use status::{FileStatus, file_status};
+pub use sync_file::{FileSynced, sync_file};
 
 /// Errors of a session.
 #[derive(Debug, thiserror::Error)]
@@ -88,15 +90,54 @@ pub struct SessionOptions {
     pub identity: Identity,
     /// What kind of program this is, in presence (`cli`, `editor`).
     pub client_kind: String,
+    /// More addresses of the relay, tried in order when the invite's cannot be reached
+    /// (`sync.relays`).
+    pub fallback_relays: Vec<String>,
+    /// The longest wait between two tries while the relay cannot be reached
+    /// (`sync.update-interval`).
+    pub retry_at_most: Duration,
+}
+
+impl SessionOptions {
+    /// The options `config` sets (identity, `sync.relays`, `sync.update-interval`).
+    pub fn from_config(config: &config::Config, client_kind: &str) -> Self {
+        Self {
+            identity: config.identity(),
+            client_kind: client_kind.into(),
+            fallback_relays: config.relays(),
+            retry_at_most: config.update_interval(),
+        }
+    }
+
+    fn apply(&self, config: &mut ClientConfig) {
+        config.identity = self.identity.clone();
+        config.client_kind.clone_from(&self.client_kind);
+        config.fallback_relays.clone_from(&self.fallback_relays);
+        config.backoff.max = self.retry_at_most.max(config.backoff.initial);
+    }
 }
 
 impl Default for SessionOptions {
+    /// The configuration seen from the working folder; a damaged file is logged and skipped,
+    /// so a bad setting never blocks a session.
     fn default() -> Self {
-        Self {
-            identity: Identity::current(),
-            client_kind: "cli".into(),
+        match config::Config::load(config::Paths::discover(&cwd())) {
+            Ok(c) => Self::from_config(&c, "cli"),
+            Err(err) => {
+                tracing::warn!(%err, "ignoring unreadable configuration");
+                Self {
+                    identity: Identity::current(),
+                    client_kind: "cli".into(),
+                    fallback_relays: Vec::new(),
+                    retry_at_most: arxos_sync::client::Backoff::default().max,
+                }
+            }
         }
     }
+}
+
+fn cwd() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 impl Session {
@@ -104,8 +145,7 @@ impl Session {
     /// is not shared. Other programs' appends to the file still arrive as changes.
     pub fn local(file: &Path, opts: &SessionOptions) -> Result<Self, SessionError> {
         let mut config = ClientConfig::local(file);
-        config.identity = opts.identity.clone();
-        config.client_kind.clone_from(&opts.client_kind);
+        opts.apply(&mut config);
         Ok(Self {
             client: SyncClient::start(config)?,
             file: file.to_owned(),
@@ -173,8 +213,7 @@ impl Session {
     ) -> Result<Self, SessionError> {
         let mut config = ClientConfig::new(invite, file);
         config.allow_missing = allow_missing;
-        config.identity = opts.identity.clone();
-        config.client_kind.clone_from(&opts.client_kind);
+        opts.apply(&mut config);
         let client = SyncClient::start(config)?;
         Ok(Self {
             client,

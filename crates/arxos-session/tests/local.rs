@@ -41,6 +41,7 @@ fn a_local_session_sees_other_writers_and_saves_its_commands() {
             color: "#1976d2".into(),
         },
         client_kind: "editor".into(),
+        ..SessionOptions::default()
     };
     let session = Session::local(&file, &opts).unwrap();
     let client = session.client();

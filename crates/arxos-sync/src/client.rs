@@ -33,7 +33,7 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 pub use backoff::Backoff;
 pub use live::ChangeOrigin;
 pub use manual::{OneWay, QueueAside};
-pub use oneshot::{SyncSummary, clone_document, sync_once};
+pub use oneshot::{SyncSummary, clone_document, sync_once, sync_once_via};
 pub use probe::{Probe, ProbeError, probe};
 pub use transport::Dial;
 pub use types::{ClientError, ClientEvent, ConnectionState, SyncStatus};
@@ -76,6 +76,9 @@ pub struct ClientConfig {
     pub tls_ca: Option<std::path::PathBuf>,
     /// Reach the relay through this in-process pipe instead of the network.
     pub dial: Option<Dial>,
+    /// More addresses of the same relay service (`sync.relays`: other nodes of a cluster, a
+    /// second route), tried in order when the invite's own address cannot be reached.
+    pub fallback_relays: Vec<String>,
     /// Start paused: no connection until [`SyncClient::resume`] (edits queue meanwhile), for
     /// one-way [`SyncClient::push`] / [`SyncClient::pull`] on a file no session runs on.
     pub start_paused: bool,
@@ -106,6 +109,7 @@ impl ClientConfig {
             auto_renew_locks: true,
             tls_ca: crate::tls::ca_from_env(),
             dial: None,
+            fallback_relays: Vec::new(),
             start_paused: false,
         }
     }
@@ -142,6 +146,8 @@ struct Shared {
     store: LocalStore,
     /// Auto-sync is off ([`SyncClient::pause`]): no connection, edits queue.
     paused: watch::Sender<bool>,
+    /// [`ClientConfig::fallback_relays`], for the one-way syncs' scratch engines.
+    fallback_relays: Vec<String>,
     /// Rung to start the connection over with the stored sync state (after a reset).
     restart: Notify,
 }
@@ -279,6 +285,7 @@ impl SyncClient {
             acked: Mutex::new(Vec::new()),
             store,
             paused: watch::channel(config.start_paused).0,
+            fallback_relays: config.fallback_relays.clone(),
             restart: Notify::new(),
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(256);

@@ -58,7 +58,7 @@ pub const KEYS: &[KeySpec] = &[
         name: "sync.update-interval",
         kind: Kind::Duration,
         default: Some("30s"),
-        help: "how often a background sync runs",
+        help: "the longest wait between two tries while a live session cannot reach its relay",
     },
     KeySpec {
         name: "sync.relays",

@@ -169,30 +169,17 @@ fn sync_plan(rel: &str, path: &Path, config: &Config, opts: &SyncOptions) -> Pla
         file: rel.to_owned(),
         ..PlanSync::default()
     };
-    let once = |p: &mut PlanSync| -> Result<(), String> {
-        let invite = crate::remembered_invite(path).map_err(|e| e.to_string())?;
-        let s = arxos_sync::client::sync_once(invite, path, opts.timeout, &|_| {})
-            .map_err(|e| e.to_string())?;
-        p.sent += s.sent;
-        p.received += s.received;
-        p.pending = s.pending;
-        p.refused = s.refused;
-        p.conflicts = s.conflicts;
-        Ok(())
-    };
-    let result = once(&mut p).and_then(|()| {
-        if config.conflict_resolution() != "auto" || p.conflicts == 0 {
-            return Ok(());
-        }
-        let ctx = arxos_doc::EditContext::now(&opts.author);
-        let done = arxos_doc::workflow::auto_resolve_file(path, &ctx).map_err(|e| e.to_string())?;
-        p.resolved = done.auto_resolved.len();
-        if p.resolved > 0 {
-            // The resolution is a new local change: send it now, not at the next sync.
-            once(&mut p)?;
-        }
-        Ok(())
-    });
+    let result = crate::sync_file(path, None, config, &opts.author, opts.timeout, &|_| {})
+        .map(|done| {
+            let s = done.summary;
+            p.sent = s.sent;
+            p.received = s.received;
+            p.pending = s.pending;
+            p.refused = s.refused;
+            p.conflicts = s.conflicts;
+            p.resolved = done.resolved;
+        })
+        .map_err(|e| e.to_string());
     match result {
         Ok(()) => p.ok = true,
         Err(e) => p.error = Some(e),

@@ -183,7 +183,14 @@ impl SyncClient {
         };
         let scratch = Scratch::new()?;
         PlanFile::create(&scratch.plan, &mut copy)?;
-        let outcome = run_once(invite.clone(), &scratch.plan, false, timeout, &|_| {});
+        let outcome = run_once(
+            invite.clone(),
+            &self.shared.fallback_relays,
+            &scratch.plan,
+            false,
+            timeout,
+            &|_| {},
+        );
         if let Err(ClientError::Refused { .. }) = &outcome {
             self.take_refusals(&scratch)?;
         }
@@ -243,6 +250,7 @@ impl SyncClient {
         }
         let summary = run_once(
             invite.clone(),
+            &self.shared.fallback_relays,
             &scratch.plan,
             allow_missing,
             timeout,
@@ -305,7 +313,14 @@ impl SyncClient {
         timeout: Duration,
     ) -> Result<SyncSummary, ClientError> {
         let scratch = Scratch::new()?;
-        let summary = run_once(invite.clone(), &scratch.plan, true, timeout, &|_| {})?;
+        let summary = run_once(
+            invite.clone(),
+            &self.shared.fallback_relays,
+            &scratch.plan,
+            true,
+            timeout,
+            &|_| {},
+        )?;
         if !scratch.plan.exists() {
             return Err(ClientError::Invalid(
                 "the relay holds no plan for this session; nothing was changed".into(),

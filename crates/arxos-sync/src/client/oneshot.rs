@@ -31,8 +31,20 @@ pub fn sync_once(
     timeout: Duration,
     progress: &dyn Fn(&SyncStatus),
 ) -> Result<SyncSummary, ClientError> {
+    sync_once_via(invite, &[], file, timeout, progress)
+}
+
+/// [`sync_once`], trying `fallback_relays` in order when the invite's relay cannot be
+/// reached (`sync.relays`).
+pub fn sync_once_via(
+    invite: InviteCode,
+    fallback_relays: &[String],
+    file: &Path,
+    timeout: Duration,
+    progress: &dyn Fn(&SyncStatus),
+) -> Result<SyncSummary, ClientError> {
     remember_invite(&LocalStore::beside(file), &invite)?;
-    run_once(invite, file, false, timeout, progress)
+    run_once(invite, fallback_relays, file, false, timeout, progress)
 }
 
 /// Keeps the invite in the sidecar, for `arxos sync FILE` next time.
@@ -48,6 +60,7 @@ fn remember_invite(store: &LocalStore, invite: &InviteCode) -> Result<(), Client
 
 pub(super) fn run_once(
     invite: InviteCode,
+    fallback_relays: &[String],
     file: &Path,
     allow_missing: bool,
     timeout: Duration,
@@ -57,6 +70,7 @@ pub(super) fn run_once(
     let left = || timeout.saturating_sub(started.elapsed());
     let mut config = ClientConfig::new(invite, file);
     config.allow_missing = allow_missing;
+    config.fallback_relays = fallback_relays.to_vec();
     config.backoff = Backoff {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(2),
@@ -152,7 +166,7 @@ pub fn clone_document(
     let store = LocalStore::beside(path);
     let result = (|| {
         remember_invite(&store, &invite)?;
-        let summary = run_once(invite, path, true, timeout, progress)?;
+        let summary = run_once(invite, &[], path, true, timeout, progress)?;
         if !path.exists() {
             return Err(ClientError::Invalid(if summary.received > 0 {
                 "the shared document is not an Arxos plan (no plan schema)".into()

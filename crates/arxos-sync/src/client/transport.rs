@@ -81,10 +81,40 @@ async fn open(
     Ok(Either::Left(tcp))
 }
 
-/// Connects and upgrades to a WebSocket, within the connect timeout. A refused invite
-/// (401/403/404) ends the engine; anything else is retried.
+/// Connects and upgrades to a WebSocket, within the connect timeout per address: the
+/// invite's, then each of [`ClientConfig::fallback_relays`] while none could be reached. A
+/// refused invite (401/403/404) ends the engine (every address serves the same invites);
+/// anything else is retried.
 pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Result<Ws, SessionEnd> {
-    connect_checked(config, invite).await.map_err(|f| f.end)
+    let mut tried = vec![invite.relay.as_str()];
+    let mut last = match connect_checked(config, invite).await {
+        Ok(ws) => return Ok(ws),
+        Err(f) => f.end,
+    };
+    if config.dial.is_some() {
+        return Err(last);
+    }
+    for relay in &config.fallback_relays {
+        if matches!(last, SessionEnd::Rejected(_)) {
+            break;
+        }
+        if tried.contains(&relay.as_str()) {
+            continue;
+        }
+        tried.push(relay);
+        let at = InviteCode {
+            relay: relay.clone(),
+            ..invite.clone()
+        };
+        match connect_checked(config, &at).await {
+            Ok(ws) => {
+                tracing::info!(%relay, "connected through a fallback relay address");
+                return Ok(ws);
+            }
+            Err(f) => last = f.end,
+        }
+    }
+    Err(last)
 }
 
 /// Why [`connect_checked`] failed, and whether anything at the relay's address answered: a
