@@ -64,6 +64,8 @@ pub struct Workspace {
     pub permission: Permission,
     /// Free text shown to the others beside our name ("on site until 3").
     pub status_text: String,
+    /// The activity in the presence this window last sent (to notice one set from outside).
+    activity_sent: Option<String>,
     /// The person followed: our view follows theirs until we move.
     pub following: Option<String>,
     outbox: Outbox,
@@ -166,6 +168,7 @@ impl Workspace {
             people: People::default(),
             permission: Permission::default(),
             status_text: String::new(),
+            activity_sent: None,
             following: None,
             outbox: Outbox::default(),
             leases: Leases::default(),

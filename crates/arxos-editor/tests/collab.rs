@@ -346,6 +346,21 @@ fn another_program_pauses_a_windows_session_and_reads_its_queue() {
         &mut [&mut a, &mut b],
         |w| shown(w[0]) == made,
     );
+    // A status set from another program becomes the window's own, and the others see it.
+    let b_peer = b.me();
+    let set = Request::SetStatus {
+        text: Some("on site".into()),
+        state: None,
+    };
+    control::call(&file, &set).unwrap();
+    b.broadcast(None, None, Duration::ZERO, Instant::now());
+    assert_eq!(b.status_text, "on site");
+    until("b's status in a", &mut [&mut a], |w| {
+        w[0].people
+            .by_peer
+            .get(&b_peer)
+            .is_some_and(|p| p.presence.activity.as_deref() == Some("on site"))
+    });
     // Closing the window stops its controls with the session.
     b.close();
     assert!(control::call(&file, &Request::Status).unwrap().is_none());

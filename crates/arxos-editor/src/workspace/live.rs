@@ -193,6 +193,13 @@ impl Workspace {
     ) -> Option<Duration> {
         let session = self.session.as_ref()?;
         session.client().invite()?;
+        // A status set from outside (`arxos presence set-status`) becomes this window's.
+        if let Some(own) = session.client().own_presence()
+            && own.activity != self.activity_sent
+        {
+            self.status_text = own.activity.clone().unwrap_or_default();
+            self.activity_sent = own.activity;
+        }
         let floor = self
             .floor
             .as_ref()
@@ -237,6 +244,7 @@ impl Workspace {
         };
         match self.outbox.offer(presence, now) {
             Offer::Send(p) => {
+                self.activity_sent.clone_from(&p.activity);
                 if let Err(e) = session.client().set_presence(*p) {
                     tracing::debug!("presence not sent: {e}");
                 }
