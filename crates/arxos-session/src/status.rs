@@ -52,12 +52,5 @@ pub(crate) fn remembered_room(meta: &SyncMeta) -> (Option<InviteCode>, Option<&R
 
 /// The heads the relay acknowledged, as stored (unparseable entries skipped).
 pub(crate) fn acked_heads(state: Option<&RelayState>) -> Vec<ChangeHash> {
-    state
-        .map(|s| {
-            s.acked_heads
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    state.map(RelayState::acked).unwrap_or_default()
 }

@@ -51,6 +51,16 @@ pub struct RelayState {
     pub last_sync: Option<u64>,
 }
 
+impl RelayState {
+    /// [`RelayState::acked_heads`] as change hashes (unparseable entries are skipped).
+    pub fn acked(&self) -> Vec<ChangeHash> {
+        self.acked_heads
+            .iter()
+            .filter_map(|h| h.parse().ok())
+            .collect()
+    }
+}
+
 /// A change the relay refused.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RefusedRecord {

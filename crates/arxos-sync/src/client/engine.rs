@@ -13,7 +13,7 @@ use super::{
     ChangeOrigin, ClientConfig, ClientError, ClientEvent, ConnectionState, EngineCmd, Shared, lock,
 };
 use crate::fastsync::Replica;
-use crate::store::{pending_changes, relay_key};
+use crate::store::{RelayState, pending_changes, relay_key};
 
 /// How long we stay behind without progress before reconnecting.
 pub(super) const STALL_AFTER: Duration = Duration::from_secs(3);
@@ -81,12 +81,7 @@ pub(super) fn refresh_status(shared: &Shared, state: Option<&sync::State>, onlin
         let key_heads: Vec<ChangeHash> = meta
             .relays
             .get(&shared.relay_key)
-            .map(|r| {
-                r.acked_heads
-                    .iter()
-                    .filter_map(|h| h.parse().ok())
-                    .collect()
-            })
+            .map(RelayState::acked)
             .unwrap_or_default();
         drop(meta);
         let acked = state.map_or(key_heads, |s| s.shared_heads.clone());

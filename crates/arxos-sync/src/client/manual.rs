@@ -165,17 +165,8 @@ impl SyncClient {
     pub fn push(&self, timeout: Duration) -> Result<OneWay, ClientError> {
         let invite = self.shared_invite()?;
         if !self.is_paused() {
-            let before = self.status();
             self.notify_local_change();
-            let status = self.wait_settled(timeout, |s| s.pending == 0)?;
-            return Ok(OneWay {
-                sent: status.sent_changes.saturating_sub(before.sent_changes),
-                received: status
-                    .received_changes
-                    .saturating_sub(before.received_changes),
-                pending: status.pending,
-                paused: false,
-            });
+            return self.settle_live(timeout, |s| s.pending == 0);
         }
         let (mut copy, heads) = {
             let mut live = lock(&self.shared.live);
@@ -213,20 +204,11 @@ impl SyncClient {
     pub fn pull(&self, timeout: Duration) -> Result<OneWay, ClientError> {
         let invite = self.shared_invite()?;
         if !self.is_paused() {
-            let before = self.status();
-            let status = self.wait_settled(timeout, |s| {
+            return self.settle_live(timeout, |s| {
                 matches!(
                     s.state,
                     ConnectionState::Connected | ConnectionState::Conflict
                 )
-            })?;
-            return Ok(OneWay {
-                sent: status.sent_changes.saturating_sub(before.sent_changes),
-                received: status
-                    .received_changes
-                    .saturating_sub(before.received_changes),
-                pending: status.pending,
-                paused: false,
             });
         }
         let acked = lock(&self.shared.acked).clone();
@@ -351,12 +333,7 @@ impl SyncClient {
         let acked: Vec<ChangeHash> = lock(&self.shared.meta)
             .relays
             .get(&relay_key(&invite.relay, invite.document_id))
-            .map(|r| {
-                r.acked_heads
-                    .iter()
-                    .filter_map(|h| h.parse().ok())
-                    .collect()
-            })
+            .map(RelayState::acked)
             .unwrap_or_default();
         *lock(&self.shared.acked) = acked;
         let _ = self.shared.events.send(ClientEvent::Changed {
@@ -383,26 +360,22 @@ impl SyncClient {
         }
     }
 
-    /// Waits for `done`, failing early when the session cannot go on.
-    fn wait_settled(
+    /// While auto-sync runs, a one-way request is a wait for `done`; what moved meanwhile.
+    fn settle_live(
         &self,
         timeout: Duration,
         done: impl Fn(&super::SyncStatus) -> bool,
-    ) -> Result<super::SyncStatus, ClientError> {
-        let status = self
-            .wait_for(timeout, |s| s.rejected || done(s))
-            .ok_or_else(|| {
-                let s = self.status();
-                ClientError::Timeout(
-                    timeout,
-                    s.last_error
-                        .unwrap_or_else(|| format!("state {:?}, {} pending", s.state, s.pending)),
-                )
-            })?;
-        if status.rejected {
-            return Err(ClientError::Rejected(status.last_error.unwrap_or_default()));
-        }
-        Ok(status)
+    ) -> Result<OneWay, ClientError> {
+        let before = self.status();
+        let status = self.wait_until(timeout, done)?;
+        Ok(OneWay {
+            sent: status.sent_changes.saturating_sub(before.sent_changes),
+            received: status
+                .received_changes
+                .saturating_sub(before.received_changes),
+            pending: status.pending,
+            paused: false,
+        })
     }
 
     /// Records that the relay holds everything up to `heads` (all of which we hold), in the
@@ -491,11 +464,6 @@ impl Scratch {
 
     /// The heads the relay acknowledged to the copy.
     fn acked_heads(&self, invite: &InviteCode) -> Result<Vec<ChangeHash>, ClientError> {
-        Ok(self
-            .relay_state(invite)?
-            .acked_heads
-            .iter()
-            .filter_map(|h| h.parse().ok())
-            .collect())
+        Ok(self.relay_state(invite)?.acked())
     }
 }

@@ -36,15 +36,24 @@ impl SyncClient {
         timeout: Duration,
         progress: &dyn Fn(&SyncStatus),
     ) -> Result<SyncStatus, ClientError> {
+        self.wait_until(timeout, |s| {
+            progress(s);
+            matches!(
+                s.state,
+                ConnectionState::Connected | ConnectionState::Conflict
+            )
+        })
+    }
+
+    /// Blocks until `done` holds; fails on `timeout` (saying the last error or state) and
+    /// as soon as the relay refused the invite.
+    pub(super) fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&SyncStatus) -> bool,
+    ) -> Result<SyncStatus, ClientError> {
         let status = self
-            .wait_for(timeout, |s| {
-                progress(s);
-                s.rejected
-                    || matches!(
-                        s.state,
-                        ConnectionState::Connected | ConnectionState::Conflict
-                    )
-            })
+            .wait_for(timeout, |s| done(s) || s.rejected)
             .ok_or_else(|| {
                 let s = self.status();
                 ClientError::Timeout(
