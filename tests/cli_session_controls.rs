@@ -365,18 +365,11 @@ fn presence_status_is_seen_by_the_others_and_follow_streams_it() {
         (ana["user"].as_str(), ana["activity"].as_str()),
         (Some("ana"), Some("on site"))
     );
-    let bad = w
-        .arxos()
-        .args(["presence", "set-status", "x", "--state", "asleep", "--file"])
-        .arg(&j)
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    assert!(
-        String::from_utf8_lossy(&bad)
-            .contains("`asleep` is not a state: use online, away or editing")
+    fails_with(
+        w.arxos()
+            .args(["presence", "set-status", "x", "--state", "asleep", "--file"])
+            .arg(&j),
+        "`asleep` is not a state: use online, away or editing",
     );
 }
 

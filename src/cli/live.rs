@@ -98,8 +98,8 @@ pub enum PresenceCmd {
         /// The text (empty clears it).
         text: String,
         /// Also the activity state: online, away or editing.
-        #[arg(long, value_parser = parse_state)]
-        state: Option<PresenceStatus>,
+        #[arg(long)]
+        state: Option<String>,
         /// The session's plan file (default: the only session running).
         #[arg(long)]
         file: Option<PathBuf>,
@@ -111,12 +111,13 @@ pub enum PresenceCmd {
     },
 }
 
-fn parse_state(s: &str) -> Result<PresenceStatus, String> {
+/// Read here rather than by clap, so a bad value is one line like every other refusal.
+fn parse_state(s: &str) -> anyhow::Result<PresenceStatus> {
     match s {
         "online" => Ok(PresenceStatus::Online),
         "away" => Ok(PresenceStatus::Away),
         "editing" => Ok(PresenceStatus::Editing),
-        _ => Err(format!("`{s}` is not a state: use online, away or editing")),
+        _ => bail!("`{s}` is not a state: use online, away or editing"),
     }
 }
 
@@ -322,13 +323,16 @@ fn describe(p: &Presence) -> String {
 /// `arxos presence set-status|show`.
 pub fn run_presence(out: Out, cmd: PresenceCmd) -> anyhow::Result<()> {
     let (file, request) = match cmd {
-        PresenceCmd::SetStatus { text, state, file } => (
-            file,
-            Request::SetStatus {
-                text: Some(text),
-                state,
-            },
-        ),
+        PresenceCmd::SetStatus { text, state, file } => {
+            let state = state.as_deref().map(parse_state).transpose()?;
+            (
+                file,
+                Request::SetStatus {
+                    text: Some(text),
+                    state,
+                },
+            )
+        }
         PresenceCmd::Show { file } => (file, Request::Presence),
     };
     let file = session_file(file)?;
