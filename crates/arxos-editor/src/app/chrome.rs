@@ -390,92 +390,99 @@ impl EditorApp {
     }
 
     pub(super) fn status_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(self.tool.hint()).weak());
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let Some(ws) = self.ws.as_ref() else { return };
-                let status = ws.status();
-                let live = ws.live().is_some_and(|s| s.client().invite().is_some());
-                let (text, color) = if live && status.paused {
-                    (
-                        format!("Sync paused ({} queued)", status.pending),
-                        egui::Color32::from_rgb(0x75, 0x75, 0x75),
-                    )
-                } else if live {
-                    match status.state {
-                        ConnectionState::Connected => (
-                            "In sync".to_owned(),
-                            egui::Color32::from_rgb(0x2E, 0x7D, 0x32),
-                        ),
-                        ConnectionState::Syncing => (
-                            format!("Syncing ({} pending)", status.pending),
-                            egui::Color32::from_rgb(0x15, 0x65, 0xC0),
-                        ),
-                        ConnectionState::Conflict => (
-                            crate::actions::plural(status.conflicts, "conflict"),
-                            egui::Color32::from_rgb(0xE6, 0x51, 0x00),
-                        ),
-                        ConnectionState::Offline => (
-                            format!("Offline ({} pending)", status.pending),
-                            egui::Color32::from_rgb(0x75, 0x75, 0x75),
-                        ),
-                    }
-                } else {
-                    ("Local file".to_owned(), ui.visuals().weak_text_color())
-                };
-                ui.label(egui::RichText::new(text).color(color));
-                if live {
-                    if status.conflicts > 0 && status.state != ConnectionState::Conflict {
-                        ui.label(
-                            egui::RichText::new(crate::actions::plural(
-                                status.conflicts,
-                                "conflict",
-                            ))
-                            .color(egui::Color32::from_rgb(0xE6, 0x51, 0x00)),
-                        );
-                    }
-                    if let Some(rtt) = status
-                        .rtt_ms
-                        .filter(|_| status.state != ConnectionState::Offline)
-                    {
-                        ui.weak(format!("{rtt} ms"))
-                            .on_hover_text("Round trip to the relay");
-                    }
-                    let role = status.role.map_or("…", arxos_sync::Role::as_str);
-                    ui.label(format!("{} · {role}", ws.author()));
-                    let (r, _) =
-                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                    let me = crate::overlay::parse_hex(&ws.color()).unwrap_or(egui::Color32::GRAY);
-                    ui.painter().circle_filled(r.center(), 5.0, me);
-                }
-                ui.separator();
-                if let Some(n) = ws.read(|doc| doc.elements().count()) {
-                    ui.label(format!("{n} elements · {} selected", ws.selection.len()));
-                }
-                ui.separator();
-                if let Some(v) = self.canvas.view {
-                    // Screen millimetres at 96 dpi against plan millimetres: the drawing scale.
-                    let scale = 96.0 / 25.4 / v.zoom_px_per_mm
-                        * f64::from(ui.ctx().pixels_per_point()).recip();
-                    ui.label(format!("1:{:.0}", scale.max(1.0)));
-                }
-                ui.separator();
-                let u = self.settings.units;
-                match self.canvas.pointer_plan {
-                    Some(p) => {
-                        let (x, y) = match u {
-                            Units::Mm => (format!("{:.0}", p.x), format!("{:.0}", p.y)),
-                            Units::M => (
-                                format!("{:.3}", p.x / 1_000.0),
-                                format!("{:.3}", p.y / 1_000.0),
-                            ),
-                        };
-                        ui.monospace(format!("x {x}  y {y} {}", units_label(u)))
-                    }
-                    None => ui.monospace(" "),
-                };
+        let hint = self.tool.hint().to_owned();
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            self.status_facts(ui);
+            // What the facts leave of the bar: the tool's hint, cut short with an ellipsis
+            // on a narrow window rather than drawn under them.
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                ui.add(egui::Label::new(egui::RichText::new(hint).weak()).truncate());
             });
         });
+    }
+
+    /// The right of the status bar, laid out right to left: session state, who you are,
+    /// counts, scale and the pointer's position.
+    fn status_facts(&mut self, ui: &mut egui::Ui) {
+        let Some(ws) = self.ws.as_ref() else {
+            return;
+        };
+        let status = ws.status();
+        let live = ws.live().is_some_and(|s| s.client().invite().is_some());
+        let (text, color) = if live && status.paused {
+            (
+                format!("Sync paused ({} queued)", status.pending),
+                egui::Color32::from_rgb(0x75, 0x75, 0x75),
+            )
+        } else if live {
+            match status.state {
+                ConnectionState::Connected => (
+                    "In sync".to_owned(),
+                    egui::Color32::from_rgb(0x2E, 0x7D, 0x32),
+                ),
+                ConnectionState::Syncing => (
+                    format!("Syncing ({} pending)", status.pending),
+                    egui::Color32::from_rgb(0x15, 0x65, 0xC0),
+                ),
+                ConnectionState::Conflict => (
+                    crate::actions::plural(status.conflicts, "conflict"),
+                    egui::Color32::from_rgb(0xE6, 0x51, 0x00),
+                ),
+                ConnectionState::Offline => (
+                    format!("Offline ({} pending)", status.pending),
+                    egui::Color32::from_rgb(0x75, 0x75, 0x75),
+                ),
+            }
+        } else {
+            ("Local file".to_owned(), ui.visuals().weak_text_color())
+        };
+        ui.label(egui::RichText::new(text).color(color));
+        if live {
+            if status.conflicts > 0 && status.state != ConnectionState::Conflict {
+                ui.label(
+                    egui::RichText::new(crate::actions::plural(status.conflicts, "conflict"))
+                        .color(egui::Color32::from_rgb(0xE6, 0x51, 0x00)),
+                );
+            }
+            if let Some(rtt) = status
+                .rtt_ms
+                .filter(|_| status.state != ConnectionState::Offline)
+            {
+                ui.weak(format!("{rtt} ms"))
+                    .on_hover_text("Round trip to the relay");
+            }
+            let role = status.role.map_or("…", arxos_sync::Role::as_str);
+            ui.label(format!("{} · {role}", ws.author()));
+            let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            let me = crate::overlay::parse_hex(&ws.color()).unwrap_or(egui::Color32::GRAY);
+            ui.painter().circle_filled(r.center(), 5.0, me);
+        }
+        ui.separator();
+        if let Some(n) = ws.read(|doc| doc.elements().count()) {
+            ui.label(format!("{n} elements · {} selected", ws.selection.len()));
+        }
+        ui.separator();
+        if let Some(v) = self.canvas.view {
+            // Screen millimetres at 96 dpi against plan millimetres: the drawing scale.
+            let scale =
+                96.0 / 25.4 / v.zoom_px_per_mm * f64::from(ui.ctx().pixels_per_point()).recip();
+            ui.label(format!("1:{:.0}", scale.max(1.0)));
+        }
+        ui.separator();
+        let u = self.settings.units;
+        match self.canvas.pointer_plan {
+            Some(p) => {
+                let (x, y) = match u {
+                    Units::Mm => (format!("{:.0}", p.x), format!("{:.0}", p.y)),
+                    Units::M => (
+                        format!("{:.3}", p.x / 1_000.0),
+                        format!("{:.3}", p.y / 1_000.0),
+                    ),
+                };
+                ui.monospace(format!("x {x}  y {y} {}", units_label(u)))
+            }
+            None => ui.monospace(" "),
+        };
     }
 
     pub(super) fn preferences(&mut self, ctx: &egui::Context) {

@@ -197,10 +197,12 @@ impl EditorApp {
             ui.separator();
             ui.label(RichText::new(&c.message).strong());
             let doc_el = ws.read(|doc| doc.element(&c.element).cloned()).flatten();
-            three_way(ui, c, doc_el.as_ref());
+            let sides = Sides::of(c.local.as_ref(), c.remote.as_ref(), ws.author());
+            three_way(ui, c, &sides, doc_el.as_ref());
             ui.horizontal_wrapped(|ui| {
                 for (label, choice) in choices(c.kind) {
-                    if ui.button(*label).clicked() {
+                    let label = sides.button(label, choice);
+                    if ui.button(label).clicked() {
                         resolve.push((c.id.clone(), choice.clone()));
                     }
                 }
@@ -311,10 +313,68 @@ fn show_value(v: Option<&PropValue>, unit: Option<&str>) -> String {
     }
 }
 
-fn side_head(label: &str, s: Option<&Side>) -> String {
-    match s {
-        Some(s) => format!("{label}\n{} · {}", s.author, when(s.time_ms)),
-        None => label.to_owned(),
+/// Whose each side of a conflict is, as this person reads it: "Mine" for what they wrote,
+/// "Ana's" for someone else's, and plain local / remote when that tells nothing (no author,
+/// or both sides by the same person, e.g. two of their own windows).
+struct Sides {
+    local: Option<String>,
+    remote: Option<String>,
+}
+
+impl Sides {
+    fn of(local: Option<&Side>, remote: Option<&Side>, me: &str) -> Self {
+        let author =
+            |s: Option<&Side>| s.map(|s| s.author.clone()).filter(|a| !a.trim().is_empty());
+        let (local, remote) = (author(local), author(remote));
+        if local.is_none() || remote.is_none() || local == remote {
+            return Self {
+                local: None,
+                remote: None,
+            };
+        }
+        let name = |a: Option<String>| {
+            a.map(|a| {
+                if a == me {
+                    "Mine".to_owned()
+                } else {
+                    format!("{a}'s")
+                }
+            })
+        };
+        Self {
+            local: name(local),
+            remote: name(remote),
+        }
+    }
+
+    /// The column head: whose, which side, who and when.
+    fn head(&self, generic: &str, s: Option<&Side>) -> String {
+        let whose = match generic {
+            "Local" => self.local.as_deref(),
+            _ => self.remote.as_deref(),
+        };
+        let title = whose.map_or_else(
+            || generic.to_owned(),
+            |w| format!("{w} ({})", generic.to_lowercase()),
+        );
+        match s {
+            Some(s) => format!("{title}\n{} · {}", s.author, when(s.time_ms)),
+            None => title,
+        }
+    }
+
+    /// "Take mine" / "Take Ana's" for the two sides; other choices as they are.
+    fn button(&self, label: &str, choice: &Choice) -> String {
+        let whose = match choice {
+            Choice::Local => self.local.as_deref(),
+            Choice::Remote => self.remote.as_deref(),
+            _ => None,
+        };
+        match whose {
+            Some("Mine") => "Take mine".to_owned(),
+            Some(w) => format!("Take {w}"),
+            None => label.to_owned(),
+        }
     }
 }
 
@@ -335,7 +395,7 @@ pub(super) fn when(time_ms: i64) -> String {
 
 /// Base, local and remote side by side: a property row with the differing values marked,
 /// then a small drawing of the element as each side has it.
-fn three_way(ui: &mut egui::Ui, c: &Conflict, e: Option<&arxos_doc::Element>) {
+fn three_way(ui: &mut egui::Ui, c: &Conflict, sides: &Sides, e: Option<&arxos_doc::Element>) {
     let base = c.base.as_ref();
     let local = c.local.as_ref().and_then(|s| s.value.as_ref());
     let remote = c.remote.as_ref().and_then(|s| s.value.as_ref());
@@ -357,8 +417,8 @@ fn three_way(ui: &mut egui::Ui, c: &Conflict, e: Option<&arxos_doc::Element>) {
         .show(ui, |ui| {
             ui.weak("");
             ui.weak("Base");
-            ui.weak(side_head("Local", c.local.as_ref()));
-            ui.weak(side_head("Remote", c.remote.as_ref()));
+            ui.weak(sides.head("Local", c.local.as_ref()));
+            ui.weak(sides.head("Remote", c.remote.as_ref()));
             ui.end_row();
             ui.label(c.property.as_deref().unwrap_or("element"));
             ui.label(show_value(base, unit));
@@ -395,4 +455,42 @@ fn thumbnail(ui: &mut egui::Ui, e: &arxos_doc::Element, key: Option<&str>, v: Op
     let view = arxos_render::View::fit(b, px, 4.0);
     let m = crate::overlay::Mapping { view, rect, ppp };
     crate::overlay::highlight(&painter, &e, &m, ui.visuals().strong_text_color(), 1.5);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(author: &str) -> Side {
+        Side {
+            value: Some(PropValue::Number(1.0)),
+            author: author.into(),
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0)),
+            change: String::new(),
+        }
+    }
+
+    #[test]
+    fn sides_read_as_mine_and_theirs_and_fall_back_to_local_and_remote() {
+        let (bob, ana) = (side("bob"), side("Ana"));
+        let s = Sides::of(Some(&bob), Some(&ana), "bob");
+        assert_eq!(s.head("Local", Some(&bob)), "Mine (local)\nbob · just now");
+        assert_eq!(
+            s.head("Remote", Some(&ana)),
+            "Ana's (remote)\nAna · just now"
+        );
+        assert_eq!(s.button("Take local", &Choice::Local), "Take mine");
+        assert_eq!(s.button("Take remote", &Choice::Remote), "Take Ana's");
+        assert_eq!(s.button("Take base", &Choice::Base), "Take base");
+        // Neither mine: both by name.
+        let s = Sides::of(Some(&bob), Some(&ana), "carla");
+        assert_eq!(s.button("Take local", &Choice::Local), "Take bob's");
+        // The same person on both sides, or an unknown author: the plain words.
+        let s = Sides::of(Some(&bob), Some(&bob), "bob");
+        assert_eq!(s.button("Take local", &Choice::Local), "Take local");
+        let s = Sides::of(Some(&bob), None, "bob");
+        assert_eq!(s.head("Local", Some(&bob)), "Local\nbob · just now");
+    }
 }
