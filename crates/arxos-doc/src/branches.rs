@@ -13,6 +13,8 @@
 //! both sides are then checked by the conflict detection, with the parent as the local side
 //! ([`BranchMerge::before`] are the parent's heads before the merge).
 
+mod stage;
+
 use std::collections::BTreeMap;
 
 use automerge::ChangeHash;
@@ -22,7 +24,9 @@ use crate::command::{ChangeKind, Command, EditContext, RecordSet};
 use crate::document::{ChangeSet, Document};
 use crate::error::{DocError, Result};
 use crate::model::PropValue;
-use crate::versions::{Fields, Version, check_name, encode_heads, text};
+use crate::versions::{Fields, Version, text};
+
+pub use stage::{Staged, check_merge, merged, stage_close, stage_create, stage_review};
 
 /// Where a branch stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -195,66 +199,9 @@ fn create(
     description: &str,
     proposal: bool,
 ) -> Result<(Branch, Document)> {
-    let what = if proposal { "proposal" } else { "branch" };
-    check_name(what, name)?;
-    if let Some(existing) = list_branches(parent).into_iter().find(|b| b.name == name) {
-        return Err(DocError::DuplicateName {
-            what: existing.what(),
-            name: name.to_owned(),
-        });
-    }
-    let from_heads = match from {
-        Some(v) => v.heads.clone(),
-        None => parent.heads(),
-    };
-    let fork = parent.fork_at(&from_heads)?;
-    let branch = Branch {
-        id: format!("b{}", uuid::Uuid::new_v4().simple()),
-        name: name.to_owned(),
-        parent: parent.meta().id.clone(),
-        from_heads,
-        from_version: from.map(|v| v.name.clone()),
-        created_by: ctx.author.clone(),
-        time_ms: ctx.time_ms,
-        file: file.to_owned(),
-        state: BranchState::Open,
-        description: description.to_owned(),
-        proposal,
-        review: proposal.then_some(ReviewState::Open),
-        merged_by: None,
-        merged_ms: None,
-    };
-    let mut fields = BTreeMap::from([
-        text("id", &branch.id),
-        text("name", &branch.name),
-        text("parent", &branch.parent),
-        text("from_heads", &encode_heads(&branch.from_heads)),
-        text("created_by", &branch.created_by),
-        (
-            "time_ms".to_owned(),
-            PropValue::Number(branch.time_ms as f64),
-        ),
-        text("file", &branch.file),
-        text("state", branch.state.as_str()),
-        text("description", &branch.description),
-        ("proposal".to_owned(), PropValue::Bool(proposal)),
-    ]);
-    if let Some(v) = &branch.from_version {
-        fields.extend([text("from_version", v)]);
-    }
-    if let Some(r) = branch.review {
-        fields.extend([text("review", r.as_str())]);
-    }
-    parent.apply_batch_as(
-        ctx,
-        ChangeKind::Branch,
-        &format!("create {what} {name}"),
-        vec![Command::PutRecord {
-            set: RecordSet::Branches,
-            id: branch.id.clone(),
-            fields,
-        }],
-    )?;
+    let (branch, fork, staged) =
+        stage::stage_create(parent, ctx, name, from, file, description, proposal)?;
+    staged.apply(parent, ctx)?;
     Ok((branch, fork))
 }
 
@@ -300,58 +247,12 @@ pub fn merge_branch(
     name: &str,
     force: bool,
 ) -> Result<BranchMerge> {
-    let mut branch = get_branch(parent, name)?;
-    if branch.state != BranchState::Open {
-        return Err(DocError::BranchState {
-            what: branch.what(),
-            name: branch.name,
-            state: branch.state.as_str().to_owned(),
-            action: "merge it",
-        });
-    }
-    if branch.review == Some(ReviewState::ChangesRequested) && !force {
-        return Err(DocError::ChangesRequested(branch.name));
-    }
-    let plan_id = parent.meta().id.clone();
-    if branch_doc.meta().id != plan_id || branch.parent != plan_id {
-        return Err(DocError::ForeignBranch {
-            branch: branch.name,
-            expected: plan_id,
-            found: branch_doc.meta().id.clone(),
-        });
-    }
+    let branch = stage::check_merge(parent, branch_doc, name, force)?;
     let before = parent.heads();
     let branch_heads = branch_doc.heads();
     let changes = parent.merge(branch_doc)?;
-    branch.state = BranchState::Merged;
-    branch.merged_by = Some(ctx.author.clone());
-    branch.merged_ms = Some(ctx.time_ms);
-    let summary = format!(
-        "merge {} {} ({} added, {} updated, {} removed)",
-        branch.what(),
-        branch.name,
-        changes.added.len(),
-        changes.updated.len(),
-        changes.removed.len()
-    );
-    parent.apply_batch_as(
-        ctx,
-        ChangeKind::Merge,
-        &summary,
-        vec![Command::PutRecord {
-            set: RecordSet::Branches,
-            id: branch.id.clone(),
-            fields: BTreeMap::from([
-                text("state", BranchState::Merged.as_str()),
-                text("merged_by", &ctx.author),
-                (
-                    "merged_ms".to_owned(),
-                    PropValue::Number(ctx.time_ms as f64),
-                ),
-                text("merged_heads", &encode_heads(&branch_heads)),
-            ]),
-        }],
-    )?;
+    let (branch, staged) = stage::merged(branch, &branch_heads, &changes, ctx);
+    staged.apply(parent, ctx)?;
     Ok(BranchMerge {
         branch,
         before,
@@ -362,26 +263,8 @@ pub fn merge_branch(
 
 /// Marks an open branch or proposal closed (abandoned); its file is left as it is.
 pub fn close_branch(parent: &mut Document, ctx: &EditContext, name: &str) -> Result<Branch> {
-    let mut branch = get_branch(parent, name)?;
-    if branch.state != BranchState::Open {
-        return Err(DocError::BranchState {
-            what: branch.what(),
-            name: branch.name,
-            state: branch.state.as_str().to_owned(),
-            action: "close it",
-        });
-    }
-    parent.apply_batch_as(
-        ctx,
-        ChangeKind::Branch,
-        &format!("close {} {}", branch.what(), branch.name),
-        vec![Command::PutRecord {
-            set: RecordSet::Branches,
-            id: branch.id.clone(),
-            fields: BTreeMap::from([text("state", BranchState::Closed.as_str())]),
-        }],
-    )?;
-    branch.state = BranchState::Closed;
+    let (branch, staged) = stage::stage_close(parent, name)?;
+    staged.apply(parent, ctx)?;
     Ok(branch)
 }
 
@@ -459,46 +342,12 @@ fn review(
     action: &'static str,
     note: Option<&str>,
 ) -> Result<Branch> {
-    let mut branch = proposal(parent, name)?;
-    if branch.state != BranchState::Open {
-        return Err(DocError::BranchState {
-            what: "proposal",
-            name: branch.name,
-            state: branch.state.as_str().to_owned(),
-            action: "review it",
-        });
-    }
-    let mut cmds = vec![Command::PutRecord {
-        set: RecordSet::Branches,
-        id: branch.id.clone(),
-        fields: BTreeMap::from([
-            text("review", state.as_str()),
-            text("reviewed_by", &ctx.author),
-            (
-                "reviewed_ms".to_owned(),
-                PropValue::Number(ctx.time_ms as f64),
-            ),
-        ]),
-    }];
-    if let Some(t) = note {
-        cmds.push(comment_command(&new_comment(&branch, ctx, t, action)));
-    }
-    let verb = match state {
-        ReviewState::Approved => "approve",
-        ReviewState::ChangesRequested => "request changes on",
-        ReviewState::Open => "reopen",
-    };
-    parent.apply_batch_as(
-        ctx,
-        ChangeKind::Review,
-        &format!("{verb} proposal {}", branch.name),
-        cmds,
-    )?;
-    branch.review = Some(state);
+    let (branch, staged) = stage::review(parent, ctx, name, state, action, note)?;
+    staged.apply(parent, ctx)?;
     Ok(branch)
 }
 
-fn proposal(doc: &Document, name: &str) -> Result<Branch> {
+pub(crate) fn proposal(doc: &Document, name: &str) -> Result<Branch> {
     let branch = get_branch(doc, name).map_err(|_| DocError::UnknownName {
         what: "proposal",
         name: name.to_owned(),
@@ -510,7 +359,7 @@ fn proposal(doc: &Document, name: &str) -> Result<Branch> {
     }
 }
 
-fn new_comment(branch: &Branch, ctx: &EditContext, text: &str, action: &str) -> Comment {
+pub(crate) fn new_comment(branch: &Branch, ctx: &EditContext, text: &str, action: &str) -> Comment {
     Comment {
         id: format!("c{}", uuid::Uuid::new_v4().simple()),
         branch: branch.id.clone(),
@@ -521,7 +370,7 @@ fn new_comment(branch: &Branch, ctx: &EditContext, text: &str, action: &str) -> 
     }
 }
 
-fn comment_command(c: &Comment) -> Command {
+pub(crate) fn comment_command(c: &Comment) -> Command {
     Command::PutRecord {
         set: RecordSet::Comments,
         id: c.id.clone(),

@@ -553,6 +553,7 @@ impl eframe::App for EditorApp {
     }
 }
 
+mod branches;
 mod chrome;
 mod comments;
 mod conflicts;

@@ -161,3 +161,75 @@ fn a_comment_is_posted_on_the_selection_replied_to_and_resolved() {
     h.run_steps(3);
     assert!(threads(&h)[0].root.resolved);
 }
+
+#[test]
+fn a_branch_is_made_worked_on_elsewhere_merged_back_and_a_proposal_approved() {
+    use arxos_doc::branches::{BranchState, ReviewState, list_branches};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = window(dir.path());
+    h.get_by_label("History").click();
+    h.run_steps(2);
+    let type_into = |h: &mut Harness<'static, EditorApp>, hint: &'static str, text: &str| {
+        placeholder(h, hint).click();
+        h.run_steps(1);
+        placeholder(h, hint).type_text(text);
+        h.run_steps(1);
+    };
+    type_into(&mut h, "branch name", "lobby");
+    h.get_by_label("Branch").click();
+    h.run_steps(3);
+    let file = dir.path().join("plan.lobby.arx");
+    assert!(file.is_file(), "the branch is a file beside the plan");
+    let records = |h: &Harness<'static, EditorApp>| {
+        h.state().ws.as_ref().unwrap().read(list_branches).unwrap()
+    };
+    assert_eq!(records(&h)[0].name, "lobby");
+
+    // Someone works on the branch file (a CLI edit, another window).
+    let (mut bf, mut branch_doc) = arxos_doc::file::PlanFile::open(&file).unwrap();
+    let (id, x_before): (ElementId, f64) = branch_doc
+        .elements()
+        .next()
+        .map(|e| (e.id.clone(), e.transform.x))
+        .unwrap();
+    branch_doc
+        .apply(
+            &arxos_doc::EditContext::now("ana"),
+            Command::Move {
+                ids: vec![id.clone()],
+                dx: 250.0,
+                dy: 0.0,
+            },
+        )
+        .unwrap();
+    bf.save(&mut branch_doc).unwrap();
+
+    h.get_by_label("Merge").click();
+    h.run_steps(3);
+    let ws = h.state().ws.as_ref().unwrap();
+    let x_now = ws
+        .read(|doc| doc.element(&id).map(|e| e.transform.x))
+        .flatten()
+        .unwrap();
+    assert!(
+        (x_now - (x_before + 250.0)).abs() < 1e-6,
+        "{x_before} → {x_now}"
+    );
+    assert_eq!(records(&h)[0].state, BranchState::Merged);
+
+    // A proposal, reviewed in the window.
+    type_into(&mut h, "branch name", "stairs");
+    type_into(&mut h, "description, or what should change", "wider stairs");
+    h.get_by_label("Propose").click();
+    h.run_steps(3);
+    h.get_by_label("Approve").click();
+    h.run_steps(3);
+    let stairs = records(&h)
+        .into_iter()
+        .find(|b| b.name == "stairs")
+        .unwrap();
+    assert!(stairs.proposal);
+    assert_eq!(stairs.description, "wider stairs");
+    assert_eq!(stairs.review, Some(ReviewState::Approved));
+    assert!(dir.path().join("plan.stairs.arx").is_file());
+}

@@ -400,6 +400,29 @@ impl SyncClient {
         Ok(self.applied(set))
     }
 
+    /// Merges another replica of this plan into ours (a branch brought back): its changes
+    /// are announced, saved and sent like a local edit. A document of another plan is refused.
+    pub fn merge_document(&self, other: &mut Document) -> Result<ChangeSet, ClientError> {
+        let set = {
+            let mut live = lock(&self.shared.live);
+            if other.plan_id() != live.doc.plan_id() {
+                return Err(ClientError::Invalid(format!(
+                    "that document holds plan {}, not this one",
+                    other.plan_id().unwrap_or("(none)")
+                )));
+            }
+            let before = live.doc.heads();
+            let set = live.doc.merge(other)?;
+            if live.doc.heads() != before {
+                live.changed(&set);
+            }
+            set
+        };
+        // Sent even when nothing visible changed: the relay must get every change.
+        self.shared.local_change.notify_one();
+        Ok(self.applied(set))
+    }
+
     /// Announces a local change and schedules saving and sending it.
     fn applied(&self, set: ChangeSet) -> ChangeSet {
         if set.is_empty() {

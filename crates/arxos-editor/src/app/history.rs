@@ -2,6 +2,8 @@
 //! named versions (create, compare with now, with the changed elements highlighted on the
 //! canvas, and revert); each through the session, so everyone sees it.
 //!
+//! Below them, branches and proposals (`branches.rs`).
+//!
 //! History and diffs read a fork of the plan taken once per change, never the engine's copy,
 //! so a long history does not hold the session up.
 
@@ -26,6 +28,8 @@ pub(crate) struct HistoryUi {
     name: String,
     /// The version compared with now, and what differs.
     compared: Option<(String, usize)>,
+    /// Branches and proposals.
+    pub(super) branches: super::branches::BranchesUi,
 }
 
 impl EditorApp {
@@ -185,5 +189,6 @@ impl EditorApp {
         for m in infos {
             self.toast(&ctx, m, false);
         }
+        self.branches_section(ui);
     }
 }
