@@ -80,6 +80,8 @@ pub struct EditorApp {
     session_form: session::SessionForm,
     conflicts_ui: conflicts::ConflictsUi,
     history_ui: history::HistoryUi,
+    /// The plan, while the window previews one of its versions.
+    previewing: Option<Workspace>,
     rules_ui: rules::RulesUi,
     comments_ui: comments::CommentsUi,
     /// Errors found while a panel borrowed the workspace, shown after it.
@@ -125,6 +127,7 @@ impl EditorApp {
             session_form: session::SessionForm::default(),
             conflicts_ui: conflicts::ConflictsUi::default(),
             history_ui: history::HistoryUi::default(),
+            previewing: None,
             rules_ui: rules::RulesUi::default(),
             comments_ui: comments::CommentsUi::default(),
             toasts_later: Vec::new(),
@@ -197,6 +200,9 @@ impl EditorApp {
         }
         if let Some(mut old) = self.ws.take() {
             old.close();
+        }
+        if let Some(mut plan) = self.previewing.take() {
+            plan.close();
         }
         self.canvas = Canvas::default();
         self.ws = Some(ws);
@@ -513,6 +519,9 @@ impl eframe::App for EditorApp {
         }
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        if self.previewing.is_some() {
+            egui::Panel::top("preview").show(ui, |ui| self.preview_banner(ui));
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("tools")
             .resizable(false)
@@ -550,6 +559,9 @@ impl eframe::App for EditorApp {
         if let Some(mut ws) = self.ws.take() {
             ws.close();
         }
+        if let Some(mut plan) = self.previewing.take() {
+            plan.close();
+        }
     }
 }
 
@@ -558,6 +570,7 @@ mod chrome;
 mod comments;
 mod conflicts;
 mod history;
+mod preview;
 mod rules;
 mod session;
 

@@ -265,6 +265,8 @@ pub struct Permission {
     pub grant: Option<Grant>,
     /// Leases held by others.
     pub held_by_others: BTreeMap<String, LockEntry>,
+    /// This window shows an earlier version (a read-only preview).
+    pub preview: bool,
 }
 
 impl Permission {
@@ -278,11 +280,15 @@ impl Permission {
                 .filter(|l| l.holder_peer != me)
                 .map(|l| (l.id.clone(), l))
                 .collect(),
+            preview: false,
         }
     }
 
     /// Why this person may not draw or edit elements at all, if so.
     pub fn read_only(&self) -> Option<&'static str> {
+        if self.preview {
+            return Some("this is a preview of an earlier version: go back to the plan to edit");
+        }
         match self.role {
             Some(Role::Viewer) => Some("you joined as a viewer: you can look, not edit"),
             Some(Role::Commenter) => Some("you joined as a commenter: you can comment, not edit"),

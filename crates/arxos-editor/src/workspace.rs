@@ -135,6 +135,20 @@ impl Workspace {
         Self::with_session(session, path, Some(dir), title, repaint)
     }
 
+    /// The plan as it was at a named version, to look at only: an untitled, read-only copy
+    /// (the window's tools and edits refuse with why).
+    pub fn preview(
+        doc: Document,
+        version: &str,
+        repaint: Option<egui::Context>,
+    ) -> Result<Self, String> {
+        let plan = doc.meta().name.clone();
+        let mut ws = Self::untitled(doc, "preview", repaint)?;
+        ws.title = format!("{plan} at version {version} (preview, read-only)");
+        ws.permission.preview = true;
+        Ok(ws)
+    }
+
     fn with_session(
         session: Session,
         path: PathBuf,

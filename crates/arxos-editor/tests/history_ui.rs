@@ -233,3 +233,60 @@ fn a_branch_is_made_worked_on_elsewhere_merged_back_and_a_proposal_approved() {
     assert_eq!(stairs.review, Some(ReviewState::Approved));
     assert!(dir.path().join("plan.stairs.arx").is_file());
 }
+
+#[test]
+fn a_version_is_previewed_read_only_and_the_window_goes_back_to_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = window(dir.path());
+    h.get_by_label("History").click();
+    h.run_steps(2);
+    placeholder(&h, "version name").click();
+    h.run_steps(1);
+    placeholder(&h, "version name").type_text("issued");
+    h.run_steps(1);
+    h.get_by_label("Save version").click();
+    h.run_steps(3);
+    let x_of = |h: &Harness<'static, EditorApp>, id: &ElementId| {
+        h.state()
+            .ws
+            .as_ref()
+            .unwrap()
+            .read(|doc| doc.element(id).map(|e| e.transform.x))
+            .flatten()
+            .unwrap()
+    };
+    let ws = h.state_mut().ws.as_mut().unwrap();
+    let id: ElementId = ws
+        .read(|doc| doc.elements().next().map(|e| e.id.clone()))
+        .flatten()
+        .unwrap();
+    let mv = |id: &ElementId| Command::Move {
+        ids: vec![id.clone()],
+        dx: 100.0,
+        dy: 0.0,
+    };
+    ws.edit("move", std::slice::from_ref(&id), &[], vec![mv(&id)])
+        .unwrap();
+    let moved = x_of(&h, &id);
+    h.run_steps(2);
+
+    h.get_by_label("Preview").click();
+    h.run_steps(3);
+    let ws = h.state_mut().ws.as_mut().unwrap();
+    assert!(ws.title().contains("at version issued"), "{}", ws.title());
+    let err = ws
+        .edit("move", std::slice::from_ref(&id), &[], vec![mv(&id)])
+        .unwrap_err();
+    assert!(err.contains("preview of an earlier version"), "{err}");
+    assert!(
+        (x_of(&h, &id) - (moved - 100.0)).abs() < 1e-6,
+        "as it was then"
+    );
+    h.get_by_label("Back to the plan").click();
+    h.run_steps(3);
+    assert!(!h.state().ws.as_ref().unwrap().title().contains("preview"));
+    assert!(
+        (x_of(&h, &id) - moved).abs() < 1e-6,
+        "the plan as it is now"
+    );
+}

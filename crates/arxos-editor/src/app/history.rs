@@ -86,6 +86,7 @@ impl EditorApp {
         });
         let mut compare = None;
         let mut revert = None;
+        let mut preview = None;
         for v in st.versions.iter().rev() {
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(&v.name).strong());
@@ -109,6 +110,13 @@ impl EditorApp {
                         .clicked()
                     {
                         compare = Some(v.clone());
+                    }
+                    if ui
+                        .small_button("Preview")
+                        .on_hover_text("Look at the plan as it was then (read-only)")
+                        .clicked()
+                    {
+                        preview = Some(v.clone());
                     }
                 });
             });
@@ -190,5 +198,8 @@ impl EditorApp {
             self.toast(&ctx, m, false);
         }
         self.branches_section(ui);
+        if let Some(v) = preview {
+            self.start_preview(&ctx, &v);
+        }
     }
 }

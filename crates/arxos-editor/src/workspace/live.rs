@@ -166,12 +166,14 @@ impl Workspace {
         let client = session.client();
         self.people.update(client.presence(), now);
         let status = client.status();
+        let preview = self.permission.preview;
         self.permission = Permission::new(
             status.role,
             status.grant,
             client.locks(),
             client.peer_id().as_str(),
         );
+        self.permission.preview = preview;
         if self
             .following
             .as_ref()
