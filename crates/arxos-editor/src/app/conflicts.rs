@@ -347,19 +347,17 @@ impl Sides {
         }
     }
 
-    /// The column head: whose, which side, who and when.
+    /// The column head, two short lines (the panel is narrow): whose, then which side and
+    /// when; or the side, then who and when.
     fn head(&self, generic: &str, s: Option<&Side>) -> String {
         let whose = match generic {
             "Local" => self.local.as_deref(),
             _ => self.remote.as_deref(),
         };
-        let title = whose.map_or_else(
-            || generic.to_owned(),
-            |w| format!("{w} ({})", generic.to_lowercase()),
-        );
-        match s {
-            Some(s) => format!("{title}\n{} · {}", s.author, when(s.time_ms)),
-            None => title,
+        match (whose, s) {
+            (Some(w), Some(s)) => format!("{w}\n{} · {}", generic.to_lowercase(), when(s.time_ms)),
+            (None, Some(s)) => format!("{generic}\n{} · {}", s.author, when(s.time_ms)),
+            (_, None) => generic.to_owned(),
         }
     }
 
@@ -476,11 +474,8 @@ mod tests {
     fn sides_read_as_mine_and_theirs_and_fall_back_to_local_and_remote() {
         let (bob, ana) = (side("bob"), side("Ana"));
         let s = Sides::of(Some(&bob), Some(&ana), "bob");
-        assert_eq!(s.head("Local", Some(&bob)), "Mine (local)\nbob · just now");
-        assert_eq!(
-            s.head("Remote", Some(&ana)),
-            "Ana's (remote)\nAna · just now"
-        );
+        assert_eq!(s.head("Local", Some(&bob)), "Mine\nlocal · just now");
+        assert_eq!(s.head("Remote", Some(&ana)), "Ana's\nremote · just now");
         assert_eq!(s.button("Take local", &Choice::Local), "Take mine");
         assert_eq!(s.button("Take remote", &Choice::Remote), "Take Ana's");
         assert_eq!(s.button("Take base", &Choice::Base), "Take base");
