@@ -36,18 +36,23 @@ fn placeholder<'a>(
     h.get_by(move |n| n.placeholder() == Some(text))
 }
 
+/// Opens History and saves a version named `name`.
+fn save_version(h: &mut Harness<'static, EditorApp>, name: &str) {
+    h.get_by_label("History").click();
+    h.run_steps(2);
+    placeholder(h, "version name").click();
+    h.run_steps(1);
+    placeholder(h, "version name").type_text(name);
+    h.run_steps(1);
+    h.get_by_label("Save version").click();
+    h.run_steps(3);
+}
+
 #[test]
 fn a_version_is_saved_compared_with_now_and_the_change_highlighted() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = window(dir.path());
-    h.get_by_label("History").click();
-    h.run_steps(2);
-    placeholder(&h, "version name").click();
-    h.run_steps(1);
-    placeholder(&h, "version name").type_text("issued");
-    h.run_steps(1);
-    h.get_by_label("Save version").click();
-    h.run_steps(3);
+    save_version(&mut h, "issued");
     let names: Vec<String> = h
         .state()
         .ws
@@ -238,14 +243,7 @@ fn a_branch_is_made_worked_on_elsewhere_merged_back_and_a_proposal_approved() {
 fn a_version_is_previewed_read_only_and_the_window_goes_back_to_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = window(dir.path());
-    h.get_by_label("History").click();
-    h.run_steps(2);
-    placeholder(&h, "version name").click();
-    h.run_steps(1);
-    placeholder(&h, "version name").type_text("issued");
-    h.run_steps(1);
-    h.get_by_label("Save version").click();
-    h.run_steps(3);
+    save_version(&mut h, "issued");
     let x_of = |h: &Harness<'static, EditorApp>, id: &ElementId| {
         h.state()
             .ws
