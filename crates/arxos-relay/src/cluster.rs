@@ -90,6 +90,48 @@ pub(crate) const NODE_HEADER: &str = "Arxos-Node";
 /// node gives up and says so, instead of hanging a room or an admin request.
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long one attempt at creating a consumer (a log read, a follower, a KV watch) or reading
+/// a log position may take. NATS 2.9 may place an ephemeral consumer on a stream peer that is
+/// down (one NATS server of three dead), and a stream whose leader died answers nothing until
+/// the election ends; such a request is never answered, so it is abandoned quickly and made
+/// again (the next placement is very likely on a live peer), instead of waiting out the
+/// client's 5–10 s request timeout each time. Healthy requests take milliseconds.
+pub(crate) const CONSUMER_ATTEMPT: Duration = Duration::from_secs(2);
+/// Attempts before a consumer creation is reported as failed (about 20 s in all).
+const CONSUMER_ATTEMPTS: u32 = 10;
+
+/// One bounded attempt at `fut` (see [`CONSUMER_ATTEMPT`]).
+pub(crate) async fn attempt<T, E: std::fmt::Display>(
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CONSUMER_ATTEMPT, fut).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {CONSUMER_ATTEMPT:?}")),
+    }
+}
+
+/// Runs `make` (creating a consumer, a watch, or reading a log position) in bounded attempts
+/// until one works; the last error when none did.
+pub(crate) async fn retrying<T, E: std::fmt::Display, F>(
+    what: &str,
+    mut make: impl FnMut() -> F,
+) -> Result<T, String>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut last = String::new();
+    for n in 1..=CONSUMER_ATTEMPTS {
+        match attempt(make()).await {
+            Ok(made) => return Ok(made),
+            Err(err) => {
+                tracing::debug!(what, attempt = n, %err, "creating a consumer failed; again");
+                last = err;
+            }
+        }
+    }
+    Err(format!("{what}: {last}"))
+}
+
 pub(crate) fn changes_subject(doc: DocumentId) -> String {
     format!("arxos.changes.{doc}")
 }
@@ -117,8 +159,31 @@ pub(crate) struct Cluster {
     pub(crate) js: jetstream::Context,
 }
 
-fn err(what: &str) -> impl FnOnce(String) -> RelayError + '_ {
-    move |e| RelayError::Cluster(format!("{what}: {e}"))
+/// How long a starting node keeps asking JetStream to open its stream and buckets. A node
+/// may start while the NATS cluster elects new leaders (a NATS server just died), when those
+/// requests go unanswered for a few seconds; giving up at once would leave the node down.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs the JetStream request `op` again (every 500 ms) while it fails, for at most
+/// [`STARTUP_PATIENCE`]; then its last error.
+async fn patiently<T, E: std::fmt::Display, F>(
+    what: &str,
+    mut op: impl FnMut() -> F,
+) -> Result<T, RelayError>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + STARTUP_PATIENCE;
+    loop {
+        match op().await {
+            Ok(done) => return Ok(done),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(what, err = %e, "JetStream did not answer yet; asking again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(RelayError::Cluster(format!("{what}: {e}"))),
+        }
+    }
 }
 
 /// Connects to the NATS servers and opens (creating when missing) the stream and buckets.
@@ -147,28 +212,26 @@ pub(crate) async fn connect(
         })?;
     let js = jetstream::new(client.clone());
     let replicas = config.replicas;
-    let mut stream = js
-        .get_or_create_stream(stream::Config {
-            name: STREAM.into(),
-            description: Some("Arxos relay: every room's change log".into()),
-            subjects: vec!["arxos.changes.*".into(), "arxos.refused.*".into()],
-            storage: stream::StorageType::File,
-            num_replicas: replicas,
-            // No limits of any kind: the log is the only copy of the rooms (no snapshots yet).
-            max_messages: -1,
-            max_bytes: -1,
-            max_messages_per_subject: -1,
-            max_age: Duration::ZERO,
-            deny_delete: true,
-            deny_purge: true,
-            ..stream::Config::default()
-        })
-        .await
-        .map_err(|e| err("opening the JetStream stream ARXOS_ROOMS")(e.to_string()))?;
-    let info = stream
-        .info()
-        .await
-        .map_err(|e| err("reading the stream ARXOS_ROOMS")(e.to_string()))?;
+    let log_config = stream::Config {
+        name: STREAM.into(),
+        description: Some("Arxos relay: every room's change log".into()),
+        subjects: vec!["arxos.changes.*".into(), "arxos.refused.*".into()],
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        // No limits of any kind: the log is the only copy of the rooms (no snapshots yet).
+        max_messages: -1,
+        max_bytes: -1,
+        max_messages_per_subject: -1,
+        max_age: Duration::ZERO,
+        deny_delete: true,
+        deny_purge: true,
+        ..stream::Config::default()
+    };
+    let stream = patiently("opening the JetStream stream ARXOS_ROOMS", || {
+        js.get_or_create_stream(log_config.clone())
+    })
+    .await?;
+    let info = stream.cached_info();
     let c = &info.config;
     if c.max_messages > 0
         || c.max_bytes > 0
@@ -231,14 +294,9 @@ async fn bucket(
         discard: stream::DiscardPolicy::New,
         ..stream::Config::default()
     };
-    js.get_or_create_stream(config)
-        .await
-        .map_err(|e| err(name)(e.to_string()))?;
-    let store = js
-        .get_key_value(name)
-        .await
-        .map_err(|e| err(name)(e.to_string()))?;
-    let status = store.status().await.map_err(|e| err(name)(e.to_string()))?;
+    patiently(name, || js.get_or_create_stream(config.clone())).await?;
+    let store = patiently(name, || js.get_key_value(name)).await?;
+    let status = patiently(name, || store.status()).await?;
     let age = status.max_age();
     if age != max_age {
         return Err(RelayError::Cluster(format!(

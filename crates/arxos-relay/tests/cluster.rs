@@ -3,132 +3,25 @@
 //! revocations and locks hold across nodes, and nothing acknowledged is lost when JetStream or a
 //! node goes away.
 //!
-//! Without `nats-server` on the PATH (Debian: `apt-get install nats-server`, in /usr/sbin) each
-//! test prints why and passes, unless `ARXOS_REQUIRE_NATS=1`, when it fails.
+//! Without `nats-server` on the PATH each test prints why and passes, unless
+//! `ARXOS_REQUIRE_NATS=1`, when it fails (see support/nats.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // the NATS helpers below panic on failure
 
 #[path = "support/relay.rs"]
 mod support;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arxos_sync::protocol::payload::{Presence, PresenceStatus};
-use arxos_sync::{Grant, InviteCode, Role};
-use support::{RelayProc, client, eventually, get_elem, heads, in_sync, seeded_client, set_elem};
+use arxos_sync::{Grant, Role};
+use support::{client, eventually, get_elem, heads, in_sync, seeded_client, set_elem};
+
+#[path = "support/nats.rs"]
+mod nats;
+use nats::{cluster, via};
 
 const T: Duration = Duration::from_secs(20);
-
-/// The `nats-server` binary, or `None` (after saying why) when the test should skip.
-fn nats_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var("ARXOS_REQUIRE_NATS").as_deref() != Ok("1"),
-            "ARXOS_REQUIRE_NATS=1 but nats-server is not installed (apt-get install nats-server)"
-        );
-        eprintln!("skipped: nats-server is not on the PATH (apt-get install nats-server)");
-    }
-    found
-}
-
-/// A `nats-server -js` child on a free loopback port with its store in a temporary folder.
-struct Nats {
-    bin: PathBuf,
-    child: Option<Child>,
-    port: u16,
-    store: PathBuf,
-}
-
-impl Nats {
-    fn start(bin: PathBuf, dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut nats = Self {
-            bin,
-            child: None,
-            port,
-            store: dir.join("nats-store"),
-        };
-        nats.spawn();
-        nats
-    }
-
-    /// Starts (or restarts, on the same port and store) the server and waits until it listens.
-    fn spawn(&mut self) {
-        let child = Command::new(&self.bin)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// A relay node of this cluster, its data folder `dir/<name>`.
-    fn node(&self, dir: &Path, name: &str, extra: &[&str]) -> RelayProc {
-        let url = self.url();
-        let mut args = vec!["--cluster", url.as_str()];
-        args.extend_from_slice(extra);
-        RelayProc::start(&dir.join(name), &args)
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// The same invite, pointed at another node (a load balancer would pick one).
-fn via(code: &InviteCode, node: &RelayProc) -> InviteCode {
-    InviteCode {
-        relay: node.ws(),
-        ..code.clone()
-    }
-}
-
-/// One NATS server and two relay nodes on it, or `None` when the test skips.
-fn cluster(dir: &Path, extra: &[&str]) -> Option<(Nats, RelayProc, RelayProc)> {
-    let nats = Nats::start(nats_binary()?, dir);
-    let a = nats.node(dir, "node-a", extra);
-    let b = nats.node(dir, "node-b", extra);
-    Some((nats, a, b))
-}
 
 #[test]
 fn clients_spread_over_two_nodes_converge() {

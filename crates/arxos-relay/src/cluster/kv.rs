@@ -35,7 +35,7 @@ impl InviteBackend for InviteKv {
     fn load_all(&self) -> Result<Vec<InviteRecord>, StorageError> {
         let store = &self.cluster.invites;
         self.cluster.block_on("reading invites", async {
-            let mut keys = store.keys().await.map_err(|e| e.to_string())?;
+            let mut keys = super::retrying("listing invites", || store.keys()).await?;
             let mut out = Vec::new();
             while let Some(key) = keys.next().await {
                 let key = key.map_err(|e| e.to_string())?;
@@ -93,11 +93,9 @@ pub(crate) async fn watch_invites(
     store: Arc<InviteStore>,
     revocations: broadcast::Sender<String>,
 ) -> Result<tokio::task::JoinHandle<()>, crate::RelayError> {
-    let watch = cluster
-        .invites
-        .watch_all()
+    let watch = super::retrying("watching invites", || cluster.invites.watch_all())
         .await
-        .map_err(|e| crate::RelayError::Cluster(format!("watching invites: {e}")))?;
+        .map_err(crate::RelayError::Cluster)?;
     let invites = cluster.invites.clone();
     Ok(tokio::spawn(async move {
         let mut watch = Some(watch);
@@ -107,9 +105,9 @@ pub(crate) async fn watch_invites(
                 // After an error, watch again from the revision after the last one handled.
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 let reopened = if next == 0 {
-                    invites.watch_all().await
+                    super::attempt(invites.watch_all()).await
                 } else {
-                    invites.watch_all_from_revision(next).await
+                    super::attempt(invites.watch_all_from_revision(next)).await
                 };
                 match reopened {
                     Ok(w) => watch = Some(w),

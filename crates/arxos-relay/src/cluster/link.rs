@@ -152,26 +152,28 @@ pub(crate) async fn open_room(cluster: &Arc<Cluster>, doc: DocumentId) -> Result
     let subject = changes_subject(doc);
     // Follow from just after the log's last message now: the room's load reads up to there
     // (or further; the overlap is applied once).
-    let start = match cluster
-        .stream
-        .get_last_raw_message_by_subject(&subject)
-        .await
-    {
-        Ok(message) => message.sequence + 1,
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => 1,
-        Err(e) => return Err(format!("reading the room's log position: {e}")),
-    };
+    let start = crate::cluster::retrying("reading the room's log position", || async {
+        match cluster
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+        {
+            Ok(message) => Ok(message.sequence + 1),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(1),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await?;
     let changes = follow_from(cluster, doc, start).await?;
     let presence_sub = cluster
         .client
         .subscribe(presence_subject(doc))
         .await
         .map_err(|e| format!("subscribing to presence: {e}"))?;
-    let leases = cluster
-        .locks
-        .watch(format!("{doc}.>"))
-        .await
-        .map_err(|e| format!("watching the room's leases: {e}"))?;
+    let leases = crate::cluster::retrying("watching the room's leases", || {
+        cluster.locks.watch(format!("{doc}.>"))
+    })
+    .await?;
     let (presence, presence_rx) = mpsc::channel(PRESENCE_QUEUE);
     let (locks, locks_rx) = mpsc::channel(LOCK_QUEUE);
     let tasks = vec![
@@ -212,21 +214,21 @@ async fn follow_from(
     doc: DocumentId,
     start: u64,
 ) -> Result<async_nats::jetstream::consumer::pull::Ordered, String> {
-    let consumer = cluster
-        .stream
-        .create_consumer(OrderedConfig {
-            filter_subject: changes_subject(doc),
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: start,
-            },
-            ..OrderedConfig::default()
-        })
-        .await
-        .map_err(|e| format!("following the room's log: {e}"))?;
-    consumer
-        .messages()
-        .await
-        .map_err(|e| format!("following the room's log: {e}"))
+    crate::cluster::retrying("following the room's log", || async {
+        let consumer = cluster
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: changes_subject(doc),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        consumer.messages().await.map_err(|e| e.to_string())
+    })
+    .await
 }
 
 /// How long a follower waits before it opens its consumer or watch again after an error.
@@ -323,9 +325,9 @@ async fn follow_leases(
             tokio::time::sleep(RESUME_AFTER).await;
             let key = format!("{doc}.>");
             let reopened = if next == 0 {
-                cluster.locks.watch(key).await
+                crate::cluster::attempt(cluster.locks.watch(key)).await
             } else {
-                cluster.locks.watch_from_revision(key, next).await
+                crate::cluster::attempt(cluster.locks.watch_from_revision(key, next)).await
             };
             match reopened {
                 Ok(w) => watch = Some(w),

@@ -71,29 +71,30 @@ pub(crate) fn unframe(mut payload: &[u8]) -> Option<Vec<Vec<u8>>> {
 impl JetStreamStorage {
     /// Every message on `subject` up to the last one there now, as `(sequence, payload)`.
     async fn read_subject(&self, subject: &str) -> Result<Vec<(u64, Bytes)>, String> {
-        let last = match self
-            .cluster
-            .stream
-            .get_last_raw_message_by_subject(subject)
-            .await
-        {
-            Ok(message) => message.sequence,
-            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
-                return Ok(Vec::new());
+        let stream = &self.cluster.stream;
+        let last = super::retrying("reading the log's end", || async {
+            match stream.get_last_raw_message_by_subject(subject).await {
+                Ok(message) => Ok(Some(message.sequence)),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+                Err(e) => Err(e.to_string()),
             }
-            Err(e) => return Err(e.to_string()),
+        })
+        .await?;
+        let Some(last) = last else {
+            return Ok(Vec::new());
         };
-        let consumer = self
-            .cluster
-            .stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subject.to_owned(),
-                deliver_policy: DeliverPolicy::All,
-                ..OrderedConfig::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+        let mut messages = super::retrying("reading the log", || async {
+            let consumer = stream
+                .create_consumer(OrderedConfig {
+                    filter_subject: subject.to_owned(),
+                    deliver_policy: DeliverPolicy::All,
+                    ..OrderedConfig::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            consumer.messages().await.map_err(|e| e.to_string())
+        })
+        .await?;
         let mut out = Vec::new();
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| e.to_string())?;
@@ -170,7 +171,8 @@ impl DocStorage for JetStreamStorage {
 
     fn list_rooms(&self) -> Result<Vec<DocumentId>, StorageError> {
         let keys = self.cluster.block_on("listing rooms", async {
-            let mut keys = self.cluster.rooms.keys().await.map_err(|e| e.to_string())?;
+            let rooms = &self.cluster.rooms;
+            let mut keys = super::retrying("listing rooms", || rooms.keys()).await?;
             let mut out = Vec::new();
             while let Some(key) = keys.next().await {
                 out.push(key.map_err(|e| e.to_string())?);

@@ -33,7 +33,8 @@ pub(super) async fn open_link(
     let Some(cluster) = &ctx.cluster else {
         return Ok(None);
     };
-    match crate::cluster::link::open_room(cluster, id).await {
+    // Boxed: its retries make the future large, and the room's task should not carry it.
+    match Box::pin(crate::cluster::link::open_room(cluster, id)).await {
         Ok(link) => Ok(Some(link)),
         Err(err) => {
             tracing::error!(room = %id, %err, "cannot reach the cluster; room refused");
