@@ -1,10 +1,19 @@
-//! `arxos-relay-load`: a load generator. Starts an `arxos-relay` process (or uses `--relay`),
-//! connects N protocol clients on loopback spread over R rooms, and has each make edits and
-//! move its cursor. Reports edit propagation latency (commit on A → applied on B), cursor
-//! fan-out latency (sent by A → presence batch received by B), errors, and the relay's CPU
-//! and memory.
+//! `arxos-relay-load`: a load generator. Starts an `arxos-relay` process (or, with
+//! `--cluster-nodes N`, a `nats-server -js` and N relay nodes on it; or uses `--relay`),
+//! connects N protocol clients on loopback spread over R rooms (and over the nodes), and has
+//! each make edits and move its cursor. Reports edit propagation latency (commit on A →
+//! applied on B; with several nodes also split into A and B on the same node or on different
+//! ones), cursor fan-out latency (sent by A → presence batch received by B), errors, the
+//! first relay's CPU and memory, and in cluster mode the round trip of one JetStream
+//! acknowledgement.
 
-use std::process::{Child, Command, Stdio};
+#[path = "load/procs.rs"]
+mod procs;
+#[path = "load/report.rs"]
+mod report;
+
+use report::{Run, report};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,9 +52,14 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     duration_secs: u64,
     /// Use this relay instead of starting one (needs --admin-token; no CPU/memory figures
-    /// unless --relay-pid is given).
+    /// unless --relay-pid is given); several nodes of one cluster comma-separated, clients
+    /// spread over them.
     #[arg(long)]
     relay: Option<String>,
+    /// Start a `nats-server -js` and this many relay nodes on it (`--cluster`) instead of one
+    /// relay on files; clients are spread over the nodes.
+    #[arg(long, default_value_t = 0)]
+    cluster_nodes: usize,
     /// Admin token for --relay.
     #[arg(long, env = "ARXOS_ADMIN_TOKEN")]
     admin_token: Option<String>,
@@ -66,6 +80,9 @@ fn now_us() -> u64 {
 #[derive(Default)]
 struct Stats {
     edit_us: Mutex<Vec<u64>>,
+    /// Deliveries between clients of the same relay node, and of different ones.
+    edit_same_node_us: Mutex<Vec<u64>>,
+    edit_cross_node_us: Mutex<Vec<u64>>,
     cursor_us: Mutex<Vec<u64>>,
     edits_sent: AtomicU64,
     cursors_sent: AtomicU64,
@@ -77,14 +94,6 @@ fn record(v: &Mutex<Vec<u64>>, us: u64) {
     v.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(us);
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
 /// Reads utime+stime (clock ticks) and VmRSS/VmHWM (kB) of a process.
@@ -152,51 +161,6 @@ fn histogram_quantile(start: &[(f64, u64)], end: &[(f64, u64)], q: f64) -> f64 {
         .map_or(f64::NAN, |(b, _)| b * 1000.0)
 }
 
-struct RelayChild(Child);
-
-impl Drop for RelayChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_relay(data: &std::path::Path) -> anyhow::Result<(RelayChild, String, String, u32)> {
-    let exe = std::env::current_exe()?
-        .parent()
-        .context("no exe folder")?
-        .join("arxos-relay");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let token = "load-admin-token".to_owned();
-    let child = Command::new(&exe)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-token",
-            &token,
-        ])
-        .arg("--data")
-        .arg(data)
-        .args(["--rate", "100000", "--burst", "100000"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let pid = child.id();
-    let child = RelayChild(child);
-    let url = format!("ws://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("relay did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok((child, url, token, pid))
-}
-
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     match at {
@@ -217,6 +181,7 @@ async fn send(ws: &mut Ws, msg: &WireMessage) -> anyhow::Result<()> {
 #[allow(clippy::too_many_lines)] // a linear script of one client's life
 async fn run_client(
     idx: usize,
+    node: usize,
     code: InviteCode,
     args: Args,
     stats: Arc<Stats>,
@@ -302,21 +267,24 @@ async fn run_client(
                     match WireMessage::decode(&bytes)? {
                         WireMessage::Sync(p) => {
                             let message = sync::Message::decode(&p.data)?;
-                            // Commit times ride in the change messages.
-                            let sent: Vec<u64> = if stats.measuring.load(Ordering::Relaxed) {
+                            // Commit times and the author's node ride in the change messages.
+                            let sent: Vec<(u64, usize)> = if stats.measuring.load(Ordering::Relaxed) {
                                 message
                                     .changes
                                     .iter()
                                     .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
-                                    .filter_map(|c| c.message().and_then(|m| m.parse::<u64>().ok()))
+                                    .filter_map(|c| c.message().and_then(parse_stamp))
                                     .collect()
                             } else {
                                 Vec::new()
                             };
                             peer.receive(&mut doc, message)?;
                             let now = now_us();
-                            for t in sent {
-                                record(&stats.edit_us, now.saturating_sub(t));
+                            for (t, from) in sent {
+                                let us = now.saturating_sub(t);
+                                record(&stats.edit_us, us);
+                                let split = if from == node { &stats.edit_same_node_us } else { &stats.edit_cross_node_us };
+                                record(split, us);
                             }
                             got_sync = true;
                         }
@@ -369,7 +337,7 @@ async fn run_client(
                 };
                 let before = doc.get_heads();
                 doc.put(&element, "x", n as f64)?;
-                doc.commit_with(CommitOptions::default().with_message(now_us().to_string()));
+                doc.commit_with(CommitOptions::default().with_message(format!("{}:{node}", now_us())));
                 if stats.measuring.load(Ordering::Relaxed) {
                     stats.edits_sent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -416,22 +384,56 @@ async fn run_client(
     }
 }
 
+/// A change message `<commit time µs>:<author's node>`.
+fn parse_stamp(message: &str) -> Option<(u64, usize)> {
+    let (t, node) = message.split_once(':')?;
+    Some((t.parse().ok()?, node.parse().ok()?))
+}
+
+/// The relays to load: `--relay`'s, or those started here (see [`procs::start`]).
+fn start(args: &Args, data: &std::path::Path) -> anyhow::Result<procs::Started> {
+    Ok(if let Some(list) = &args.relay {
+        procs::Started {
+            urls: list.split(',').map(|s| s.trim().to_owned()).collect(),
+            token: args
+                .admin_token
+                .clone()
+                .context("--relay needs --admin-token")?,
+            pid: args.relay_pid.unwrap_or(0),
+            nats: None,
+            _children: Vec::new(),
+        }
+    } else {
+        procs::start(data, args.cluster_nodes)?
+    })
+}
+
+/// Seeds each room with a plan through a real client, so the load's clients have a document.
+async fn seed_rooms(codes: &[InviteCode], data: &std::path::Path) -> anyhow::Result<()> {
+    for code in codes {
+        let seed = data.join(format!("seed-{}.arx", code.document_id));
+        std::fs::create_dir_all(data)?;
+        let mut plan = arxos_doc::Document::new_plan(
+            "load test",
+            &arxos_doc::EditContext::now("arxos-relay-load"),
+        )?;
+        arxos_doc::file::PlanFile::create(&seed, &mut plan)?;
+        let client = arxos_sync::client::SyncClient::start(arxos_sync::client::ClientConfig::new(
+            code.clone(),
+            seed,
+        ))?;
+        tokio::task::spawn_blocking(move || client.wait_synced(Duration::from_secs(20)).map(drop))
+            .await??;
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = std::env::temp_dir().join(format!("arxos-load-{}", std::process::id()));
-    let (child, relay_url, token, pid) = if let Some(url) = &args.relay {
-        (
-            None,
-            url.clone(),
-            args.admin_token
-                .clone()
-                .context("--relay needs --admin-token")?,
-            args.relay_pid.unwrap_or(0),
-        )
-    } else {
-        let (child, url, token, pid) = start_relay(&data)?;
-        (Some(child), url, token, pid)
-    };
+    let started = start(&args, &data)?;
+    let (relay_url, token, pid) = (started.urls[0].clone(), started.token.clone(), started.pid);
+    let nodes = started.urls.clone();
     let admin = AdminClient::new(&relay_url, &token)?;
     let mut codes = Vec::new();
     for _ in 0..args.rooms.max(1) {
@@ -448,25 +450,14 @@ fn main() -> anyhow::Result<()> {
     let ready = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let result = runtime.block_on(async {
-        for code in &codes {
-            let seed = data.join(format!("seed-{}.arx", code.document_id));
-            std::fs::create_dir_all(&data)?;
-            let mut plan = arxos_doc::Document::new_plan(
-                "load test",
-                &arxos_doc::EditContext::now("arxos-relay-load"),
-            )?;
-            arxos_doc::file::PlanFile::create(&seed, &mut plan)?;
-            let client = arxos_sync::client::SyncClient::start(
-                arxos_sync::client::ClientConfig::new(code.clone(), seed),
-            )?;
-            tokio::task::spawn_blocking(move || {
-                client.wait_synced(Duration::from_secs(20)).map(drop)
-            })
-            .await??;
-        }
+        seed_rooms(&codes, &data).await?;
         let mut tasks = tokio::task::JoinSet::new();
         for idx in 0..args.clients {
-            let code = codes[idx % codes.len()].clone();
+            let node = idx % nodes.len();
+            let code = InviteCode {
+                relay: nodes[node].clone(),
+                ..codes[idx % codes.len()].clone()
+            };
             let (args, stats, ready, stop) = (
                 args.clone(),
                 Arc::clone(&stats),
@@ -474,8 +465,16 @@ fn main() -> anyhow::Result<()> {
                 stop_rx.clone(),
             );
             tasks.spawn(async move {
-                if let Err(err) =
-                    Box::pin(run_client(idx, code, args, Arc::clone(&stats), ready, stop)).await
+                if let Err(err) = Box::pin(run_client(
+                    idx,
+                    node,
+                    code,
+                    args,
+                    Arc::clone(&stats),
+                    ready,
+                    stop,
+                ))
+                .await
                 {
                     eprintln!("client {idx}: {err:#}");
                     stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -509,73 +508,24 @@ fn main() -> anyhow::Result<()> {
         let hist_end = relay_histogram(&relay_url);
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
-        anyhow::Ok((cpu_start, cpu_end, elapsed, (hist_start, hist_end)))
+        // Measured after the run, on an idle NATS: what one acknowledgement adds alone.
+        let acks = match &started.nats {
+            Some(nats) => Some(procs::ack_round_trips(nats, 1000).await?),
+            None => None,
+        };
+        anyhow::Ok((cpu_start, cpu_end, elapsed, (hist_start, hist_end), acks))
     });
-    let (cpu_start, cpu_end, elapsed, hist) = result?;
-    report(&args, &stats, cpu_start, cpu_end, elapsed, &hist)?;
-    drop(child); // stop the relay before removing its data folder
+    let (cpu_start, cpu_end, elapsed, hist, acks) = result?;
+    let run = Run {
+        nodes: nodes.len(),
+        elapsed,
+        acks,
+    };
+    report(&args, &stats, (cpu_start, cpu_end), &run, &hist)?;
+    drop(started); // stop the relays (then NATS) before removing their data folders
     let _ = std::fs::remove_dir_all(&data);
     if stats.errors.load(Ordering::Relaxed) > 0 {
         bail!("{} clients failed", stats.errors.load(Ordering::Relaxed));
     }
-    Ok(())
-}
-
-type ProcSample = Option<(u64, u64, u64)>;
-type Histogram = Vec<(f64, u64)>;
-
-fn report(
-    args: &Args,
-    stats: &Stats,
-    cpu_start: ProcSample,
-    cpu_end: ProcSample,
-    elapsed: Duration,
-    (hist_start, hist_end): &(Histogram, Histogram),
-) -> anyhow::Result<()> {
-    let mut edits = std::mem::take(
-        &mut *stats
-            .edit_us
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    let mut cursors = std::mem::take(
-        &mut *stats
-            .cursor_us
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    edits.sort_unstable();
-    cursors.sort_unstable();
-    let ticks_per_sec = 100.0; // Linux USER_HZ
-    let (cpu_pct, rss_mb, hwm_mb) = match (cpu_start, cpu_end) {
-        (Some((c0, _, _)), Some((c1, rss, hwm))) => (
-            (c1 - c0) as f64 / ticks_per_sec / elapsed.as_secs_f64() * 100.0,
-            rss as f64 / 1024.0,
-            hwm as f64 / 1024.0,
-        ),
-        _ => (f64::NAN, f64::NAN, f64::NAN),
-    };
-    let report = serde_json::json!({
-        "clients": args.clients,
-        "rooms": args.rooms,
-        "edits_per_sec_per_client": args.edits_per_sec,
-        "cursor_hz_per_client": args.cursor_hz,
-        "measured_secs": elapsed.as_secs_f64(),
-        "edits_sent": stats.edits_sent.load(Ordering::Relaxed),
-        "edit_deliveries": edits.len(),
-        "edit_latency_ms": { "p50": percentile(&edits, 0.5), "p99": percentile(&edits, 0.99), "max": percentile(&edits, 1.0) },
-        "cursor_moves_sent": stats.cursors_sent.load(Ordering::Relaxed),
-        "cursor_deliveries": cursors.len(),
-        "cursor_latency_ms": { "p50": percentile(&cursors, 0.5), "p99": percentile(&cursors, 0.99), "max": percentile(&cursors, 1.0) },
-        "relay_internal_propagation_ms_bucket_upper_bound": {
-            "p50": histogram_quantile(hist_start, hist_end, 0.5),
-            "p99": histogram_quantile(hist_start, hist_end, 0.99),
-        },
-        "client_errors": stats.errors.load(Ordering::Relaxed),
-        "relay_cpu_percent": cpu_pct,
-        "relay_rss_mb": rss_mb,
-        "relay_peak_rss_mb": hwm_mb,
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
