@@ -1041,6 +1041,8 @@ impl Room {
         if self.locks.expire(now) {
             self.broadcast_locks();
         }
+        self.expire_silent_nodes(now);
+        self.schedule_presence();
     }
 
     /// Broadcasts waiting presence now when the last broadcast is a tick or more ago (the

@@ -31,14 +31,22 @@ const EVENTS: usize = 1024;
 const PRESENCE_QUEUE: usize = 64;
 /// Lease operations waiting for the KV.
 const LOCK_QUEUE: usize = 1024;
+/// A node with a room open publishes at least this often on the room's presence subject (an
+/// empty batch when nothing changed), so that the other nodes can tell it is alive.
+pub(crate) const PRESENCE_HEARTBEAT: Duration = Duration::from_secs(2);
+/// A node not heard on a room's presence subject for this long is taken for dead: the other
+/// nodes drop its clients' presence (a killed node never says that they left).
+pub(crate) const NODE_SILENCE: Duration = Duration::from_secs(7);
 
 /// Something other nodes did to the room, or the outcome of this node's lease operation.
 #[derive(Debug)]
 pub(crate) enum RemoteEvent {
     /// Changes another node appended (durable already): apply, sync to our peers, never append.
     Changes(Vec<Vec<u8>>),
-    /// Another node's presence batch.
+    /// Another node's presence batch (empty: its heartbeat).
     Presence {
+        /// The node that sent it.
+        node: String,
         entries: Vec<PresenceEntry>,
         gone: Vec<String>,
     },
@@ -290,13 +298,18 @@ async fn follow_presence(
     tx: mpsc::Sender<RemoteEvent>,
 ) {
     while let Some(message) = sub.next().await {
-        if node_of(message.headers.as_ref()).as_deref() == Some(node.as_str()) {
+        let from = node_of(message.headers.as_ref()).unwrap_or_default();
+        if from == node {
             continue;
         }
         match ArxPayload::decode(&message.payload) {
             Ok(ArxPayload::PresenceBatch { entries, gone }) => {
                 if tx
-                    .send(RemoteEvent::Presence { entries, gone })
+                    .send(RemoteEvent::Presence {
+                        node: from,
+                        entries,
+                        gone,
+                    })
                     .await
                     .is_err()
                 {
@@ -373,8 +386,21 @@ async fn follow_leases(
     }
 }
 
+/// Publishes this node's presence batches, and an empty one when a [`PRESENCE_HEARTBEAT`]
+/// passed without any (the other nodes' sign that this node is alive).
 async fn publish_presence(cluster: Arc<Cluster>, subject: String, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(payload) = rx.recv().await {
+    let heartbeat = ArxPayload::PresenceBatch {
+        entries: Vec::new(),
+        gone: Vec::new(),
+    }
+    .encode()
+    .unwrap_or_default();
+    loop {
+        let payload = match tokio::time::timeout(PRESENCE_HEARTBEAT, rx.recv()).await {
+            Ok(Some(payload)) => payload,
+            Ok(None) => return, // the room closed
+            Err(_) => heartbeat.clone(),
+        };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(NODE_HEADER, cluster.node.as_str());
         if let Err(err) = cluster

@@ -9,6 +9,9 @@
 //!
 //! Presence: what our peers did goes out to the other nodes once per tick (the batch we
 //! broadcast, without what came from elsewhere); what theirs did joins our next broadcast.
+//! Every node with the room open is heard at least every [`PRESENCE_HEARTBEAT`]; one silent
+//! for [`NODE_SILENCE`] is taken for dead (killed, cut off) and its clients' presence is
+//! dropped as if they had left, since a dead node never says so.
 //!
 //! Locks: requests go to the KV ([`crate::cluster::link`]) and the grant or denial comes
 //! back as an event; the lock table mirrors the KV for hard-lock checks and for the table
@@ -22,7 +25,9 @@ use tokio::time::Instant;
 
 use super::locks::Holder;
 use super::{ConnId, NewChange, Outbound, Room, RoomCmd, fastsync};
-use crate::cluster::link::{LeaseValue, LinkHandle, RemoteEvent, RoomLink};
+#[cfg(doc)]
+use crate::cluster::link::PRESENCE_HEARTBEAT;
+use crate::cluster::link::{LeaseValue, LinkHandle, NODE_SILENCE, RemoteEvent, RoomLink};
 
 /// Opens the room's link to the other nodes (`None` on a single relay); the reason for the
 /// joining peers when the cluster cannot be reached.
@@ -56,6 +61,8 @@ pub(super) struct Remote {
     presence: BTreeMap<String, Presence>,
     dirty: BTreeSet<String>,
     gone: Vec<String>,
+    /// Each other node heard on the presence subject: when last, and its peers with presence.
+    nodes: BTreeMap<String, (Instant, BTreeSet<String>)>,
     /// Changes from other nodes applied since the last fan-out.
     ready: Vec<NewChange>,
 }
@@ -67,6 +74,7 @@ impl Remote {
             presence: BTreeMap::new(),
             dirty: BTreeSet::new(),
             gone: Vec::new(),
+            nodes: BTreeMap::new(),
             ready: Vec::new(),
         }
     }
@@ -124,10 +132,25 @@ impl Room {
     pub(super) fn on_remote(&mut self, event: RemoteEvent, persisting: bool) -> bool {
         match event {
             RemoteEvent::Changes(chunks) => self.accept(RoomCmd::Remote(chunks), persisting),
-            RemoteEvent::Presence { entries, gone } => {
+            RemoteEvent::Presence {
+                node,
+                entries,
+                gone,
+            } => {
                 let Some(remote) = self.remote.as_mut() else {
                     return true;
                 };
+                let (heard, peers) = remote
+                    .nodes
+                    .entry(node)
+                    .or_insert_with(|| (Instant::now(), BTreeSet::new()));
+                *heard = Instant::now();
+                for entry in &entries {
+                    peers.insert(entry.peer.clone());
+                }
+                for peer in &gone {
+                    peers.remove(peer);
+                }
                 for entry in entries {
                     remote.dirty.insert(entry.peer.clone());
                     remote.presence.insert(entry.peer, entry.presence);
@@ -174,6 +197,35 @@ impl Room {
             }
         }
         true
+    }
+
+    /// Drops the presence of every peer of a node silent for [`NODE_SILENCE`] (announced as
+    /// gone with the next broadcast), except peers connected here now: a client of a dead node
+    /// that moved to this one is present through us.
+    pub(super) fn expire_silent_nodes(&mut self, now: Instant) {
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        let silent: Vec<String> = remote
+            .nodes
+            .iter()
+            .filter(|(_, (heard, _))| now.duration_since(*heard) >= NODE_SILENCE)
+            .map(|(node, _)| node.clone())
+            .collect();
+        for node in silent {
+            let Some((_, peers)) = remote.nodes.remove(&node) else {
+                continue;
+            };
+            tracing::info!(room = %self.id, %node, peers = peers.len(), "another relay node went silent; its clients' presence dropped");
+            for peer in peers {
+                remote.dirty.remove(&peer);
+                if remote.presence.remove(&peer).is_some()
+                    && !self.peers.values().any(|p| p.peer.0 == peer)
+                {
+                    remote.gone.push(peer);
+                }
+            }
+        }
     }
 
     /// Applies changes another node appended; they reach our peers with the next fan-out.
