@@ -153,8 +153,10 @@ pub(crate) struct Cluster {
     pub(crate) rooms: Store,
     pub(crate) invites: Store,
     pub(crate) locks: Store,
-    /// The runtime the blocking storage calls run their NATS work on.
+    /// The runtime the blocking storage calls run their NATS work on (the NATS thread's).
     pub(crate) runtime: tokio::runtime::Handle,
+    /// Dropped with the cluster, which ends the NATS thread.
+    _stop: tokio::sync::oneshot::Sender<()>,
     pub(crate) lock_ttl: Duration,
     pub(crate) js: jetstream::Context,
 }
@@ -186,12 +188,52 @@ where
     }
 }
 
-/// Connects to the NATS servers and opens (creating when missing) the stream and buckets.
-/// Refuses a stream that would trim the change log, and a lock bucket whose lease differs
-/// from this node's (two nodes with different leases would expire locks differently).
+/// Connects to the NATS servers and opens (creating when missing) the stream and buckets, on
+/// a runtime of their own: one thread, so that reading JetStream's acknowledgements never
+/// waits for a worker of the relay's runtime. A busy room (its task applies a backlog of sync
+/// messages in one go) or a hundred busy connections used to hold up the NATS connection's
+/// task there, every persist then waited for it, and a saturated node stopped delivering.
 pub(crate) async fn connect(
     config: &ClusterConfig,
     lock_ttl: Duration,
+) -> Result<Arc<Cluster>, RelayError> {
+    config.check().map_err(RelayError::Config)?;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("arxos-relay-nats".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => {
+                    let _ = ready_tx.send(Ok(runtime.handle().clone()));
+                    // Until the cluster is dropped (its sender with it).
+                    let _ = runtime.block_on(stop_rx);
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                }
+            }
+        })
+        .map_err(|e| RelayError::Cluster(format!("starting the NATS thread: {e}")))?;
+    let handle = ready_rx
+        .await
+        .map_err(|_| RelayError::Cluster("the NATS thread ended at once".into()))?
+        .map_err(|e| RelayError::Cluster(format!("the NATS runtime: {e}")))?;
+    let config = config.clone();
+    handle
+        .spawn(async move { connect_here(&config, lock_ttl, stop_tx).await })
+        .await
+        .map_err(|e| RelayError::Cluster(format!("connecting to NATS: {e}")))?
+}
+
+/// [`connect`] on the current runtime, which then drives the NATS connection.
+async fn connect_here(
+    config: &ClusterConfig,
+    lock_ttl: Duration,
+    stop: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Arc<Cluster>, RelayError> {
     config.check().map_err(RelayError::Config)?;
     let addrs: Vec<ServerAddr> = config
@@ -263,6 +305,7 @@ pub(crate) async fn connect(
         invites,
         locks,
         runtime: tokio::runtime::Handle::current(),
+        _stop: stop,
         lock_ttl,
         js,
     }))
