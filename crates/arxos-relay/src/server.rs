@@ -405,8 +405,12 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
         shared.invites.authenticate(&secret)
     };
     let record = match authenticated {
-        Ok(record) => record,
+        Ok(record) => {
+            shared.auth_limit.succeeded(ip);
+            record
+        }
         Err(AuthError::Unavailable) => {
+            shared.auth_limit.succeeded(ip);
             http::respond(
                 &mut stream,
                 503,

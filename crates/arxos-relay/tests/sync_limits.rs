@@ -249,7 +249,9 @@ fn a_burst_of_bad_invites_is_throttled_per_address_and_spares_connected_clients(
         }
         out
     });
-    let windows = started.elapsed().as_secs() / 10 + 1;
+    // The relay's windows are not aligned with this burst (it may have opened one a little
+    // earlier), so a burst of L seconds can touch L / 10 + 2 of them on a loaded machine.
+    let windows = started.elapsed().as_secs() / 10 + 2;
     let checked = statuses.iter().filter(|s| **s == 401).count() as u64;
     let throttled = statuses.iter().filter(|s| **s == 429).count() as u64;
     eprintln!(

@@ -436,6 +436,19 @@ impl SyncClient {
         if self.shared.status.borrow().state == ConnectionState::Offline {
             // No session to recount for us: count pending against the stored acknowledgements.
             engine::refresh_status(&self.shared, None, false);
+        } else {
+            // The session recounts once it has sent the change; until then the status must
+            // not still say "in sync", or a caller waiting for sync right after an edit would
+            // return before the relay has it.
+            self.shared.status.send_modify(|s| {
+                s.pending = s.pending.max(1);
+                if matches!(
+                    s.state,
+                    ConnectionState::Connected | ConnectionState::Conflict
+                ) {
+                    s.state = ConnectionState::Syncing;
+                }
+            });
         }
         self.shared.local_change.notify_one();
         set

@@ -7,6 +7,10 @@
 //! ends. Failures are summarised in one log line per window instead of one per attempt, and
 //! at most [`MAX_ADDRESSES`] addresses are tracked (the rest share one budget), so memory
 //! stays bounded whatever arrives.
+//!
+//! An admitted check takes its slot of the budget at once and gives it back when the invite
+//! turns out good ([`AuthLimiter::succeeded`]): connections are checked in parallel, and
+//! counting only finished failures would let a burst through before the first was counted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -55,6 +59,24 @@ impl Window {
     fn count(&self, ip: IpAddr) -> u32 {
         self.failures.get(&ip).copied().unwrap_or(self.overflow)
     }
+
+    /// Takes one slot of `ip`'s budget (or of the shared one when the table is full).
+    fn take(&mut self, ip: IpAddr) {
+        let fits = self.failures.len() < MAX_ADDRESSES || self.failures.contains_key(&ip);
+        if fits {
+            *self.failures.entry(ip).or_insert(0) += 1;
+        } else {
+            self.overflow = self.overflow.saturating_add(1);
+        }
+    }
+
+    /// Gives one slot back.
+    fn give_back(&mut self, ip: IpAddr) {
+        match self.failures.get_mut(&ip) {
+            Some(n) => *n = n.saturating_sub(1),
+            None => self.overflow = self.overflow.saturating_sub(1),
+        }
+    }
 }
 
 /// Per-address failure budgets for invite checks.
@@ -94,7 +116,8 @@ impl AuthLimiter {
         w
     }
 
-    /// Whether an upgrade from `ip` may have its invite checked.
+    /// Whether an upgrade from `ip` may have its invite checked; an admitted check holds a
+    /// slot of the budget until [`Self::failed`] keeps it or [`Self::succeeded`] returns it.
     pub(crate) fn admit(&self, ip: Option<IpAddr>) -> Admit {
         let Some(ip) = ip else { return Admit::Check };
         let mut w = self.current();
@@ -106,21 +129,23 @@ impl AuthLimiter {
             }
             Admit::Throttled
         } else {
+            w.take(ip);
             Admit::Check
         }
     }
 
-    /// Records a failed invite check from `ip`.
+    /// Records that an admitted check from `ip` failed: its slot stays taken.
     pub(crate) fn failed(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
-        let mut w = self.current();
-        w.total_failures += 1;
-        let fits = w.failures.len() < MAX_ADDRESSES || w.failures.contains_key(&ip);
-        if fits {
-            *w.failures.entry(ip).or_insert(0) += 1;
-        } else {
-            w.overflow = w.overflow.saturating_add(1);
+        if ip.is_some() {
+            self.current().total_failures += 1;
         }
+    }
+
+    /// Records that an admitted check from `ip` found a good invite (or could not be made):
+    /// its slot is given back.
+    pub(crate) fn succeeded(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        self.current().give_back(ip);
     }
 }
 
@@ -144,6 +169,15 @@ mod tests {
             "others unaffected"
         );
         assert_eq!(limiter.admit(None), Admit::Check, "in-process connections");
+        // Checks in flight hold their slots: a parallel burst cannot pass the budget...
+        let burst: IpAddr = "192.0.2.3".parse().unwrap();
+        for _ in 0..FAILURES_PER_WINDOW {
+            assert_eq!(limiter.admit(Some(burst)), Admit::Check);
+        }
+        assert_eq!(limiter.admit(Some(burst)), Admit::Throttled);
+        // ...and a good invite gives its slot back.
+        limiter.succeeded(Some(burst));
+        assert_eq!(limiter.admit(Some(burst)), Admit::Check);
         tokio::time::advance(WINDOW).await;
         assert_eq!(limiter.admit(Some(bad)), Admit::Check);
     }
@@ -152,10 +186,15 @@ mod tests {
     async fn memory_stays_bounded_under_many_addresses() {
         let limiter = AuthLimiter::new();
         for i in 0..(MAX_ADDRESSES as u32 + 1000) {
-            limiter.failed(Some(IpAddr::from(i.to_be_bytes())));
+            let ip = Some(IpAddr::from(i.to_be_bytes()));
+            if limiter.admit(ip) == Admit::Check {
+                limiter.failed(ip);
+            }
         }
         let w = limiter.current();
         assert_eq!(w.failures.len(), MAX_ADDRESSES);
-        assert_eq!(w.overflow, 1000);
+        // Addresses past the table share one budget: 20 checked, the rest throttled.
+        assert_eq!(w.overflow, FAILURES_PER_WINDOW);
+        assert_eq!(w.throttled, 1000 - u64::from(FAILURES_PER_WINDOW));
     }
 }
