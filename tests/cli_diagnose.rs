@@ -15,20 +15,8 @@ mod live;
 #[path = "support/cli.rs"]
 mod support;
 
-use live::{TOKEN, relay};
+use live::{TOKEN, relay, share};
 use support::{arxos, import_sample, json};
-
-/// Shares `file` on the relay at `url` (its sidecar keeps the owner invite); the editor invite.
-fn share(file: &Path, url: &str) -> String {
-    let shared = json(
-        arxos()
-            .env("ARXOS_ADMIN_TOKEN", TOKEN)
-            .arg("share")
-            .arg(file)
-            .args(["--relay", url]),
-    );
-    shared["invite"].as_str().unwrap().to_owned()
-}
 
 /// `arxos sync diagnose FILE --json ARGS`: the exit success and the one JSON document.
 fn diagnose(file: &Path, args: &[&str]) -> (bool, Value) {

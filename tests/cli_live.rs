@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[path = "support/live.rs"]
@@ -13,26 +12,10 @@ mod live;
 #[path = "support/cli.rs"]
 mod support;
 
-use live::{Proc, TOKEN, eventually, relay};
-use support::{arxos, import_sample, json};
+use live::{Proc, TOKEN, eventually, relay, share};
+use support::{arxos, get, import_sample, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn get(file: &Path, what: &str) -> String {
-    let out = arxos().arg("get").arg(file).arg(what).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn share(file: &Path, url: &str) -> String {
-    let shared = json(
-        arxos()
-            .env("ARXOS_ADMIN_TOKEN", TOKEN)
-            .arg("share")
-            .arg(file)
-            .args(["--relay", url]),
-    );
-    shared["invite"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn an_edit_made_while_join_runs_on_the_same_file_is_kept() {

@@ -12,13 +12,8 @@ mod live;
 #[path = "support/cli.rs"]
 mod support;
 
-use live::TOKEN;
-use support::{arxos, fails_with, import_sample, json};
-
-fn get(file: &Path, what: &str) -> String {
-    let out = arxos().arg("get").arg(file).arg(what).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use live::share;
+use support::{arxos, fails_with, get, import_sample, json};
 
 fn set(file: &Path, what: &str, who: &str) {
     arxos()
@@ -27,17 +22,6 @@ fn set(file: &Path, what: &str, who: &str) {
         .args([what, "--as", who])
         .assert()
         .success();
-}
-
-fn share(file: &Path, url: &str) -> String {
-    let shared = json(
-        arxos()
-            .env("ARXOS_ADMIN_TOKEN", TOKEN)
-            .arg("share")
-            .arg(file)
-            .args(["--relay", url]),
-    );
-    shared["invite"].as_str().unwrap().to_owned()
 }
 
 #[test]

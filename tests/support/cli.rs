@@ -82,3 +82,9 @@ pub fn fails_with(cmd: &mut Command, msg: &str) -> String {
     assert_eq!(err.trim_end().lines().count(), 1, "{cmd:?}: {err}");
     err
 }
+
+/// What `arxos get FILE WHAT` prints (trimmed).
+pub fn get(file: &Path, what: &str) -> String {
+    let out = arxos().arg("get").arg(file).arg(what).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

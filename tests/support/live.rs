@@ -138,3 +138,25 @@ pub fn eventually(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out after {timeout:?} waiting for: {what}");
 }
+
+/// Shares `file` on the relay at `url` (its sidecar keeps the owner invite); the editor
+/// invite code.
+pub fn share(file: &Path, url: &str) -> String {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("arxos"))
+        .env("ARXOS_ADMIN_TOKEN", TOKEN)
+        .env_remove("ARXOS_USER")
+        .env("USER", "tester")
+        .env("ARXOS_CONFIG_DIR", "/nonexistent/arxos-test-config")
+        .arg("share")
+        .arg(file)
+        .args(["--relay", url, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shared: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    shared["invite"].as_str().unwrap().to_owned()
+}
