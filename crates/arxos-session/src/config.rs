@@ -387,28 +387,23 @@ impl Notifications {
     /// As the configuration seen from the working folder sets them (a damaged file is
     /// logged and skipped: everything is told).
     pub fn current() -> Self {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        match Config::load(Paths::discover(&cwd)) {
-            Ok(c) => Self::from_config(&c),
-            Err(err) => {
-                tracing::warn!(%err, "ignoring unreadable configuration");
-                Self::default()
-            }
-        }
+        current().map_or_else(Self::default, |c| Self::from_config(&c))
     }
 }
 
 /// [`Config::identity`] of the configuration seen from the working folder; a damaged file is
 /// reported in the log and skipped, so a bad setting never blocks an edit.
 pub fn current_identity() -> Identity {
+    current().map_or_else(Identity::current, |c| c.identity())
+}
+
+/// The configuration seen from the working folder, or `None` when a file is damaged (that
+/// is logged): callers fall back to defaults, so a bad setting never blocks an edit.
+pub fn current() -> Option<Config> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    match Config::load(Paths::discover(&cwd)) {
-        Ok(c) => c.identity(),
-        Err(err) => {
-            tracing::warn!(%err, "ignoring unreadable configuration");
-            Identity::current()
-        }
-    }
+    Config::load(Paths::discover(&cwd))
+        .map_err(|err| tracing::warn!(%err, "ignoring unreadable configuration"))
+        .ok()
 }
 
 /// `KEY=VALUE` → (`KEY`, `VALUE`).

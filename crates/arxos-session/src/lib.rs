@@ -121,23 +121,16 @@ impl Default for SessionOptions {
     /// The configuration seen from the working folder; a damaged file is logged and skipped,
     /// so a bad setting never blocks a session.
     fn default() -> Self {
-        match config::Config::load(config::Paths::discover(&cwd())) {
-            Ok(c) => Self::from_config(&c, "cli"),
-            Err(err) => {
-                tracing::warn!(%err, "ignoring unreadable configuration");
-                Self {
-                    identity: Identity::current(),
-                    client_kind: "cli".into(),
-                    fallback_relays: Vec::new(),
-                    retry_at_most: arxos_sync::client::Backoff::default().max,
-                }
-            }
-        }
+        config::current().map_or_else(
+            || Self {
+                identity: Identity::current(),
+                client_kind: "cli".into(),
+                fallback_relays: Vec::new(),
+                retry_at_most: arxos_sync::client::Backoff::default().max,
+            },
+            |c| Self::from_config(&c, "cli"),
+        )
     }
-}
-
-fn cwd() -> PathBuf {
-    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 impl Session {
