@@ -58,6 +58,8 @@ pub struct Nats {
     cluster_args: Vec<String>,
     /// The monitoring port, when the server has one.
     pub monitor: Option<u16>,
+    /// The log of the last start (`None` before the first).
+    log: Option<PathBuf>,
 }
 
 impl Nats {
@@ -69,14 +71,38 @@ impl Nats {
             store: dir.join("nats-store"),
             cluster_args: Vec::new(),
             monitor: None,
+            log: None,
         };
         nats.spawn();
         nats
     }
 
-    /// Starts (or restarts, on the same port and store) the server and waits until it listens.
+    /// Starts (or restarts, on the same port and store) the server and waits until it says it
+    /// is ready. A port taken between [`free_port`] and the server's bind (by a parallel test)
+    /// makes the server exit at once: a first start then retries on another port, rather than
+    /// taking whatever else answers on that port for this server.
     pub fn spawn(&mut self) {
-        let child = Command::new(&self.bin)
+        let first = self.log.is_none();
+        for attempt in 0..5 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if first && attempt < 4 => {
+                    eprintln!(
+                        "nats-server on port {} did not start; another port: {log}",
+                        self.port
+                    );
+                    self.port = free_port();
+                }
+                Err(log) => panic!("nats-server on port {} did not start: {log}", self.port),
+            }
+        }
+    }
+
+    /// One start; on failure, the server's log.
+    fn try_spawn(&mut self) -> Result<(), String> {
+        let log_path = self.store.with_extension(format!("{}.log", self.port));
+        let log = std::fs::File::create(&log_path).expect("create the nats-server log");
+        let mut child = Command::new(&self.bin)
             .args([
                 "-js",
                 "-a",
@@ -88,13 +114,27 @@ impl Nats {
             .arg(&self.store)
             .args(&self.cluster_args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("spawn nats-server");
-        self.child = Some(child);
+        self.log = Some(log_path.clone());
+        let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for nats-server") {
+                return Err(format!("exited ({status}): {}", read_log()));
+            }
+            if read_log().contains("Server is ready")
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("not ready in 10 s: {}", read_log()));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,6 +215,7 @@ impl NatsCluster {
                         monitor.to_string(),
                     ],
                     monitor: Some(monitor),
+                    log: None,
                 };
                 nats.spawn();
                 nats
