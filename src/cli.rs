@@ -32,7 +32,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use output::{Out, error_line};
+pub use output::{Out, error_line, json_in_args, print_usage_error_json};
 
 /// Arxos Studio — collaborative floor plans. Without a command, opens the editor window on
 /// FILE (a plan, or an SVG drawing to import), or on the bundled sample plan.
@@ -349,8 +349,9 @@ pub enum Command {
         /// Only this kind.
         #[arg(long)]
         kind: Option<arxos_doc::ElementKind>,
-        /// Only tags starting with this text.
-        #[arg(long)]
+        /// Only this tag (whole), or the tags a pattern matches: `*` any run of characters,
+        /// `?` one character (`--tag 'outlet:R1-*'`), as in `arxos find`.
+        #[arg(long, value_name = "TAG|PATTERN")]
         tag: Option<String>,
         /// Stop after this many seconds (default: until ctrl-c).
         #[arg(long = "for", value_name = "SECS")]

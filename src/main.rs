@@ -36,6 +36,10 @@ fn main() -> ExitCode {
     let args = match parsed {
         Ok(a) => a,
         Err(e) => {
+            // A script that asked for JSON gets JSON for a usage error too, as for any failure.
+            if e.use_stderr() && cli::json_in_args(std::env::args_os()) {
+                cli::print_usage_error_json(&e);
+            }
             // clap prints help/version to stdout and usage errors to stderr.
             let _ = e.print();
             return if e.use_stderr() {

@@ -134,7 +134,11 @@ fn who_and_watch_see_a_live_session() {
     arxos().args(["who", &code]).assert().success();
 
     let watch = Proc::spawn(&["watch", &code, "--kind", "outlet", "--for", "20"]);
-    std::thread::sleep(Duration::from_secs(2));
+    // `--tag` matches as in `find`: `outlet:R45-2` is a whole tag (not the start of
+    // `outlet:R45-23`) unless it is a pattern.
+    let whole = Proc::spawn(&["watch", &code, "--tag", "outlet:R45-2", "--for", "20"]);
+    let pattern = Proc::spawn(&["watch", &code, "--tag", "outlet:R45-2?", "--for", "20"]);
+    std::thread::sleep(Duration::from_secs(3));
     arxos()
         .arg("set")
         .arg(&a)
@@ -142,14 +146,30 @@ fn who_and_watch_see_a_live_session() {
         .assert()
         .success();
     arxos().arg("sync").arg(&a).assert().success();
-    let line = watch.expect("{");
-    let ev: serde_json::Value = serde_json::from_str(&format!("{{{line}")).unwrap();
+    let event = |p: &Proc| -> serde_json::Value {
+        serde_json::from_str(&format!("{{{}", p.expect("{"))).unwrap()
+    };
+    let ev = event(&watch);
     assert_eq!(ev["event"], "updated");
     assert_eq!(
         ev["tag"], "outlet:R45-23",
         "the light is filtered out: {ev}"
     );
     assert_eq!(ev["element"]["props"]["voltage"]["value"], 120.0);
+    assert_eq!(event(&pattern)["tag"], "outlet:R45-23");
+    arxos()
+        .arg("set")
+        .arg(&a)
+        .arg("outlet:R45-2.voltage=110")
+        .assert()
+        .success();
+    arxos().arg("sync").arg(&a).assert().success();
+    let ev = event(&whole);
+    assert_eq!(
+        ev["tag"], "outlet:R45-2",
+        "outlet:R45-23 is filtered out: {ev}"
+    );
+    assert_eq!(ev["element"]["props"]["voltage"]["value"], 110.0);
 }
 
 #[test]

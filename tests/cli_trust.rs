@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 #![allow(clippy::float_cmp)] // positions moved by whole millimetres compare exactly
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use predicates::prelude::*;
 #[path = "support/cli.rs"]
 mod support;
 
-use support::{arxos, json, one_line_error};
+use support::{arxos, json, one_line_error, stderr_of};
 
 fn sample(dir: &Path) -> PathBuf {
     support::import_sample(dir, "plan.arx")
@@ -35,16 +36,7 @@ fn import_warns_about_each_damaged_element_and_imports_each_element_once() {
     )
     .unwrap();
     let plan = dir.path().join("p.arx");
-    let out = arxos()
-        .arg("import")
-        .arg(&svg)
-        .arg("-o")
-        .arg(&plan)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = stderr_of(arxos().arg("import").arg(&svg).arg("-o").arg(&plan));
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 3, "{err}");
     for (w, id) in warnings.iter().zip(["w2", "w3", "o1"]) {
@@ -397,4 +389,118 @@ fn conflict_views_show_units_and_which_side_is_local() {
         .stderr(predicate::str::contains(
             "local = the value the plan shows now",
         ));
+}
+
+#[test]
+fn usage_errors_with_json_are_json_objects_too() {
+    let out = arxos()
+        .args(["--json", "info", "--bogus"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"));
+    assert_eq!(v["error"], "unexpected argument '--bogus' found", "{v}");
+    assert_eq!(v["causes"][0], v["error"], "{v}");
+    // Clap's text still goes to standard error, as without `--json`.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: unexpected argument '--bogus' found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: arxos info"), "{stderr}");
+    // A missing argument (clap lists it on the next line) and a bad value, `--json` last.
+    for (args, msg) in [
+        (
+            &["info", "--json"][..],
+            "the following required arguments were not provided: <FILE>",
+        ),
+        (
+            &["who", "arx1_x", "--wait", "soon", "--json"][..],
+            "invalid value 'soon' for '--wait <WAIT>'",
+        ),
+    ] {
+        let out = arxos().args(args).assert().code(2).get_output().clone();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out:?}"));
+        assert!(
+            v["error"].as_str().unwrap().starts_with(msg),
+            "{args:?}: {v}"
+        );
+    }
+    // Without `--json` (here a value after `--`), nothing on standard output; help and
+    // version stay text.
+    arxos()
+        .args(["info", "--bogus", "--", "--json"])
+        .assert()
+        .code(2)
+        .stdout("");
+    arxos()
+        .args(["--json", "--version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("arxos "));
+}
+
+#[test]
+fn import_shows_twenty_warnings_then_how_many_more_and_json_has_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("many.svgx");
+    // 50 damaged walls; the first one's id has a line break that must not forge a line.
+    let mut body = String::new();
+    for i in 0..50 {
+        let id = if i == 0 {
+            "w0&#10;warning: forged".to_owned()
+        } else {
+            format!("w{i}")
+        };
+        writeln!(
+            body,
+            "<rect id=\"{id}\" arx:kind=\"wall\" arx:x=\"NaN\" arx:y=\"0\" width=\"1\" height=\"1\"/>"
+        )
+        .unwrap();
+    }
+    fs::write(
+        &svg,
+        format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:arx="https://arxos.studio/ns/svgx/1" viewBox="0 0 100 100">
+{body}
+<rect arx:kind="wall" arx:tag="wall:ok" x="0" y="0" width="10" height="1"/>
+</svg>"#
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("p.arx");
+    let err = stderr_of(arxos().arg("import").arg(&svg).arg("-o").arg(&plan));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 21, "{err}");
+    assert!(
+        lines[..20].iter().all(|l| l.starts_with("warning: ")),
+        "{err}"
+    );
+    assert!(lines[0].contains(r#"id="w0\nwarning: forged""#), "{err}");
+    assert!(lines[19].contains(r#"id="w19""#), "{err}");
+    assert_eq!(
+        lines[20],
+        "… and 30 more warnings (use --json for all of them)"
+    );
+    let v = json(
+        arxos()
+            .arg("import")
+            .arg(&svg)
+            .arg("-o")
+            .arg(&plan)
+            .arg("--force"),
+    );
+    let warnings = v["report"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 50, "{v:#}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("w0\nwarning: forged")
+    );
+    assert!(warnings[49].as_str().unwrap().contains(r#"id="w49""#));
+    assert_eq!(v["report"]["svgx_elements"], 1);
 }

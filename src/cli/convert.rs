@@ -10,6 +10,7 @@ use arxos_doc::svgx::{ExportOptions, export_svgx, import_svg, left_out};
 use arxos_doc::{Document, EditContext, FloorId};
 use serde::Serialize;
 
+use super::output::esc;
 use super::{Author, Out};
 
 fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
@@ -58,6 +59,30 @@ struct Imported<'a> {
     report: &'a arxos_doc::svgx::ImportReport,
 }
 
+/// Import warnings shown on standard error before the rest are counted in one line: a file
+/// with 50,000 damaged elements must not bury the outcome under 50,000 lines. The JSON report
+/// lists them all.
+const SHOWN_WARNINGS: usize = 20;
+
+/// Prints the first [`SHOWN_WARNINGS`] import warnings, one line each (text from the file is
+/// escaped, so an id with a line break cannot forge a line), then how many more there are.
+fn print_warnings(input: &Path, warnings: &[String], json: bool) {
+    let file = input.display().to_string();
+    for w in warnings.iter().take(SHOWN_WARNINGS) {
+        eprintln!("warning: {}: {}", esc(&file), esc(w));
+    }
+    let more = warnings.len().saturating_sub(SHOWN_WARNINGS);
+    if more > 0 {
+        let s = if more == 1 { "" } else { "s" };
+        let all = if json {
+            "all of them are in the JSON output"
+        } else {
+            "use --json for all of them"
+        };
+        eprintln!("… and {more} more warning{s} ({all})");
+    }
+}
+
 /// `arxos import`.
 pub fn import(
     out: Out,
@@ -76,9 +101,7 @@ pub fn import(
         let (mut doc, report) = import_svg(&text, &stem, &EditContext::now(author.name()))
             .with_context(|| input.display().to_string())?;
         PlanFile::create(output, &mut doc)?;
-        for w in &report.warnings {
-            eprintln!("warning: {}: {w}", input.display());
-        }
+        print_warnings(input, &report.warnings, out.json);
         let o = Imported {
             output: output.display().to_string(),
             report: &report,

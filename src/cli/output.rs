@@ -80,6 +80,47 @@ impl Out {
     }
 }
 
+/// Whether the raw arguments ask for `--json`, for a usage error, when clap did not get as far
+/// as saying so: `--json` is a global flag, so it counts anywhere before a `--` (after which
+/// every argument is a value). `--json=true` is not counted: clap refuses it.
+pub fn json_in_args<A: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = A>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .map_while(|a| (a.as_ref() != "--").then(|| a.as_ref() == "--json"))
+        .any(|json| json)
+}
+
+/// With `--json`, a usage error clap found (unknown flag, missing argument, bad value) as the
+/// object a failed command prints (see [`Out::guard`]) on standard output: `error` is clap's
+/// message on one line and `causes` adds its tips. Clap's own text still goes to standard
+/// error, as in text mode.
+pub fn print_usage_error_json(e: &clap::Error) {
+    let text = e.render().to_string();
+    // Clap's message is its first paragraph (a list of missing arguments continues on the
+    // lines below); tips, the usage and the `--help` hint follow after blank lines.
+    let error = text
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let error = error.strip_prefix("error: ").unwrap_or(&error);
+    let causes: Vec<&str> = std::iter::once(error)
+        .chain(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("tip: ")),
+        )
+        .collect();
+    outln!(
+        "{}",
+        serde_json::json!({ "error": error, "causes": causes })
+    );
+}
+
 /// The whole cause chain on one line, each cause once (a cause already shown in the message
 /// before it is not repeated).
 pub fn error_line(e: &anyhow::Error) -> String {
@@ -99,7 +140,19 @@ pub fn error_line(e: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::{esc, json_in_args};
+
+    #[test]
+    fn json_is_asked_for_anywhere_before_a_double_dash() {
+        assert!(json_in_args(["arxos", "--json", "info", "--bogus"]));
+        assert!(json_in_args(["arxos", "info", "p.arx", "--json"]));
+        assert!(!json_in_args(["arxos", "info", "--", "--json"]));
+        assert!(
+            !json_in_args(["--json", "info"]),
+            "the program name is not a flag"
+        );
+        assert!(!json_in_args(["arxos", "info", "--jsonx"]));
+    }
 
     #[test]
     fn escaped_text_stays_on_one_line_and_pads() {

@@ -203,7 +203,6 @@ pub fn find(out: Out, a: &FindArgs) -> anyhow::Result<()> {
             layer: a.layer.clone().map(LayerId::new),
             floor: a.floor.clone().map(FloorId::new),
             tag_pattern: a.tag.clone(),
-            ..Filter::default()
         };
         if let Some(l) = &filter.layer
             && !doc.layers().contains_key(l)

@@ -473,7 +473,7 @@ struct WatchEvent<'a> {
     element: Option<&'a arxos_doc::Element>,
 }
 
-/// `arxos watch CODE [--kind K] [--tag PREFIX]`: change events as JSON lines.
+/// `arxos watch CODE [--kind K] [--tag TAG|PATTERN]`: change events as JSON lines.
 pub fn run_watch(
     code: &str,
     kind: Option<ElementKind>,
@@ -485,7 +485,7 @@ pub fn run_watch(
     let mut events = client.subscribe();
     let filter = arxos_doc::Filter {
         kind,
-        tag_prefix: tag.map(str::to_owned),
+        tag_pattern: tag.map(str::to_owned),
         ..arxos_doc::Filter::default()
     };
     let rt = runtime()?;

@@ -88,3 +88,9 @@ pub fn get(file: &Path, what: &str) -> String {
     let out = arxos().arg("get").arg(file).arg(what).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Runs `cmd`, expects success, and returns what it printed on standard error (warnings).
+pub fn stderr_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().clone();
+    String::from_utf8(out.stderr).unwrap()
+}

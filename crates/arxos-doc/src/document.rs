@@ -58,8 +58,6 @@ pub struct Filter {
     pub layer: Option<LayerId>,
     /// Only this floor.
     pub floor: Option<FloorId>,
-    /// Only tags starting with this text.
-    pub tag_prefix: Option<String>,
     /// Only this whole tag, or, when it has a `*` (any run of characters) or `?` (any one
     /// character), the tags this pattern matches as a whole (`outlet:R1*`).
     pub tag_pattern: Option<String>,
@@ -80,10 +78,6 @@ impl Filter {
         self.kind.is_none_or(|k| e.kind == k)
             && self.layer.as_ref().is_none_or(|l| &e.layer == l)
             && self.floor.as_ref().is_none_or(|f| &e.floor == f)
-            && self
-                .tag_prefix
-                .as_ref()
-                .is_none_or(|p| e.tag.starts_with(p.as_str()))
             && self
                 .tag_pattern
                 .as_deref()

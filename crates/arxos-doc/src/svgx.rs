@@ -13,8 +13,11 @@
 //! not go through usvg on purpose: it works in `f32` and turns shapes into paths, which would
 //! break the export → import law. usvg reads the file with every SVGX element cut out, so an
 //! element is imported once: from its semantics, or, when they are damaged (a NaN, `1e400`,
-//! geometry out of range), not at all, with a warning naming it by line, element and id.
+//! geometry out of range), not at all, with a warning naming it by line, element and id. A
+//! plain shape with such a number in its geometry (which usvg would read as 0) is cut out and
+//! named in a warning the same way, never imported as zeroed geometry.
 
+mod damage;
 pub mod export;
 pub mod import;
 mod plain;

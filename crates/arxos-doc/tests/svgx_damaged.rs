@@ -1,11 +1,12 @@
 //! Damaged and hostile SVGX files: every SVGX element is imported exactly once, from its
 //! semantics, or skipped with a warning that names it; a bad number is never zeroed, never
-//! turned into a plain path, and never refuses the rest of the file.
+//! turned into a plain path, and never refuses the rest of the file. Plain SVG shapes with a
+//! bad number in their geometry are skipped and named the same way.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use arxos_doc::svgx::{ImportReport, import_svg};
-use arxos_doc::{Document, EditContext, ElementKind, Filter};
+use arxos_doc::{Document, EditContext, ElementKind, Filter, Geometry};
 
 fn import(body: &str) -> (Document, ImportReport) {
     let svg = format!(
@@ -92,6 +93,57 @@ fn an_element_with_a_bad_number_is_skipped_by_name_and_the_rest_imports() {
     );
     assert!(report.warnings[0].contains(r#"arx:x="NaN""#));
     assert!(report.warnings[3].contains(r#"arx:num-voltage="NaN""#));
+}
+
+#[test]
+fn a_plain_shape_with_a_bad_number_is_skipped_by_name_not_zeroed() {
+    let (doc, report) = import(
+        r#"<rect id="good" x="5" y="5" width="10" height="10"/>
+<rect id="nan-x" x="NaN" y="0" width="10" height="10"/>
+<circle cx="5" cy="5" r="1e400"/>
+<path id="far" d="M 0 0 L 1e400 0"/>
+<g id="moved" transform="translate(2e9 0)"><rect width="10" height="10"/></g>
+<polygon id="pts" points="0,0 10,0 10,inf"/>
+<rect id="nan-w" arx:note="not SVGX" x="0" y="0" width="NaN" height="10"/>
+<g id="scaled" transform="scale(1e5)"><rect id="big" width="1e5" height="1"/></g>"#,
+    );
+    // usvg alone would have drawn the NaN rect at 0, the circle with radius 0, the path up to
+    // its bad point and the group's rect unmoved; none of them is imported.
+    assert_eq!((report.svgx_elements, report.plain_paths), (0, 1));
+    let paths: Vec<String> = doc
+        .query(&Filter::default())
+        .map(|e| match &e.geometry {
+            Geometry::Path { d } => d.clone(),
+            g => panic!("{g:?}"),
+        })
+        .collect();
+    assert_eq!(paths.len(), 1);
+    assert!(paths[0].starts_with("M5 5 "), "{paths:?}");
+    let expected = [
+        r#"line 3: <rect id="nan-x">: skipped: x="NaN" is not a finite number"#,
+        r#"line 4: <circle>: skipped: r="1e400" is not a finite number"#,
+        r#"line 5: <path id="far">: skipped: d holds 1e400, not a finite number"#,
+        r#"line 6: <g id="moved">: skipped: transform holds 2e9, not a finite number"#,
+        r#"line 7: <polygon id="pts">: skipped: points holds inf, not a finite number"#,
+        r#"line 8: <rect id="nan-w">: skipped: width="NaN" is not a finite number"#,
+        // Each number in range, the drawing out of range: left out by name, not refusing the
+        // whole file (usvg has no line numbers to give).
+        r#"plain shape id="big" in group `scaled`: skipped: "#,
+    ];
+    assert_eq!(
+        report.warnings.len(),
+        expected.len(),
+        "{:#?}",
+        report.warnings
+    );
+    for (w, e) in report.warnings.iter().zip(expected) {
+        assert!(w.starts_with(e), "{w}\n  expected: {e}");
+    }
+    assert!(
+        report.warnings[6].contains("out of range"),
+        "{}",
+        report.warnings[6]
+    );
 }
 
 #[test]

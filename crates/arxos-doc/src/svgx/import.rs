@@ -13,6 +13,7 @@ use crate::model::{BuildingSystem, ElementKind, Geometry, PropValue, Property, S
 use crate::props;
 
 use super::NS;
+use super::damage::{Cuts, Lines, describe, plain_damage};
 use super::plain::collect_paths;
 
 /// What an import produced, and what it had to leave out (never silently).
@@ -32,13 +33,13 @@ pub struct ImportReport {
 
 /// An attribute in no namespace. roxmltree's `attribute("x")` also matches `arx:x`, which
 /// would read a shape's `y` from the semantic `arx:y`.
-fn plain<'a>(n: &Node<'a, '_>, name: &str) -> Option<&'a str> {
+pub(super) fn plain<'a>(n: &Node<'a, '_>, name: &str) -> Option<&'a str> {
     n.attributes()
         .find(|a| a.namespace().is_none() && a.name() == name)
         .map(|a| a.value())
 }
 
-fn arx<'a>(n: &Node<'a, '_>, name: &str) -> Option<&'a str> {
+pub(super) fn arx<'a>(n: &Node<'a, '_>, name: &str) -> Option<&'a str> {
     n.attribute((NS, name))
 }
 
@@ -249,72 +250,6 @@ fn decode(n: &Node<'_, '_>, kind: &str) -> Result<Decoded> {
     Ok(Decoded { new, refs })
 }
 
-/// Line numbers of positions met in increasing order, counted once: warnings about a file
-/// with many damaged elements cost one pass over the text, not one per warning.
-struct Lines<'t> {
-    text: &'t str,
-    pos: usize,
-    line: usize,
-}
-
-impl<'t> Lines<'t> {
-    fn new(text: &'t str) -> Self {
-        Self {
-            text,
-            pos: 0,
-            line: 1,
-        }
-    }
-
-    /// The 1-based line of byte offset `pos`.
-    fn at(&mut self, pos: usize) -> usize {
-        let pos = pos.min(self.text.len());
-        if pos < self.pos || !self.text.is_char_boundary(pos) {
-            *self = Self::new(self.text);
-            if !self.text.is_char_boundary(pos) {
-                return self.line;
-            }
-        }
-        self.line += self.text[self.pos..pos].matches('\n').count();
-        self.pos = pos;
-        self.line
-    }
-}
-
-/// How a warning names an element of the file: its line, its element name and `id` (or
-/// `arx:tag` when it has no id).
-fn describe(lines: &mut Lines<'_>, n: &Node<'_, '_>) -> String {
-    let line = lines.at(n.range().start);
-    let name = n.tag_name().name();
-    match (plain(n, "id"), arx(n, "tag")) {
-        (Some(id), _) => format!("line {line}: <{name} id=\"{id}\">"),
-        (None, Some(tag)) => format!("line {line}: <{name} arx:tag=\"{tag}\">"),
-        (None, None) => format!("line {line}: <{name}>"),
-    }
-}
-
-/// The file's text without its SVGX elements (every element with `arx:kind`, with all it
-/// contains), for the plain-shape pass: an SVGX element is imported from its semantics or,
-/// when they are damaged, skipped with a warning; never also, or instead, as a plain path.
-fn without_svgx_elements(text: &str, root: &Node<'_, '_>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    // Pre-order: an element inside one already cut out starts before `at`.
-    for n in root
-        .descendants()
-        .filter(|n| n.is_element() && arx(n, "kind").is_some())
-    {
-        let r = n.range();
-        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) {
-            continue;
-        }
-        out.push_str(&text[at..r.start]);
-        at = r.end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
 fn kind_default_layer(kind: ElementKind) -> &'static str {
     match kind {
         ElementKind::Wall | ElementKind::Room | ElementKind::Door | ElementKind::Window => {
@@ -400,17 +335,27 @@ pub fn import_svg(
         }
     }
 
-    // SVGX elements.
+    // SVGX elements decoded, and damaged plain shapes found, in one pass over the elements;
+    // both are cut out of what usvg reads.
     let mut decoded = Vec::new();
     let mut svgx_ids = BTreeSet::new();
-    let mut any_svgx = false;
+    let mut cuts = Cuts::default();
     let mut seen_ids = BTreeSet::new();
     let mut lines = Lines::new(text);
     for n in root.descendants().filter(Node::is_element) {
         let Some(kind) = arx(&n, "kind") else {
+            if n != root
+                && !cuts.contain(&n)
+                && let Some(why) = plain_damage(&n)
+            {
+                report
+                    .warnings
+                    .push(format!("{}: skipped: {why}", describe(&mut lines, &n)));
+                cuts.add(&n);
+            }
             continue;
         };
-        any_svgx = true;
+        cuts.add(&n);
         if let Some(id) = plain(&n, "id") {
             svgx_ids.insert(id.to_owned());
         }
@@ -434,11 +379,11 @@ pub fn import_svg(
         }
     }
 
-    // Plain SVG shapes through usvg, from the text without the SVGX elements.
-    let plain_text = if any_svgx {
-        std::borrow::Cow::Owned(without_svgx_elements(text, &root))
-    } else {
+    // Plain SVG shapes through usvg, from the text without the elements cut out.
+    let plain_text = if cuts.is_empty() {
         std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(cuts.apply(text))
     };
     let mut plain = Vec::new();
     match usvg::Tree::from_str(&plain_text, &usvg::Options::default()) {
@@ -546,8 +491,19 @@ pub fn import_svg(
             Geometry::Path { d: p.d },
             Transform::default(),
         )
-        .with_prop("group", PropValue::Text(p.group), None);
+        .with_prop("group", PropValue::Text(p.group.clone()), None);
         n.style = p.style;
+        // Numbers each in range can still add up out of range (`scale(1e5)` on a `1e5` rect),
+        // which the batch would refuse for the whole file: such a shape is left out by name.
+        if let Err(e) = n.check_values() {
+            let shape = if p.id.is_empty() {
+                format!("plain shape {} in group `{}`", i + 1, p.group)
+            } else {
+                format!("plain shape id=\"{}\" in group `{}`", p.id, p.group)
+            };
+            report.warnings.push(format!("{shape}: skipped: {e}"));
+            continue;
+        }
         if !layers.contains(&n.layer) {
             layers.insert(n.layer.clone());
             cmds.push(Command::AddLayer {

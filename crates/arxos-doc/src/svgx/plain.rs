@@ -8,6 +8,8 @@ use crate::model::Style;
 
 /// A plain shape, as an absolute path with its SVG group.
 pub(crate) struct PlainPath {
+    /// The shape's own id (empty when it has none).
+    pub id: String,
     /// The nearest group id (`root` when none).
     pub group: String,
     /// Path data in document coordinates.
@@ -75,6 +77,7 @@ pub(crate) fn collect_paths(
                     _ => None,
                 };
                 out.push(PlainPath {
+                    id: p.id().to_owned(),
                     group: here.to_owned(),
                     d,
                     style: Style {
