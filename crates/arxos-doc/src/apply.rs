@@ -10,7 +10,7 @@ use fractional_index::FractionalIndex;
 use crate::command::{Command, NewElement, RecordSet, ZPosition};
 use crate::error::{DocError, Result};
 use crate::ids::{ElementId, FloorId, LayerId};
-use crate::index::Cache;
+use crate::index::{Cache, Written};
 use crate::model::{Element, ElementKind, Floor, Layer, Meta, Property};
 use crate::props;
 use crate::schema::{self, Stored, root};
@@ -36,9 +36,8 @@ enum RecordOp {
     Delete(RecordSet, String),
 }
 
-/// What a plan writes, for refreshing the read model without a diff.
+/// What a plan writes besides elements, for refreshing the read model without a diff.
 pub(crate) struct Touched {
-    pub elements: BTreeSet<String>,
     pub floors: bool,
     pub layers: bool,
     pub meta: bool,
@@ -47,14 +46,7 @@ pub(crate) struct Touched {
 
 impl Plan {
     pub(crate) fn touched(&self) -> Touched {
-        let mut elements: BTreeSet<String> = self
-            .elements
-            .keys()
-            .map(|id| id.as_str().to_owned())
-            .collect();
-        elements.extend(self.forced.iter().map(|(id, _, _)| id.as_str().to_owned()));
         Touched {
-            elements,
             floors: !self.floors.is_empty(),
             layers: !self.layers.is_empty(),
             meta: self.meta.is_some(),
@@ -662,8 +654,10 @@ impl Planner<'_> {
     }
 }
 
-/// Writes a validated plan into the open transaction of `am`.
-pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<()> {
+/// Writes a validated plan into the open transaction of `am`, and returns the elements as
+/// written (decoded from exactly the keys written, so the read model can take them as they
+/// are).
+pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<Vec<Written>> {
     if let Some(m) = &plan.meta {
         schema::write_meta(am, m)?;
     }
@@ -702,11 +696,16 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
         }
     }
     if plan.elements.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let elements = schema::root_map(am, root::ELEMENTS).ok_or_else(|| missing(root::ELEMENTS))?;
+    let mut written = Vec::with_capacity(plan.elements.len());
     for e in plan.elements.values() {
         let new = schema::element_to_flat(e);
+        // Decoded from the flat form, not cloned, so that the read model holds what a reader
+        // of the document would decode.
+        let element = schema::element_from_flat(e.id.as_str(), &new);
+        let mut new_obj = None;
         if let (Some(old), Some(obj)) = (
             cache.elements.get(&e.id),
             schema::child_map(am, &elements, e.id.as_str()),
@@ -721,13 +720,18 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
                 .into_iter()
                 .map(|(k, v)| (k, automerge::hydrate::Value::from(v.to_scalar())))
                 .collect();
-            am.batch_create_object(
+            new_obj = Some(am.batch_create_object(
                 &elements,
                 e.id.as_str(),
                 &automerge::hydrate::Map::from(value).into(),
                 false,
-            )?;
+            )?);
         }
+        written.push(Written {
+            id: e.id.clone(),
+            element,
+            new_obj,
+        });
     }
     for (id, key, value) in &plan.forced {
         let obj = schema::child_map(am, &elements, id.as_str())
@@ -743,7 +747,7 @@ pub(crate) fn write(am: &mut AutoCommit, cache: &Cache, plan: &Plan) -> Result<(
             None => am.delete(&obj, key.as_str())?,
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 fn missing(name: &str) -> DocError {

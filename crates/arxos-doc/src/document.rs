@@ -351,17 +351,20 @@ impl Document {
         cmds: Vec<Command>,
     ) -> Result<ChangeSet> {
         let plan = crate::apply::plan(&self.cache, cmds)?;
-        if let Err(e) = crate::apply::write(&mut self.am, &self.cache, &plan) {
-            self.am.rollback();
-            return Err(e);
-        }
+        let written = match crate::apply::write(&mut self.am, &self.cache, &plan) {
+            Ok(w) => w,
+            Err(e) => {
+                self.am.rollback();
+                return Err(e);
+            }
+        };
         if self.am.pending_ops() == 0 {
             self.am.rollback();
             return Ok(ChangeSet::default());
         }
         commit(&mut self.am, ctx, kind, summary);
-        // We know exactly what a local batch touched: refresh just that (microseconds),
-        // instead of diffing the document.
+        // We know exactly what a local batch touched and what it now holds: store that
+        // instead of diffing the document or reading it back.
         let t = plan.touched();
         let mut set = ChangeSet {
             floors: t.floors,
@@ -373,7 +376,11 @@ impl Document {
         if set.floors || set.layers || set.meta {
             self.cache.refresh_structure(&self.am);
         }
-        let delta = self.cache.refresh_elements(&self.am, &t.elements);
+        #[cfg(debug_assertions)]
+        let ids: Vec<ElementId> = written.iter().map(|w| w.id.clone()).collect();
+        let delta = self.cache.store_written(written);
+        #[cfg(debug_assertions)]
+        self.cache.assert_matches_document(&self.am, &ids);
         set.added = delta.added;
         set.updated = delta.updated;
         set.removed = delta.removed;

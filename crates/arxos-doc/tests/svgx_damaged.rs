@@ -1,7 +1,8 @@
 //! Damaged and hostile SVGX files: every SVGX element is imported exactly once, from its
 //! semantics, or skipped with a warning that names it; a bad number is never zeroed, never
 //! turned into a plain path, and never refuses the rest of the file. Plain SVG shapes with a
-//! bad number in their geometry are skipped and named the same way.
+//! bad number in their geometry, or geometry that is not a number at all, are skipped and named
+//! the same way.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -144,6 +145,43 @@ fn a_plain_shape_with_a_bad_number_is_skipped_by_name_not_zeroed() {
         "{}",
         report.warnings[6]
     );
+}
+
+#[test]
+fn a_plain_shape_whose_geometry_is_not_a_number_is_skipped_by_name() {
+    let (doc, report) = import(
+        r#"<rect id="good" x="5" y="5" width="10" height="10" style="stroke-width: 2"/>
+<rect id="abc" x="abc" y="0" width="10" height="10"/>
+<path id="cut" d="M 0 0 L 10 10 L oops"/>
+<g id="odd" transform="spin(45)"><rect width="10" height="10"/></g>
+<rect id="css" width="10" height="10" style="fill: red; stroke-width: NaN"/>
+<rect id="css-moved" width="10" height="10" style="transform: translate(1e400px)"/>
+<line id="fine" x1="0" y1="0" x2="1in" y2="50%" stroke="black"/>"#,
+    );
+    // usvg alone would have drawn `abc` at 0, `cut` without its last segment, `odd`'s rect
+    // untransformed and `css` with the default stroke width.
+    assert_eq!(
+        (report.svgx_elements, report.plain_paths),
+        (0, 2),
+        "{report:#?}"
+    );
+    assert_eq!(doc.query(&Filter::default()).count(), 2);
+    let expected = [
+        r#"line 3: <rect id="abc">: skipped: x="abc" is not a length"#,
+        r#"line 4: <path id="cut">: skipped: d="M 0 0 L 10 10 L oops" is not path data"#,
+        r#"line 5: <g id="odd">: skipped: transform="spin(45)" is not a transform"#,
+        r#"line 6: <rect id="css">: skipped: style stroke-width="NaN" is not a finite number"#,
+        r#"line 7: <rect id="css-moved">: skipped: style transform holds 1e400"#,
+    ];
+    assert_eq!(
+        report.warnings.len(),
+        expected.len(),
+        "{:#?}",
+        report.warnings
+    );
+    for (w, e) in report.warnings.iter().zip(expected) {
+        assert!(w.starts_with(e), "{w}\n  expected: {e}");
+    }
 }
 
 #[test]

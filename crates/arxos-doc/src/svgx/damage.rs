@@ -5,7 +5,8 @@
 //! usvg does not refuse a bad number in a plain shape: svgtypes rejects `NaN`, `inf` and
 //! `1e400`, and usvg then reads the attribute as absent, so `<rect x="NaN">` would land at 0
 //! and `<path d="M 0 0 L 1e400 0">` would lose the segment. Such a shape is damaged or hostile,
-//! never a drawing: it is skipped with a warning, as a damaged SVGX element is.
+//! never a drawing: it is skipped with a warning, as a damaged SVGX element is. So is a shape
+//! whose geometry is not even a number (`x="abc"`), which usvg reads the same way.
 
 use std::ops::Range;
 
@@ -78,23 +79,71 @@ fn geometry_attributes(element: &str) -> &'static [&'static str] {
 }
 
 /// Why the plain SVG element `n` (not the root `<svg>`) is damaged: the first of its geometry
-/// attributes holding a number that is not finite or beyond [`MAX_COORD`]; `None` when it has
-/// none.
+/// attributes (or stroke width, or `transform` or `stroke-width` in its `style`) holding a
+/// number that is not finite or beyond [`MAX_COORD`], or text usvg cannot read as what the
+/// attribute holds (`x="abc"`, which usvg would read as 0); `None` when it has none.
 pub(super) fn plain_damage(n: &Node<'_, '_>) -> Option<String> {
     if n.tag_name().namespace() != Some(SVG_NS) {
         return None;
     }
-    geometry_attributes(n.tag_name().name())
+    let geometry = geometry_attributes(n.tag_name().name());
+    if geometry.is_empty() {
+        return None;
+    }
+    let own = geometry
         .iter()
-        .find_map(|&name| {
-            let value = plain(n, name)?;
-            let bad = bad_number(value)?;
-            Some(if value.trim() == bad {
-                format!("{name}=\"{bad}\" is not a finite number within ±{MAX_COORD:e}")
-            } else {
-                format!("{name} holds {bad}, not a finite number within ±{MAX_COORD:e}")
-            })
-        })
+        .chain(&["stroke-width"])
+        .find_map(|&name| value_damage(name, plain(n, name)?, true));
+    own.or_else(|| {
+        simplecss::DeclarationTokenizer::from(plain(n, "style")?)
+            .filter(|d| matches!(d.name, "transform" | "stroke-width"))
+            // CSS writes transforms with units (`rotate(45deg)`): only their numbers are
+            // checked, not their syntax.
+            .find_map(|d| value_damage(d.name, d.value, d.name != "transform"))
+            .map(|why| format!("style {why}"))
+    })
+}
+
+/// Why `value` of attribute `name` is damaged: a bad number (always), or, when `syntax`,
+/// text that is not what the attribute holds.
+fn value_damage(name: &str, value: &str, syntax: bool) -> Option<String> {
+    if let Some(bad) = bad_number(value) {
+        return Some(if value.trim() == bad {
+            format!("{name}=\"{bad}\" is not a finite number within ±{MAX_COORD:e}")
+        } else {
+            format!("{name} holds {bad}, not a finite number within ±{MAX_COORD:e}")
+        });
+    }
+    if !syntax || value.trim().is_empty() {
+        return None;
+    }
+    let what = match name {
+        "transform" => value
+            .parse::<svgtypes::Transform>()
+            .is_err()
+            .then_some("a transform"),
+        "points" => svgtypes::NumberListParser::from(value)
+            .any(|n| n.is_err())
+            .then_some("a list of points"),
+        "d" => svgtypes::PathParser::from(value)
+            .any(|s| s.is_err())
+            .then_some("path data"),
+        "width" | "height" | "rx" | "ry" if value == "auto" => None,
+        _ => value
+            .parse::<svgtypes::Length>()
+            .is_err()
+            .then_some("a length"),
+    }?;
+    Some(format!("{name}=\"{}\" is not {what}", shortened(value)))
+}
+
+/// `value` cut to a length a warning line can show.
+fn shortened(value: &str) -> String {
+    const MAX: usize = 40;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
 }
 
 /// The first number written in `value` (a length, a list of points, path data, a transform)
@@ -199,7 +248,46 @@ impl Cuts {
 
 #[cfg(test)]
 mod tests {
-    use super::bad_number;
+    use super::{bad_number, value_damage};
+
+    #[test]
+    fn text_that_is_not_what_the_attribute_holds_is_named() {
+        for (name, value, what) in [
+            ("x", "abc", "a length"),
+            ("width", "10 apples", "a length"),
+            ("transform", "translate(10,", "a transform"),
+            ("transform", "spin(45)", "a transform"),
+            ("points", "0,0 10,x", "a list of points"),
+            ("d", "M 0 0 L 10 oops", "path data"),
+            ("d", "L 10 10", "path data"),
+            ("stroke-width", "thick", "a length"),
+        ] {
+            let why = value_damage(name, value, true).unwrap_or_default();
+            assert!(
+                why.ends_with(&format!("is not {what}")),
+                "{name}={value}: {why}"
+            );
+        }
+        for (name, value) in [
+            ("x", "10"),
+            ("x", "-2.5mm"),
+            ("width", "50%"),
+            ("width", "auto"),
+            ("y", ""),
+            ("transform", "rotate(45) translate(1 2)"),
+            ("points", "0,0 10,10 5-5"),
+            ("d", "M0,0L.5.5l10-3z"),
+            ("stroke-width", "0.5"),
+        ] {
+            assert_eq!(value_damage(name, value, true), None, "{name}={value}");
+        }
+        // Without the syntax check (CSS transforms) only numbers count.
+        assert_eq!(value_damage("transform", "rotate(45deg)", false), None);
+        assert!(value_damage("transform", "rotate(NaN)", false).is_some());
+        let long = "M 0 0 L 1 1 ".repeat(20) + "oops";
+        let why = value_damage("d", &long, true).unwrap_or_default();
+        assert!(why.contains('…') && why.len() < 120, "{why}");
+    }
 
     #[test]
     fn numbers_beyond_range_or_not_finite_are_found_as_written() {
