@@ -45,7 +45,7 @@ fn share_clone_sync_and_invites_through_a_real_relay() {
             .unwrap()
             .starts_with("automerge:")
     );
-
+    assert_eq!(inspected["also"], serde_json::json!([]), "{inspected:#}");
     let b = dir.path().join("b.arx");
     let cloned = json(arxos().args(["clone", &code, "-o"]).arg(&b));
     assert!(cloned["received"].as_u64().unwrap() > 0, "{cloned:#}");
@@ -262,6 +262,29 @@ fn host_serves_a_plan_peer_to_peer() {
         .arg("room:R01.name")
         .assert()
         .stdout("Studio\n");
+}
+
+#[test]
+fn inspect_lists_every_address_a_cluster_node_s_code_names() {
+    let doc = arxos_sync::DocumentId::random();
+    let many = arxos_sync::InviteCode::generate("ws://127.0.0.1:8", doc)
+        .unwrap()
+        .with_also(&["ws://127.0.0.1:9", "wss://node-c.example"])
+        .unwrap()
+        .encode();
+    let inspected = json(arxos().args(["invite", "inspect", &many]));
+    assert_eq!(inspected["relay"], "ws://127.0.0.1:8");
+    assert_eq!(
+        inspected["also"],
+        serde_json::json!(["ws://127.0.0.1:9", "wss://node-c.example"])
+    );
+    arxos()
+        .args(["invite", "inspect", &many])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "relay          ws://127.0.0.1:8\n  or           ws://127.0.0.1:9\n  or           wss://node-c.example\n",
+        ));
 }
 
 #[test]

@@ -543,6 +543,8 @@ pub fn run_watch(
 #[derive(Serialize)]
 struct Inspected {
     relay: String,
+    /// The relay's other addresses (cluster nodes), tried in order after `relay`.
+    also: Vec<String>,
     document: String,
     websocket_url: String,
     automerge_url: String,
@@ -597,12 +599,16 @@ pub fn run_invite(out: Out, cmd: InviteCmd) -> anyhow::Result<()> {
             let i = parse_code(&code)?;
             let r = Inspected {
                 relay: i.relay.clone(),
+                also: i.also.clone(),
                 document: i.document_id.to_string(),
                 websocket_url: i.ws_url(),
                 automerge_url: i.document_id.automerge_url(),
             };
             out.emit(&r, || {
                 outln!("relay          {}", r.relay);
+                for a in &r.also {
+                    outln!("  or           {a}");
+                }
                 outln!("document       {}", r.automerge_url);
                 outln!("websocket url  {}", r.websocket_url);
             })

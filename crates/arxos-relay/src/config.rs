@@ -54,6 +54,10 @@ pub struct RelayConfig {
     /// The `ws://…`/`wss://…` address written into invite codes; defaults to the request's
     /// `Host` header.
     pub public_url: Option<String>,
+    /// Other addresses of this relay service (the other nodes of a cluster), written into
+    /// invite codes after the public URL: a client falls back to them, in order, when the
+    /// first cannot be reached.
+    pub also_urls: Vec<String>,
     /// Connection limits.
     pub limits: Limits,
     /// Lock lease length (renewed by heartbeat).
@@ -78,6 +82,7 @@ impl RelayConfig {
             tls: None,
             admin_token: None,
             public_url: None,
+            also_urls: Vec::new(),
             limits: Limits::default(),
             lock_ttl: Duration::from_mins(5),
             presence_tick: Duration::from_millis(33),
@@ -95,11 +100,15 @@ impl RelayConfig {
     /// or lock would be refused or dropped at once).
     pub fn check(&self) -> Result<(), crate::RelayError> {
         let bad = |m: String| Err(crate::RelayError::Config(m));
-        if let Some(url) = &self.public_url {
+        for url in self.public_url.iter().chain(&self.also_urls) {
             let rest = url
                 .strip_prefix("ws://")
                 .or_else(|| url.strip_prefix("wss://"));
-            if rest.is_none_or(|r| r.trim_end_matches('/').is_empty()) {
+            let ok = rest.is_some_and(|r| {
+                let r = r.trim_end_matches('/');
+                !r.is_empty() && !r.contains(['\n', ' ', '?', '#'])
+            });
+            if !ok {
                 return bad(format!(
                     "public URL `{url}` must be a ws:// or wss:// address (e.g. wss://relay.example.org)"
                 ));
@@ -143,6 +152,14 @@ mod tests {
             c.public_url = Some(url.into());
             let e = c.check().unwrap_err().to_string();
             assert!(e.contains(url) && e.contains("ws://"), "{e}");
+        }
+        let mut c = ok.clone();
+        c.also_urls = vec!["wss://node-b.example.org".into()];
+        assert!(c.check().is_ok());
+        for url in ["https://node-b", "ws://a b", "ws://"] {
+            c.also_urls = vec!["ws://fine".into(), url.into()];
+            let e = c.check().unwrap_err().to_string();
+            assert!(e.contains(url), "{e}");
         }
         let mut c = ok.clone();
         c.limits.messages_per_sec = 0;

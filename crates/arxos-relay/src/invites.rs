@@ -185,17 +185,22 @@ impl InviteStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Creates an invite; returns the record and the code (the only time the secret exists).
+    /// Creates an invite reaching the relay at `relay_url`, then at `also` (other nodes);
+    /// returns the record and the code (the only time the secret exists).
     pub fn create(
         &self,
         relay_url: &str,
+        also: &[String],
         new: NewInvite,
     ) -> Result<(InviteRecord, InviteCode), CreateInviteError> {
         let code = InviteCode {
             relay: relay_url.trim_end_matches('/').to_owned(),
+            also: Vec::new(),
             document_id: new.doc_id,
             secret: new_secret(),
-        };
+        }
+        .with_also(also)
+        .map_err(CreateInviteError::Code)?;
         // Validate the relay address by round-tripping the code.
         InviteCode::parse(&code.encode()).map_err(CreateInviteError::Code)?;
         let now = unix_now();
@@ -327,7 +332,7 @@ mod tests {
         let store = InviteStore::open(dir.path()).unwrap();
         let doc = DocumentId::random();
         let (record, code) = store
-            .create("ws://127.0.0.1:1", new(doc, Role::Editor, None))
+            .create("ws://127.0.0.1:1", &[], new(doc, Role::Editor, None))
             .unwrap();
         assert_eq!(store.authenticate(&code.secret).unwrap().id, record.id);
         assert_eq!(store.authenticate("nope"), Err(AuthError::Unknown));
@@ -347,7 +352,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = InviteStore::open(dir.path()).unwrap();
         let (_, code) = store
-            .create("ws://h:1", new(DocumentId::random(), Role::Viewer, Some(0)))
+            .create(
+                "ws://h:1",
+                &[],
+                new(DocumentId::random(), Role::Viewer, Some(0)),
+            )
             .unwrap();
         assert_eq!(store.authenticate(&code.secret), Err(AuthError::Expired));
     }

@@ -30,6 +30,15 @@ struct Args {
     /// `ws://…` or `wss://…` address written into invite codes (default: the request's Host).
     #[arg(long, env = "ARXOS_RELAY_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Other `ws://…`/`wss://…` addresses of this relay service (the other nodes of a
+    /// cluster, comma-separated or repeated), written into invite codes after the public URL:
+    /// clients fall back to them in order when the first cannot be reached.
+    #[arg(
+        long = "also-url",
+        value_delimiter = ',',
+        env = "ARXOS_RELAY_ALSO_URLS"
+    )]
+    also_urls: Vec<String>,
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_frame_bytes: usize,
@@ -85,6 +94,7 @@ fn main() -> anyhow::Result<()> {
     };
     config.admin_token = args.admin_token;
     config.public_url = args.public_url;
+    config.also_urls = args.also_urls;
     config.limits = Limits {
         max_frame_bytes: args.max_frame_bytes,
         messages_per_sec: args.rate,

@@ -19,7 +19,7 @@ use support::{client, eventually, get_elem, heads, in_sync, seeded_client, set_e
 
 #[path = "support/nats.rs"]
 mod nats;
-use nats::{cluster, via};
+use nats::{Nats, cluster, nats_binary, via};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -129,4 +129,34 @@ fn a_dead_node_s_clients_leave_the_presence_the_others_show() {
     eventually(T, "B drops the presence of the dead node's client", || {
         !bob.presence().contains_key(&ann_id)
     });
+}
+
+#[test]
+fn an_invite_names_every_node_and_its_clients_fall_back_through_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bin) = nats_binary() else {
+        return;
+    };
+    let nats = Nats::start(bin, dir.path());
+    let b = nats.node(dir.path(), "node-b", &[]);
+    let b_url = b.ws();
+    let mut a = nats.node(dir.path(), "node-a", &["--also-url", &b_url]);
+    let (_doc, owner) = a.create_room(false);
+    // The code itself carries B: no client configuration names it.
+    assert_eq!(owner.relay, a.ws());
+    assert_eq!(owner.also, [b_url.clone()]);
+    let ann = seeded_client(dir.path(), "ann", &owner);
+    ann.wait_synced(T).unwrap();
+    set_elem(&ann, "k", "x", 1.0);
+    eventually(T, "ann's edit is acknowledged by A", || in_sync(&ann));
+    a.kill9();
+    set_elem(&ann, "k", "x", 2.0);
+    eventually(
+        T,
+        "ann is back in sync through B, named only by the invite",
+        || in_sync(&ann),
+    );
+    let bob = client(dir.path(), "bob", &via(&owner, &b));
+    bob.wait_synced(T).unwrap();
+    assert_eq!(get_elem(&bob, "k", "x"), Some(2.0));
 }

@@ -1,7 +1,8 @@
 //! Invite codes and roles.
 //!
 //! An invite code is one pasteable string, `arx1_<base58>`, carrying the relay's WebSocket
-//! address, the document id and a random secret. The relay stores only a hash of the secret,
+//! address (and, for a relay of several nodes, the other nodes' addresses to fall back to),
+//! the document id and a random secret. The relay stores only a hash of the secret,
 //! together with the role, an optional floor/layer grant, an expiry and a revocation flag.
 
 use std::fmt;
@@ -106,6 +107,10 @@ pub enum InviteError {
 pub struct InviteCode {
     /// The relay's base WebSocket address, e.g. `ws://127.0.0.1:7000`.
     pub relay: String,
+    /// More addresses of the same relay service (other nodes of a cluster), tried in order
+    /// when [`Self::relay`] cannot be reached. Empty for a one-node relay, and then the code
+    /// is exactly what clients before this field read.
+    pub also: Vec<String>,
     /// The document (room).
     pub document_id: DocumentId,
     /// The secret (bs58 of 24 random bytes).
@@ -116,6 +121,7 @@ impl fmt::Debug for InviteCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InviteCode")
             .field("relay", &self.relay)
+            .field("also", &self.also)
             .field("document_id", &self.document_id)
             .field("secret", &"<redacted>")
             .finish()
@@ -128,14 +134,38 @@ impl InviteCode {
         let relay = normalize_relay(relay)?;
         Ok(Self {
             relay,
+            also: Vec::new(),
             document_id,
             secret: new_secret(),
         })
     }
 
-    /// The pasteable code.
+    /// The same invite with `also` as its other addresses (normalised, without repeats of
+    /// one another or of the main address).
+    pub fn with_also<S: AsRef<str>>(mut self, also: &[S]) -> Result<Self, InviteError> {
+        let mut out: Vec<String> = Vec::with_capacity(also.len());
+        for a in also {
+            let a = normalize_relay(a.as_ref())?;
+            if a != self.relay && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        self.also = out;
+        Ok(self)
+    }
+
+    /// Every address of the relay, the main one first.
+    pub fn relays(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.relay.as_str()).chain(self.also.iter().map(String::as_str))
+    }
+
+    /// The pasteable code. The other addresses, when there are any, are a fourth line.
     pub fn encode(&self) -> String {
-        let body = format!("{}\n{}\n{}", self.relay, self.document_id, self.secret);
+        let mut body = format!("{}\n{}\n{}", self.relay, self.document_id, self.secret);
+        if !self.also.is_empty() {
+            body.push('\n');
+            body.push_str(&self.also.join(" "));
+        }
         format!("{CODE_PREFIX}{}", bs58::encode(body).into_string())
     }
 
@@ -150,20 +180,30 @@ impl InviteCode {
             .map_err(|_| InviteError::BadCode)?;
         let text = String::from_utf8(bytes).map_err(|_| InviteError::BadCode)?;
         let mut parts = text.split('\n');
-        let (Some(relay), Some(doc), Some(secret), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(relay), Some(doc), Some(secret), also, None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(InviteError::BadCode);
         };
         let document_id = DocumentId::parse(doc).map_err(|_| InviteError::BadCode)?;
         if secret.is_empty() || !secret.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(InviteError::BadCode);
         }
-        Ok(Self {
+        let also: Vec<&str> = also.map(|a| a.split(' ').collect()).unwrap_or_default();
+        if also.iter().any(|a| a.is_empty()) {
+            return Err(InviteError::BadCode);
+        }
+        Self {
             relay: normalize_relay(relay)?,
+            also: Vec::new(),
             document_id,
             secret: secret.to_owned(),
-        })
+        }
+        .with_also(&also)
     }
 
     /// The WebSocket URL to connect to (authenticates at the upgrade). Stock automerge-repo
@@ -236,6 +276,38 @@ mod tests {
                 .starts_with("ws://127.0.0.1:7000/sync?invite=")
         );
         assert_eq!(parsed.http_base(), "http://127.0.0.1:7000");
+    }
+
+    #[test]
+    fn other_addresses_travel_in_the_code_and_one_address_codes_are_unchanged() {
+        let doc = DocumentId::random();
+        let one = InviteCode::generate("ws://a:1", doc).unwrap();
+        // What a client from before the field wrote and reads: three lines.
+        let old = format!(
+            "arx1_{}",
+            bs58::encode(format!("ws://a:1\n{doc}\n{}", one.secret)).into_string()
+        );
+        assert_eq!(one.encode(), old);
+        assert_eq!(InviteCode::parse(&old).unwrap(), one);
+        let many = one
+            .clone()
+            .with_also(&["wss://b:2/", "ws://a:1", "wss://b:2", "ws://c:3"])
+            .unwrap();
+        assert_eq!(many.also, ["wss://b:2", "ws://c:3"]);
+        let parsed = InviteCode::parse(&many.encode()).unwrap();
+        assert_eq!(parsed, many);
+        assert_eq!(
+            parsed.relays().collect::<Vec<_>>(),
+            ["ws://a:1", "wss://b:2", "ws://c:3"]
+        );
+        assert!(one.clone().with_also(&["http://b"]).is_err());
+        for bad_also in ["", "ws://b  ws://c", "ftp://b"] {
+            let code = format!(
+                "arx1_{}",
+                bs58::encode(format!("ws://a:1\n{doc}\n{}\n{bad_also}", one.secret)).into_string()
+            );
+            assert!(InviteCode::parse(&code).is_err(), "{bad_also:?}");
+        }
     }
 
     #[test]

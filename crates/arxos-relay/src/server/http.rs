@@ -338,7 +338,13 @@ pub(crate) async fn serve_http(shared: Arc<Shared>, mut stream: MaybeTls, req: R
                 label: "owner".into(),
             };
             let shared2 = Arc::clone(&shared);
-            match blocking(move || shared2.invites.create(&relay_url, owner)).await {
+            match blocking(move || {
+                shared2
+                    .invites
+                    .create(&relay_url, &shared2.config.also_urls, owner)
+            })
+            .await
+            {
                 Some(Ok((record, code))) => {
                     tracing::info!(room = %doc, "room created");
                     json(
@@ -382,7 +388,13 @@ pub(crate) async fn serve_http(shared: Arc<Shared>, mut stream: MaybeTls, req: R
                 None => return error(&mut stream, 500, "internal error").await,
             }
             let shared2 = Arc::clone(&shared);
-            match blocking(move || shared2.invites.create(&relay_url, new)).await {
+            match blocking(move || {
+                shared2
+                    .invites
+                    .create(&relay_url, &shared2.config.also_urls, new)
+            })
+            .await
+            {
                 Some(Ok((record, code))) => {
                     json(&mut stream, 201, &invite_json(&record, Some(code.encode()))).await;
                 }

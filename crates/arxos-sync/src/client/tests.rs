@@ -6,6 +6,7 @@ use super::*;
 fn offline_client(dir: &std::path::Path) -> SyncClient {
     let invite = InviteCode {
         relay: "ws://127.0.0.1:1".into(),
+        also: Vec::new(),
         document_id: crate::DocumentId::random(),
         secret: "unused".into(),
     };

@@ -82,9 +82,10 @@ async fn open(
 }
 
 /// Connects and upgrades to a WebSocket, within the connect timeout per address: the
-/// invite's, then each of [`ClientConfig::fallback_relays`] while none could be reached. A
-/// refused invite (401/403/404) ends the engine (every address serves the same invites);
-/// anything else is retried.
+/// invite's, then its other addresses ([`InviteCode::also`]), then each of
+/// [`ClientConfig::fallback_relays`] while none could be reached. A refused invite
+/// (401/403/404) ends the engine (every address serves the same invites); anything else is
+/// retried.
 pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Result<Ws, SessionEnd> {
     let mut tried = vec![invite.relay.as_str()];
     let mut last = match connect_checked(config, invite).await {
@@ -94,7 +95,7 @@ pub(crate) async fn connect(config: &ClientConfig, invite: &InviteCode) -> Resul
     if config.dial.is_some() {
         return Err(last);
     }
-    for relay in &config.fallback_relays {
+    for relay in invite.also.iter().chain(&config.fallback_relays) {
         if matches!(last, SessionEnd::Rejected(_)) {
             break;
         }
