@@ -17,6 +17,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Time allowed between TCP accept and a complete HTTP request head / `join` message.
     pub handshake_timeout: Duration,
+    /// A connection whose socket takes nothing for this long (a peer that never reads) is
+    /// dropped: its queue is bounded, and so is the time it may hold it.
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -27,6 +30,7 @@ impl Default for Limits {
             burst: 1000,
             idle_timeout: Duration::from_mins(2),
             handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -124,7 +128,7 @@ impl RelayConfig {
         if l.max_frame_bytes == 0 {
             return bad("a largest message of 0 bytes would refuse every message".into());
         }
-        if l.idle_timeout.is_zero() || l.handshake_timeout.is_zero() {
+        if l.idle_timeout.is_zero() || l.handshake_timeout.is_zero() || l.write_timeout.is_zero() {
             return bad("a timeout of 0 would drop every connection at once".into());
         }
         if self.lock_ttl.is_zero() {

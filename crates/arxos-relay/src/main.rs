@@ -51,6 +51,10 @@ struct Args {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 120)]
     idle_timeout_secs: u64,
+    /// Drop a connection whose socket takes nothing for this many seconds (a client that
+    /// stopped reading).
+    #[arg(long, default_value_t = 30)]
+    write_timeout_secs: u64,
     /// Lock lease length in seconds.
     #[arg(long, default_value_t = 300)]
     lock_ttl_secs: u64,
@@ -100,6 +104,7 @@ fn main() -> anyhow::Result<()> {
         messages_per_sec: args.rate,
         burst: args.burst,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
         ..Limits::default()
     };
     config.lock_ttl = args.lock_ttl_ms.map_or(

@@ -144,7 +144,7 @@ fn an_invite_names_every_node_and_its_clients_fall_back_through_it_alone() {
     let (_doc, owner) = a.create_room(false);
     // The code itself carries B: no client configuration names it.
     assert_eq!(owner.relay, a.ws());
-    assert_eq!(owner.also, [b_url.clone()]);
+    assert_eq!(owner.also, std::slice::from_ref(&b_url));
     let ann = seeded_client(dir.path(), "ann", &owner);
     ann.wait_synced(T).unwrap();
     set_elem(&ann, "k", "x", 1.0);

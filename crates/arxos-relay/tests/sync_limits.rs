@@ -1,5 +1,6 @@
 //! Malformed, oversized, garbage, too-fast and idle connections are closed with an `error`
-//! message, and only they: a well-behaved client in the same room keeps working.
+//! message, a client that never reads is dropped, and only they: a well-behaved client in the
+//! same room keeps working.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions
 
@@ -8,10 +9,11 @@ mod support;
 
 use std::time::Duration;
 
+use arxos_doc::{Command, ElementId};
 use arxos_sync::protocol::{JoinMessage, PeerMetadata, SyncPayload};
 use arxos_sync::{InviteCode, PeerId, WireMessage};
 use futures_util::{SinkExt, StreamExt};
-use support::{RelayProc, client, eventually, get_elem, seeded_client, set_elem};
+use support::{RelayProc, client, ctx, eventually, get_elem, seeded_client, set_elem};
 use tokio_tungstenite::tungstenite::Message;
 
 const T: Duration = Duration::from_secs(20);
@@ -281,4 +283,88 @@ fn a_burst_of_bad_invites_is_throttled_per_address_and_spares_connected_clients(
     let late = client(dir.path(), "late", &code);
     late.wait_synced(Duration::from_secs(40)).unwrap();
     assert_eq!(get_elem(&late, "e1", "x"), Some(9.0));
+}
+
+/// A joined peer that asked for the document and then never reads: its receive buffer is
+/// kept tiny so that the relay's writes to it block after a few kilobytes.
+async fn never_reading(code: &InviteCode, port: u16) -> Ws {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        code.ws_url(),
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+    )
+    .await
+    .unwrap();
+    ws.send(join_frame("deaf")).await.unwrap();
+    let mut state = automerge::sync::State::new();
+    let hello =
+        automerge::sync::SyncDoc::generate_sync_message(&automerge::Automerge::new(), &mut state)
+            .unwrap();
+    let sync = WireMessage::Sync(SyncPayload {
+        sender_id: "deaf".into(),
+        target_id: "relay".into(),
+        document_id: code.document_id,
+        data: hello.encode(),
+    });
+    ws.send(Message::Binary(sync.encode().into()))
+        .await
+        .unwrap();
+    ws
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(&dir.path().join("relay"), &["--write-timeout-secs", "2"]);
+    let (_doc, code) = relay.create_room(false);
+    let good = seeded_client(dir.path(), "good", &code);
+    let other = client(dir.path(), "other", &code);
+    good.wait_synced(T).unwrap();
+    other.wait_synced(T).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut deaf = rt.block_on(never_reading(&code, relay.port));
+    eventually(T, "the deaf peer is connected", || {
+        relay.metric("arxos_relay_connections") == 3
+    });
+    // Far more than fits in the deaf peer's socket: 40 changes of 100 kB of text that does
+    // not compress, then small edits.
+    set_elem(&good, "o0", "x", 0.0);
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..40 {
+        let text: String = (0..100_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'a' + u8::try_from(seed % 26).unwrap())
+            })
+            .collect();
+        let cmd = Command::SetText {
+            id: ElementId::new("o0"),
+            text: Some(text),
+        };
+        good.apply(&ctx("good"), "long text", vec![cmd]).unwrap();
+    }
+    for i in 1..50 {
+        set_elem(&good, "o0", "x", f64::from(i));
+    }
+    eventually(T, "the relay drops the peer that never reads", || {
+        relay.metric("arxos_relay_connections") == 2
+    });
+    eventually(T, "the reading client gets everything meanwhile", || {
+        get_elem(&other, "o0", "x") == Some(49.0)
+    });
+    // The relay closed the deaf peer's socket: reading what it had been sent ends.
+    rt.block_on(closed_with_error(&mut deaf));
+    set_elem(&good, "o1", "x", -1.0);
+    eventually(T, "the room goes on", || {
+        get_elem(&other, "o1", "x") == Some(-1.0)
+    });
+    assert_eq!(good.status().last_error, None);
+    assert_eq!(other.status().last_error, None);
 }

@@ -162,7 +162,12 @@ impl Session {
                 out = out_rx.recv(), if self.room.is_some() => {
                     match out {
                         Some(Outbound::Frame(bytes)) => {
-                            if !self.write_queued(bytes, &mut out_rx).await { break; }
+                            let write = self.write_queued(bytes, &mut out_rx);
+                            match tokio::time::timeout(limits.write_timeout, write).await {
+                                Ok(true) => {}
+                                Ok(false) => break,
+                                Err(_) => { self.stuck(limits.write_timeout); break; }
+                            }
                         }
                         Some(Outbound::Close(reason)) => { self.fail(&reason).await; break; }
                         None => { self.fail("dropped by the room").await; break; }
@@ -173,7 +178,12 @@ impl Session {
                         self.fail("idle timeout").await;
                         break;
                     }
-                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+                    let ping = self.ws.send(Message::Ping(Vec::new().into()));
+                    match tokio::time::timeout(limits.write_timeout, ping).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break,
+                        Err(_) => { self.stuck(limits.write_timeout); break; }
+                    }
                 }
                 () = tokio::time::sleep_until(join_deadline), if self.peer.is_none() => {
                     self.fail("no join message in time").await;
@@ -272,7 +282,28 @@ impl Session {
         let bytes = msg.encode();
         Metrics::inc(&self.shared.metrics.messages_out_total);
         Metrics::add(&self.shared.metrics.bytes_out_total, bytes.len() as u64);
-        self.ws.send(Message::Binary(bytes.into())).await.is_ok()
+        let limit = self.shared.config.limits.write_timeout;
+        if let Ok(sent) =
+            tokio::time::timeout(limit, self.ws.send(Message::Binary(bytes.into()))).await
+        {
+            sent.is_ok()
+        } else {
+            self.stuck(limit);
+            false
+        }
+    }
+
+    /// Gives up on a peer whose socket took nothing for `waited`: it stopped reading. Nothing
+    /// more is written (it would wait the same way); dropping the session closes the socket
+    /// and frees the frames queued for it, and the room forgets the peer.
+    fn stuck(&self, waited: Duration) {
+        Metrics::inc(&self.shared.metrics.protocol_errors_total);
+        tracing::info!(
+            conn = self.conn,
+            peer = ?self.peer,
+            waited_secs = waited.as_secs_f64(),
+            "closing connection: it takes nothing (a client that stopped reading)"
+        );
     }
 
     async fn on_frame(
