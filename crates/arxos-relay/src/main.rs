@@ -55,6 +55,10 @@ struct Args {
     /// stopped reading).
     #[arg(long, default_value_t = 30)]
     write_timeout_secs: u64,
+    /// Time allowed from accept to a whole request head and `join` message, in milliseconds
+    /// (for tests: the default of 10 s makes a slowloris test slow).
+    #[arg(long, hide = true)]
+    handshake_timeout_ms: Option<u64>,
     /// Lock lease length in seconds.
     #[arg(long, default_value_t = 300)]
     lock_ttl_secs: u64,
@@ -105,7 +109,9 @@ fn main() -> anyhow::Result<()> {
         burst: args.burst,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         write_timeout: Duration::from_secs(args.write_timeout_secs),
-        ..Limits::default()
+        handshake_timeout: args
+            .handshake_timeout_ms
+            .map_or(Limits::default().handshake_timeout, Duration::from_millis),
     };
     config.lock_ttl = args.lock_ttl_ms.map_or(
         Duration::from_secs(args.lock_ttl_secs),

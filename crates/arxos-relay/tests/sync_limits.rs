@@ -1,5 +1,6 @@
 //! Malformed, oversized, garbage, too-fast and idle connections are closed with an `error`
-//! message, a client that never reads is dropped, and only they: a well-behaved client in the
+//! message, a client that never reads is dropped, slowloris and half-open connections are cut
+//! at the handshake deadline, and only they: a well-behaved client in the
 //! same room keeps working.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions
@@ -365,6 +366,102 @@ fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
     eventually(T, "the room goes on", || {
         get_elem(&other, "o1", "x") == Some(-1.0)
     });
+    assert_eq!(good.status().last_error, None);
+    assert_eq!(other.status().last_error, None);
+}
+
+#[test]
+fn slowloris_and_half_open_connections_are_cut_at_the_handshake_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const DEADLINE: Duration = Duration::from_millis(1500);
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(
+        &dir.path().join("relay"),
+        &["--handshake-timeout-ms", &DEADLINE.as_millis().to_string()],
+    );
+    let (_doc, code) = relay.create_room(false);
+    let good = seeded_client(dir.path(), "good", &code);
+    good.wait_synced(T).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = relay.port;
+    let upgrade = format!(
+        "GET /sync?invite={} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        code.secret
+    );
+    let started = std::time::Instant::now();
+    let attackers = rt.spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let upgrade = upgrade.clone();
+            tasks.spawn(async move {
+                let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap();
+                let (mut rd, mut wr) = tcp.into_split();
+                // Half of them send nothing at all; the others a valid upgrade, a byte every
+                // 100 ms (it would take 25 s), each byte well within any per-read timeout.
+                let trickle = async {
+                    if i % 2 == 1 {
+                        for b in upgrade.as_bytes() {
+                            if wr.write_all(&[*b]).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                // Until the relay closes the socket: a read returns 0 (or an error).
+                let mut buf = [0_u8; 256];
+                let closed = async {
+                    loop {
+                        match rd.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = closed => {}
+                    () = trickle => {}
+                }
+                started.elapsed()
+            });
+        }
+        let mut cut = Vec::new();
+        while let Some(t) = tasks.join_next().await {
+            cut.push(t.unwrap());
+        }
+        cut
+    });
+    // Meanwhile, a person joins and edits as usual.
+    let other = client(dir.path(), "other", &code);
+    other.wait_synced(T).unwrap();
+    set_elem(&good, "e1", "x", 7.0);
+    eventually(T, "edits flow during the attack", || {
+        get_elem(&other, "e1", "x") == Some(7.0)
+    });
+    let cut = rt.block_on(async { tokio::time::timeout(T, attackers).await });
+    let cut = cut
+        .expect("every attacking socket is closed by the relay")
+        .unwrap();
+    assert_eq!(cut.len(), 200);
+    // Held until the deadline (not refused at once), and cut soon after it.
+    let fastest = cut.iter().min().unwrap();
+    assert!(
+        *fastest + Duration::from_millis(200) >= DEADLINE,
+        "an attacking socket was closed after {fastest:?}, before the deadline {DEADLINE:?}"
+    );
+    let slowest = cut.iter().max().unwrap();
+    assert!(
+        *slowest < DEADLINE + Duration::from_secs(5),
+        "the last attacking socket was closed after {slowest:?} (deadline {DEADLINE:?})"
+    );
     assert_eq!(good.status().last_error, None);
     assert_eq!(other.status().last_error, None);
 }
