@@ -23,6 +23,19 @@ fn import(body: &str) -> (Document, ImportReport) {
     .unwrap()
 }
 
+/// The report's warnings are exactly `expected` in order, each starting with its line.
+fn assert_warnings(report: &ImportReport, expected: &[&str]) {
+    assert_eq!(
+        report.warnings.len(),
+        expected.len(),
+        "{:#?}",
+        report.warnings
+    );
+    for (w, e) in report.warnings.iter().zip(expected) {
+        assert!(w.starts_with(e), "{w}\n  expected: {e}");
+    }
+}
+
 fn tags(doc: &Document) -> Vec<String> {
     let mut t: Vec<String> = doc
         .query(&Filter::default())
@@ -131,15 +144,7 @@ fn a_plain_shape_with_a_bad_number_is_skipped_by_name_not_zeroed() {
         // whole file (usvg has no line numbers to give).
         r#"plain shape id="big" in group `scaled`: skipped: "#,
     ];
-    assert_eq!(
-        report.warnings.len(),
-        expected.len(),
-        "{:#?}",
-        report.warnings
-    );
-    for (w, e) in report.warnings.iter().zip(expected) {
-        assert!(w.starts_with(e), "{w}\n  expected: {e}");
-    }
+    assert_warnings(&report, &expected);
     assert!(
         report.warnings[6].contains("out of range"),
         "{}",
@@ -173,15 +178,7 @@ fn a_plain_shape_whose_geometry_is_not_a_number_is_skipped_by_name() {
         r#"line 6: <rect id="css">: skipped: style stroke-width="NaN" is not a finite number"#,
         r#"line 7: <rect id="css-moved">: skipped: style transform holds 1e400"#,
     ];
-    assert_eq!(
-        report.warnings.len(),
-        expected.len(),
-        "{:#?}",
-        report.warnings
-    );
-    for (w, e) in report.warnings.iter().zip(expected) {
-        assert!(w.starts_with(e), "{w}\n  expected: {e}");
-    }
+    assert_warnings(&report, &expected);
 }
 
 #[test]
