@@ -264,8 +264,8 @@ impl Cache {
 
     /// Stores elements this replica has just written, without reading them back: after a
     /// local write every key written holds exactly the value written (a put supersedes all
-    /// it has seen), so the written state is the stored state. Reading 50,000 elements back
-    /// after a whole-plan move costs about a fifth of the move.
+    /// it has seen), so the written state is the stored state. Not reading 50,000 elements
+    /// back saves 9 % of a whole-plan `Move` and 26 % of a whole-plan `SetLayer` (scale bench).
     pub fn store_written(&mut self, written: Vec<Written>) -> ElementDelta {
         let mut delta = ElementDelta::default();
         for w in written {

@@ -105,14 +105,11 @@ impl RelayConfig {
     pub fn check(&self) -> Result<(), crate::RelayError> {
         let bad = |m: String| Err(crate::RelayError::Config(m));
         for url in self.public_url.iter().chain(&self.also_urls) {
-            let rest = url
-                .strip_prefix("ws://")
-                .or_else(|| url.strip_prefix("wss://"));
-            let ok = rest.is_some_and(|r| {
-                let r = r.trim_end_matches('/');
-                !r.is_empty() && !r.contains(['\n', ' ', '?', '#'])
-            });
-            if !ok {
+            // Written into every invite code as it is: refused here by the codes' own rule,
+            // and refused when that rule would have to tidy it (spaces around it).
+            let as_written = arxos_sync::invite::normalize_relay(url)
+                .is_ok_and(|n| n == url.trim_end_matches('/'));
+            if !as_written {
                 return bad(format!(
                     "public URL `{url}` must be a ws:// or wss:// address (e.g. wss://relay.example.org)"
                 ));
@@ -160,7 +157,7 @@ mod tests {
         let mut c = ok.clone();
         c.also_urls = vec!["wss://node-b.example.org".into()];
         assert!(c.check().is_ok());
-        for url in ["https://node-b", "ws://a b", "ws://"] {
+        for url in ["https://node-b", "ws://a b", "ws://", " ws://padded"] {
             c.also_urls = vec!["ws://fine".into(), url.into()];
             let e = c.check().unwrap_err().to_string();
             assert!(e.contains(url), "{e}");

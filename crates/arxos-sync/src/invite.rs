@@ -234,10 +234,14 @@ pub fn http_base(relay: &str) -> String {
     }
 }
 
-fn normalize_relay(relay: &str) -> Result<String, InviteError> {
+/// A relay address as invite codes carry it: `ws://` or `wss://` and a host, without a
+/// trailing slash, a query, a fragment or spaces.
+pub fn normalize_relay(relay: &str) -> Result<String, InviteError> {
     let relay = relay.trim().trim_end_matches('/');
-    let ok = (relay.starts_with("ws://") || relay.starts_with("wss://"))
-        && !relay.contains(['\n', ' ', '?', '#']);
+    let host = relay
+        .strip_prefix("ws://")
+        .or_else(|| relay.strip_prefix("wss://"));
+    let ok = host.is_some_and(|h| !h.is_empty()) && !relay.contains(['\n', ' ', '?', '#']);
     if ok {
         Ok(relay.to_owned())
     } else {
@@ -321,6 +325,7 @@ mod tests {
         );
         assert!(InviteCode::parse(&junk).is_err());
         assert!(InviteCode::generate("http://x", DocumentId::random()).is_err());
+        assert!(InviteCode::generate("ws://", DocumentId::random()).is_err());
     }
 
     #[test]
