@@ -51,6 +51,8 @@ pub mod conflict;
 pub mod document;
 pub mod error;
 pub mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod geometry;
 pub mod history;

@@ -18,6 +18,7 @@
 //!
 //! The embedded default (no `--cluster`) uses none of this: file storage, one node.
 
+pub(crate) mod auth;
 pub(crate) mod kv;
 pub(crate) mod link;
 pub(crate) mod log;
@@ -30,8 +31,10 @@ use async_nats::ServerAddr;
 use async_nats::jetstream::{self, kv::Store, stream};
 
 use crate::RelayError;
+pub use auth::{NatsAuth, NatsAuthFiles, NatsTls};
 
-/// Where the cluster's NATS servers are and how its data is replicated.
+/// Where the cluster's NATS servers are, how a node authenticates to them, and how its data is
+/// replicated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterConfig {
     /// NATS server addresses (`nats://HOST:PORT`); the client fails over between them.
@@ -39,6 +42,10 @@ pub struct ClusterConfig {
     /// JetStream replicas of the change log and the buckets (1, or 3 on a three-server NATS
     /// cluster so that one server may die without losing anything acknowledged).
     pub replicas: usize,
+    /// The credentials presented to NATS.
+    pub auth: NatsAuth,
+    /// TLS towards NATS (a CA, a client certificate).
+    pub tls: NatsTls,
 }
 
 impl ClusterConfig {
@@ -50,7 +57,12 @@ impl ClusterConfig {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let config = Self { servers, replicas };
+        let config = Self {
+            servers,
+            replicas,
+            auth: NatsAuth::None,
+            tls: NatsTls::default(),
+        };
         config.check()?;
         Ok(config)
     }
@@ -69,6 +81,7 @@ impl ClusterConfig {
                 ));
             }
         }
+        self.tls.check()?;
         if !(1..=5).contains(&self.replicas) {
             return Err(format!(
                 "cluster replicas must be 1 to 5 (JetStream's limit), not {}",
@@ -241,9 +254,11 @@ async fn connect_here(
         .iter()
         .filter_map(|s| s.parse().ok())
         .collect();
-    let client = async_nats::ConnectOptions::new()
+    let opts = async_nats::ConnectOptions::new()
         .name("arxos-relay")
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(5));
+    let client = auth::apply(opts, &config.auth, &config.tls)
+        .map_err(RelayError::Config)?
         .connect(addrs)
         .await
         .map_err(|e| {

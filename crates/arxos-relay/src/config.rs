@@ -175,6 +175,8 @@ mod tests {
         c.cluster = Some(crate::ClusterConfig {
             servers: vec!["http://nats:4222".into()],
             replicas: 1,
+            auth: crate::cluster::NatsAuth::None,
+            tls: crate::cluster::NatsTls::default(),
         });
         assert!(
             c.check()

@@ -22,6 +22,8 @@
 pub mod cluster;
 pub mod config;
 pub mod data_lock;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod invites;
 pub mod metrics;
 mod room;
@@ -30,7 +32,7 @@ pub mod storage;
 
 use std::net::SocketAddr;
 
-pub use cluster::ClusterConfig;
+pub use cluster::{ClusterConfig, NatsAuth, NatsAuthFiles, NatsTls};
 pub use config::{Limits, RelayConfig, TlsFiles};
 pub use server::{MemoryConnector, RelayHandle, start};
 

@@ -80,6 +80,28 @@ struct Args {
     /// (3 on a three-server NATS cluster survives losing one server).
     #[arg(long, default_value_t = 1, requires = "cluster")]
     cluster_replicas: usize,
+    /// A NATS `.creds` file (a user JWT and its key seed) to authenticate with.
+    #[arg(long, env = "ARXOS_RELAY_CLUSTER_CREDS", requires = "cluster")]
+    cluster_creds: Option<PathBuf>,
+    /// A file holding the NATS token to authenticate with.
+    #[arg(long, env = "ARXOS_RELAY_CLUSTER_TOKEN_FILE", requires = "cluster")]
+    cluster_token_file: Option<PathBuf>,
+    /// The NATS user to authenticate as (with --cluster-password-file).
+    #[arg(long, env = "ARXOS_RELAY_CLUSTER_USER", requires = "cluster")]
+    cluster_user: Option<String>,
+    /// A file holding the NATS user's password.
+    #[arg(long, env = "ARXOS_RELAY_CLUSTER_PASSWORD_FILE", requires = "cluster")]
+    cluster_password_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the NATS servers instead of the system's; TLS is
+    /// then required of every server.
+    #[arg(long, requires = "cluster")]
+    cluster_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for NATS servers that verify clients (with --cluster-key).
+    #[arg(long, requires_all = ["cluster", "cluster_key"])]
+    cluster_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, requires_all = ["cluster", "cluster_cert"])]
+    cluster_key: Option<PathBuf>,
     /// Optional config file (TOML-like `key = value` lines with the same names as the flags);
     /// flags on the command line win over the file, and the file over environment variables.
     #[arg(long)]
@@ -96,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse_from(with_config_file(std::env::args().collect())?);
     let mut config = RelayConfig::new(args.listen, args.data.clone());
+    config.cluster = cluster_config(&args)?;
     config.tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
@@ -119,12 +142,6 @@ fn main() -> anyhow::Result<()> {
     );
     config.presence_tick = Duration::from_millis(args.presence_tick_ms.max(1));
     config.compact_every = args.compact_every.max(1);
-    config.cluster = args
-        .cluster
-        .as_deref()
-        .map(|list| arxos_relay::ClusterConfig::parse(list, args.cluster_replicas))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("arxos-relay")
@@ -173,8 +190,30 @@ async fn wait_for_signal() {
     }
 }
 
-/// Inserts `--key value` pairs from `--config FILE` ahead of the command-line flags, so that
-/// flags given explicitly win (clap keeps the last occurrence).
+/// The cluster settings the flags give, with the credentials read (`None` without
+/// `--cluster`).
+fn cluster_config(args: &Args) -> anyhow::Result<Option<arxos_relay::ClusterConfig>> {
+    let Some(list) = args.cluster.as_deref() else {
+        return Ok(None);
+    };
+    let mut cluster = arxos_relay::ClusterConfig::parse(list, args.cluster_replicas)
+        .map_err(anyhow::Error::msg)?;
+    cluster.auth = arxos_relay::NatsAuth::from_files(&arxos_relay::NatsAuthFiles {
+        creds: args.cluster_creds.as_deref(),
+        token: args.cluster_token_file.as_deref(),
+        user: args.cluster_user.as_deref(),
+        password: args.cluster_password_file.as_deref(),
+    })
+    .map_err(anyhow::Error::msg)?;
+    cluster.tls = arxos_relay::NatsTls {
+        ca: args.cluster_ca.clone(),
+        client: args.cluster_cert.clone().zip(args.cluster_key.clone()),
+    };
+    Ok(Some(cluster))
+}
+
+/// Inserts `--key value` pairs from `--config FILE` ahead of the command-line flags, leaving out
+/// the keys the command line gives, so that flags given explicitly win, list flags too.
 fn with_config_file(args: Vec<String>) -> anyhow::Result<Vec<String>> {
     // `--config FILE` or `--config=FILE`; without a file, clap reports the missing value.
     let Some(path) = args.iter().enumerate().find_map(|(i, a)| {
@@ -188,6 +227,14 @@ fn with_config_file(args: Vec<String>) -> anyhow::Result<Vec<String>> {
     };
     let path = path.as_str();
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    // A flag given on the command line replaces the file's value, also for the list flags
+    // (clap would append a repeated `--also-url` to the file's).
+    let given: std::collections::BTreeSet<&str> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.strip_prefix("--"))
+        .map(|a| a.split_once('=').map_or(a, |(key, _)| key))
+        .collect();
     let mut out = vec![args[0].clone()];
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -199,9 +246,51 @@ fn with_config_file(args: Vec<String>) -> anyhow::Result<Vec<String>> {
             .with_context(|| format!("{path}:{}: expected `key = value`", n + 1))?;
         let key = key.trim().replace('_', "-");
         let value = value.trim().trim_matches('"');
+        if given.contains(key.as_str()) {
+            continue;
+        }
         out.push(format!("--{key}"));
         out.push(value.to_owned());
     }
     out.extend(args.into_iter().skip(1));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_config_file;
+
+    #[test]
+    fn a_list_flag_on_the_command_line_replaces_the_files_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.conf");
+        std::fs::write(&file, "also_url = ws://from-file:1\nrate = 7\n").unwrap();
+        let args = |extra: &[&str]| {
+            let mut args = vec!["arxos-relay".to_owned(), "--config".to_owned()];
+            args.push(file.display().to_string());
+            args.extend(extra.iter().map(|a| (*a).to_owned()));
+            with_config_file(args).unwrap()
+        };
+        let merged = args(&["--also-url", "ws://from-flag:2"]);
+        assert!(
+            !merged.iter().any(|a| a.contains("from-file")),
+            "{merged:?}"
+        );
+        assert!(
+            merged.windows(2).any(|w| w == ["--rate", "7"]),
+            "{merged:?}"
+        );
+        let merged = args(&["--also-url=ws://from-flag:2"]);
+        assert!(
+            !merged.iter().any(|a| a.contains("from-file")),
+            "{merged:?}"
+        );
+        let merged = args(&[]);
+        assert!(
+            merged
+                .windows(2)
+                .any(|w| w == ["--also-url", "ws://from-file:1"]),
+            "{merged:?}"
+        );
+    }
 }

@@ -21,7 +21,7 @@
 
 mod cluster;
 mod locks;
-mod policy;
+pub(crate) mod policy;
 mod refusal;
 #[cfg(test)]
 mod tests;

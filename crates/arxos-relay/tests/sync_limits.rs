@@ -1,7 +1,7 @@
 //! Malformed, oversized, garbage, too-fast and idle connections are closed with an `error`
 //! message, a client that never reads is dropped, slowloris and half-open connections are cut
-//! at the handshake deadline, and only they: a well-behaved client in the
-//! same room keeps working.
+//! at the handshake deadline, CBOR bombs (nesting, lying lengths) are refused without being
+//! believed, and only they: a well-behaved client in the same room keeps working.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions
 
@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use arxos_doc::{Command, ElementId};
-use arxos_sync::protocol::{JoinMessage, PeerMetadata, SyncPayload};
+use arxos_sync::protocol::{EphemeralMessage, JoinMessage, PeerMetadata, SyncPayload};
 use arxos_sync::{InviteCode, PeerId, WireMessage};
 use futures_util::{SinkExt, StreamExt};
 use support::{RelayProc, client, ctx, eventually, get_elem, seeded_client, set_elem};
@@ -464,4 +464,111 @@ fn slowloris_and_half_open_connections_are_cut_at_the_handshake_deadline() {
     );
     assert_eq!(good.status().last_error, None);
     assert_eq!(other.status().last_error, None);
+}
+
+/// CBOR that would make a naive decoder recurse or allocate without bound.
+fn cbor_bombs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut nested_arrays = vec![0x81_u8; 100_000];
+    nested_arrays.push(0x00);
+    // A map whose value is a map whose value is… (key "").
+    let mut nested_maps = [0xa1_u8, 0x60].repeat(50_000);
+    nested_maps.push(0x00);
+    // An indefinite-length map that never ends: 10,000 entries and no break byte.
+    let mut endless_map = vec![0xbf_u8];
+    for _ in 0..10_000 {
+        endless_map.extend_from_slice(&[0x61, b'a', 0x01]);
+    }
+    vec![
+        ("nested arrays", nested_arrays),
+        ("nested maps", nested_maps),
+        // A byte string claiming 2^62 bytes, then three.
+        (
+            "lying byte string",
+            vec![0x5b, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3],
+        ),
+        // A text string claiming 4 GiB.
+        ("lying text", vec![0x7a, 0xff, 0xff, 0xff, 0xff, b'a']),
+        // An array claiming 2^32 entries, then one.
+        ("lying array", vec![0x9b, 0, 0, 0, 1, 0, 0, 0, 0, 0x00]),
+        ("endless map", endless_map),
+    ]
+}
+
+#[test]
+fn nested_and_lying_cbor_is_refused_without_disturbing_others() {
+    let dir = tempfile::tempdir().unwrap();
+    // Default limits: frames of up to 16 MiB get as far as the decoder.
+    let relay = RelayProc::start(&dir.path().join("relay"), &[]);
+    let (_doc, code) = relay.create_room(false);
+    let good = seeded_client(dir.path(), "good", &code);
+    let other = client(dir.path(), "other", &code);
+    good.wait_synced(T).unwrap();
+    other.wait_synced(T).unwrap();
+    let bombs = cbor_bombs();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for (what, bytes) in &bombs {
+            // As the first frame, where a join is expected.
+            let mut ws = raw(&code).await;
+            ws.send(Message::Binary(bytes.clone().into()))
+                .await
+                .unwrap();
+            let err = closed_with_error(&mut ws).await;
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("malformed")),
+                "{what} as the first frame: {err:?}"
+            );
+            // After a proper join.
+            let mut ws = raw(&code).await;
+            ws.send(join_frame("bomber")).await.unwrap();
+            let _peer = ws.next().await;
+            ws.send(Message::Binary(bytes.clone().into()))
+                .await
+                .unwrap();
+            let err = closed_with_error(&mut ws).await;
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("malformed")),
+                "{what} after a join: {err:?}"
+            );
+        }
+        // Inside a well-formed ephemeral message the bombs are somebody else's data: the
+        // relay passes them on untouched (as automerge-repo does), and every receiver must
+        // survive them.
+        let mut ws = raw(&code).await;
+        ws.send(join_frame("gossip")).await.unwrap();
+        let _peer = ws.next().await;
+        for (count, (_, bytes)) in bombs.iter().enumerate() {
+            let message = WireMessage::Ephemeral(EphemeralMessage {
+                sender_id: "gossip".into(),
+                target_id: "relay".into(),
+                document_id: code.document_id,
+                session_id: "bombs".into(),
+                count: count as u64,
+                data: bytes.clone(),
+            });
+            ws.send(Message::Binary(message.encode().into()))
+                .await
+                .unwrap();
+        }
+        ws.close(None).await.unwrap();
+    });
+
+    // Twelve bombs, twelve protocol errors, and the relay and its clients never noticed.
+    assert_eq!(
+        relay.metric("arxos_relay_protocol_errors_total"),
+        2 * bombs.len() as u64
+    );
+    set_elem(&good, "e1", "x", 7.0);
+    eventually(T, "an edit still propagates", || {
+        get_elem(&other, "e1", "x") == Some(7.0)
+    });
+    assert_eq!(good.status().last_error, None);
+    assert_eq!(other.status().last_error, None);
+    eventually(T, "the bombers are gone", || {
+        relay.metric("arxos_relay_connections") == 2
+    });
 }

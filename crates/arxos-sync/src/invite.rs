@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::protocol::{DocumentId, random_bytes};
 
 /// Prefix of every invite code (format version 1).
-const CODE_PREFIX: &str = "arx1_";
+pub(crate) const CODE_PREFIX: &str = "arx1_";
 
 /// What a participant may do in a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -27,6 +27,8 @@
 pub mod admin;
 pub mod client;
 pub mod fastsync;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod invite;
 pub mod protocol;

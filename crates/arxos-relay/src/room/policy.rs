@@ -92,25 +92,32 @@ fn text_at(doc: &Automerge, obj: &ObjId, key: &str, heads: &[ChangeHash]) -> Opt
     }
 }
 
-/// An element's `floor` and `layer` at `heads`, or `None` when it does not exist there.
-fn placement(
-    doc: &Automerge,
-    id: &str,
-    heads: &[ChangeHash],
-) -> Option<(Option<String>, Option<String>)> {
-    let (Value::Object(ObjType::Map), elements) =
-        doc.get_at(ROOT, root::ELEMENTS, heads).ok().flatten()?
+/// Where an entry of the `elements` map stands at some heads.
+#[derive(Debug, PartialEq, Eq)]
+enum Placement {
+    /// There is no such entry.
+    Absent,
+    /// The entry is not a map (a scalar, a list): no element the document crate writes.
+    NotAnElement,
+    /// An element map, with its `floor` and `layer` when they are text.
+    At(Option<String>, Option<String>),
+}
+
+/// The entry `id` of the `elements` map at `heads`.
+fn placement(doc: &Automerge, id: &str, heads: &[ChangeHash]) -> Placement {
+    let Some((Value::Object(ObjType::Map), elements)) =
+        doc.get_at(ROOT, root::ELEMENTS, heads).ok().flatten()
     else {
-        return None;
+        return Placement::Absent;
     };
-    let (Value::Object(ObjType::Map), element) = doc.get_at(&elements, id, heads).ok().flatten()?
-    else {
-        return None;
-    };
-    Some((
-        text_at(doc, &element, ELEMENT_FLOOR, heads),
-        text_at(doc, &element, ELEMENT_LAYER, heads),
-    ))
+    match doc.get_at(&elements, id, heads).ok().flatten() {
+        None => Placement::Absent,
+        Some((Value::Object(ObjType::Map), element)) => Placement::At(
+            text_at(doc, &element, ELEMENT_FLOOR, heads),
+            text_at(doc, &element, ELEMENT_LAYER, heads),
+        ),
+        Some(_) => Placement::NotAnElement,
+    }
 }
 
 /// The id of the plan a document holds (`meta.id`), or `None` when it holds no plan yet (or
@@ -209,14 +216,24 @@ pub(crate) fn judge(
         }
         for id in &touched.elements {
             for heads in [before, after] {
-                if let Some((floor, layer)) = placement(doc, id, heads)
-                    && !writer.grant.allows(floor.as_deref(), layer.as_deref())
-                {
-                    return Err(format!(
-                        "element {id} is on floor {} / layer {}, outside the grant",
-                        floor.as_deref().unwrap_or("-"),
-                        layer.as_deref().unwrap_or("-")
-                    ));
+                match placement(doc, id, heads) {
+                    Placement::Absent => {}
+                    // Not on any floor, so outside every narrowed grant (found by fuzzing:
+                    // a scalar put straight into `elements` had no placement to check).
+                    Placement::NotAnElement => {
+                        return Err(format!(
+                            "`{id}` in the elements map is not an element, outside the grant"
+                        ));
+                    }
+                    Placement::At(floor, layer) => {
+                        if !writer.grant.allows(floor.as_deref(), layer.as_deref()) {
+                            return Err(format!(
+                                "element {id} is on floor {} / layer {}, outside the grant",
+                                floor.as_deref().unwrap_or("-"),
+                                layer.as_deref().unwrap_or("-")
+                            ));
+                        }
+                    }
                 }
             }
         }
@@ -382,6 +399,24 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn narrowed_editor_may_not_put_anything_but_elements_into_the_elements_map() {
+        let doc = base();
+        let grant = Grant {
+            floors: vec!["f1".into()],
+            layers: vec![],
+        };
+        let scalar = change_with(&doc, |d| {
+            let (_, elements) = d.get(ROOT, root::ELEMENTS).unwrap().unwrap();
+            d.put(&elements, "junk", "f1").unwrap();
+        });
+        let v = vet_one(&doc, scalar.clone(), Role::Editor, &grant);
+        assert!(v.refused[0].1.contains("not an element"), "{:?}", v.refused);
+        // The owner may (it is the owner's plan).
+        let v = vet_one(&doc, scalar, Role::Owner, &Grant::default());
+        assert_eq!(v.accepted.len(), 1);
     }
 
     #[test]

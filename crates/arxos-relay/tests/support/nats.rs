@@ -54,7 +54,8 @@ pub struct Nats {
     child: Option<Child>,
     pub port: u16,
     store: PathBuf,
-    /// Cluster flags (name, route port, routes, monitoring port) when one of three.
+    /// More server flags: cluster routes and monitoring when one of three, authorization or
+    /// TLS when a test asks for them.
     cluster_args: Vec<String>,
     /// The monitoring port, when the server has one.
     pub monitor: Option<u16>,
@@ -64,12 +65,17 @@ pub struct Nats {
 
 impl Nats {
     pub fn start(bin: PathBuf, dir: &Path) -> Self {
+        Self::start_with(bin, dir, &[])
+    }
+
+    /// A server started with more flags (`--user`, `--tls`…).
+    pub fn start_with(bin: PathBuf, dir: &Path, flags: &[&str]) -> Self {
         let mut nats = Self {
             bin,
             child: None,
             port: free_port(),
             store: dir.join("nats-store"),
-            cluster_args: Vec::new(),
+            cluster_args: flags.iter().map(|f| (*f).to_owned()).collect(),
             monitor: None,
             log: None,
         };
