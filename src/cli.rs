@@ -12,6 +12,7 @@ macro_rules! outln {
     }};
 }
 
+mod audit;
 mod comments;
 mod config_cmds;
 mod conflicts;
@@ -296,13 +297,7 @@ pub enum Command {
         cmd: comments::CommentCmd,
     },
     /// Audit trail: who changed, resolved, reverted or merged what, and when.
-    Audit {
-        /// Plan file.
-        file: PathBuf,
-        /// Print CSV (a header row, then one row per change).
-        #[arg(long)]
-        csv: bool,
-    },
+    Audit(audit::AuditArgs),
     /// Upload a plan to a relay (creating its room on first share) and print an invite code.
     Share(sync::ShareArgs),
     /// Fetch the plan behind an invite code into a new local file.
@@ -574,7 +569,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Branch { cmd } => history_cmds::run_branch(out, cmd),
             Command::Proposal { cmd } => history_cmds::run_proposal(out, cmd),
             Command::Comment { cmd } => comments::run_comment(out, cmd),
-            Command::Audit { file, csv } => history_cmds::audit(out, &file, csv),
+            Command::Audit(args) => audit::audit(out, &args),
             Command::Set {
                 file,
                 assignments,

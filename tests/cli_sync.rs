@@ -329,3 +329,76 @@ fn unreachable_relays_and_bad_codes_are_one_line_errors() {
         .failure()
         .stderr(predicate::str::contains("admin token is needed"));
 }
+
+#[test]
+fn audit_verified_shows_the_invite_each_change_came_through_and_flags_a_forged_author() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, url) = relay(dir.path());
+    let a = import_sample(dir.path(), "a.arx");
+    let shared = json(
+        arxos()
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .arg("share")
+            .arg(&a)
+            .args(["--relay", &url, "--role", "editor"]),
+    );
+    let code = shared["invite"].as_str().unwrap().to_owned();
+    let b = dir.path().join("b.arx");
+    json(arxos().args(["clone", &code, "-o"]).arg(&b));
+    // Two people on the one editor invite, one of them claiming to be the relay's admin.
+    for (value, who) in [("240", "eve"), ("250", "relay-admin")] {
+        arxos()
+            .arg("set")
+            .arg(&b)
+            .args([&format!("outlet:R45-23.voltage={value}"), "--as", who])
+            .assert()
+            .success();
+    }
+    let pushed = json(arxos().arg("sync").arg(&b));
+    assert!(pushed["sent"].as_u64().unwrap() >= 2, "{pushed:#}");
+
+    let trail = json(
+        arxos()
+            .env("ARXOS_ADMIN_TOKEN", TOKEN)
+            .args(["audit", "--verified"])
+            .arg(&b),
+    );
+    let trail = trail.as_array().unwrap();
+    let by_author = |who: &str| {
+        trail
+            .iter()
+            .find(|e| e["author"] == who)
+            .unwrap_or_else(|| panic!("no change by {who}: {trail:#?}"))
+    };
+    let forged = by_author("relay-admin");
+    assert_eq!(forged["origin"]["label"], "shared editor", "{forged:#}");
+    assert_eq!(forged["origin"]["role"], "editor", "{forged:#}");
+    let flag = forged["flags"][0].as_str().unwrap();
+    assert!(flag.contains("2 authors: eve, relay-admin"), "{flag}");
+    assert_eq!(
+        by_author("eve")["origin"]["invite"],
+        forged["origin"]["invite"]
+    );
+    // The plan's first changes came up through the owner's invite when it was shared.
+    let first = &trail[0];
+    assert_eq!(first["origin"]["label"], "owner", "{first:#}");
+    assert_eq!(first["flags"], serde_json::json!([]), "{first:#}");
+
+    // Readable output, and a plan that was never shared is a one-line error.
+    arxos()
+        .env("ARXOS_ADMIN_TOKEN", TOKEN)
+        .args(["audit", "--verified"])
+        .arg(&b)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("! invite"))
+        .stdout(predicate::str::contains("`shared editor` (editor)"));
+    let lone = import_sample(dir.path(), "lone.arx");
+    arxos()
+        .env("ARXOS_ADMIN_TOKEN", TOKEN)
+        .args(["audit", "--verified"])
+        .arg(&lone)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is not shared"));
+}

@@ -1,6 +1,6 @@
 //! History on the command line: `version create|list|show|diff|revert|delete`,
 //! `branch create|list|merge|close`, `proposal create|list|show|approve|request-changes|
-//! comment|merge`, and `audit [--csv]`.
+//! comment|merge` (`audit` is in `audit.rs`).
 //!
 //! Every editing command opens the plan, applies one change through `arxos_doc` and saves; a
 //! refused command writes nothing.
@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use arxos_doc::audit::{self, rfc3339_ms};
+use arxos_doc::audit::rfc3339_ms;
 use arxos_doc::branches::{self, Branch, BranchMerge, Comment, ProposalView};
 use arxos_doc::conflict::{AutoResolution, Conflict};
 use arxos_doc::file::{self, PlanFile, SaveKind};
@@ -763,31 +763,4 @@ fn print_comment(c: &Comment) {
         c.action,
         c.text
     );
-}
-
-// ---- audit ----------------------------------------------------------------------------
-
-/// `arxos audit FILE [--csv]`: every change with time, author, kind and summary.
-pub fn audit(out: Out, path: &Path, csv: bool) -> anyhow::Result<()> {
-    out.guard(|| {
-        let mut doc = file::load(path)?;
-        let trail = audit::audit_trail(&mut doc);
-        if csv {
-            let stdout = std::io::stdout();
-            return audit::write_csv(&trail, stdout.lock())
-                .context("writing CSV to standard output");
-        }
-        out.emit(&trail, || {
-            for e in &trail {
-                outln!(
-                    "{}  {:<12} {:<8} {}  {}",
-                    e.time,
-                    esc(&e.author),
-                    e.kind.as_str(),
-                    &e.change[..12.min(e.change.len())],
-                    esc(&e.summary)
-                );
-            }
-        })
-    })
 }

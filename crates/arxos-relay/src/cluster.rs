@@ -92,8 +92,10 @@ impl ClusterConfig {
     }
 }
 
-/// The stream holding every room's change log and refusals.
+/// The stream holding every room's change log, refusals and change origins.
 pub(crate) const STREAM: &str = "ARXOS_ROOMS";
+/// The stream's subjects (origins were added later: a stream made before gets them added).
+const LOG_SUBJECTS: [&str; 3] = ["arxos.changes.*", "arxos.refused.*", "arxos.origins.*"];
 const ROOMS_BUCKET: &str = "arxos-rooms";
 const INVITES_BUCKET: &str = "arxos-invites";
 const LOCKS_BUCKET: &str = "arxos-locks";
@@ -151,6 +153,10 @@ pub(crate) fn changes_subject(doc: DocumentId) -> String {
 
 pub(crate) fn refused_subject(doc: DocumentId) -> String {
     format!("arxos.refused.{doc}")
+}
+
+pub(crate) fn origins_subject(doc: DocumentId) -> String {
+    format!("arxos.origins.{doc}")
 }
 
 pub(crate) fn presence_subject(doc: DocumentId) -> String {
@@ -242,6 +248,68 @@ pub(crate) async fn connect(
         .map_err(|e| RelayError::Cluster(format!("connecting to NATS: {e}")))?
 }
 
+/// Opens (or creates) the change log stream, adds the subjects a stream made by an older
+/// relay lacks, and refuses a stream with limits that would trim room history.
+async fn open_log(js: &jetstream::Context, replicas: usize) -> Result<stream::Stream, RelayError> {
+    let log_config = stream::Config {
+        name: STREAM.into(),
+        description: Some("Arxos relay: every room's change log".into()),
+        subjects: LOG_SUBJECTS.iter().map(|s| (*s).to_owned()).collect(),
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        // No limits of any kind: the log is the only copy of the rooms (no snapshots yet).
+        max_messages: -1,
+        max_bytes: -1,
+        max_messages_per_subject: -1,
+        max_age: Duration::ZERO,
+        deny_delete: true,
+        deny_purge: true,
+        ..stream::Config::default()
+    };
+    let mut stream = patiently("opening the JetStream stream ARXOS_ROOMS", || {
+        js.get_or_create_stream(log_config.clone())
+    })
+    .await?;
+    let missing = LOG_SUBJECTS.iter().any(|s| {
+        !stream
+            .cached_info()
+            .config
+            .subjects
+            .iter()
+            .any(|have| have == s)
+    });
+    if missing {
+        let mut config = stream.cached_info().config.clone();
+        for subject in LOG_SUBJECTS {
+            if !config.subjects.iter().any(|have| have == subject) {
+                config.subjects.push(subject.to_owned());
+            }
+        }
+        patiently(
+            "adding subjects to the JetStream stream ARXOS_ROOMS",
+            || js.update_stream(config.clone()),
+        )
+        .await?;
+        stream = patiently("reopening the JetStream stream ARXOS_ROOMS", || {
+            js.get_stream(STREAM)
+        })
+        .await?;
+    }
+    let info = stream.cached_info();
+    let c = &info.config;
+    if c.max_messages > 0
+        || c.max_bytes > 0
+        || c.max_messages_per_subject > 0
+        || !c.max_age.is_zero()
+    {
+        return Err(RelayError::Cluster(format!(
+            "the stream {STREAM} has limits (max_msgs {}, max_bytes {}, max_msgs_per_subject {}, max_age {:?}) that would trim room history; remove them (the relay does not compact in cluster mode yet)",
+            c.max_messages, c.max_bytes, c.max_messages_per_subject, c.max_age
+        )));
+    }
+    Ok(stream)
+}
+
 /// [`connect`] on the current runtime, which then drives the NATS connection.
 async fn connect_here(
     config: &ClusterConfig,
@@ -269,37 +337,7 @@ async fn connect_here(
         })?;
     let js = jetstream::new(client.clone());
     let replicas = config.replicas;
-    let log_config = stream::Config {
-        name: STREAM.into(),
-        description: Some("Arxos relay: every room's change log".into()),
-        subjects: vec!["arxos.changes.*".into(), "arxos.refused.*".into()],
-        storage: stream::StorageType::File,
-        num_replicas: replicas,
-        // No limits of any kind: the log is the only copy of the rooms (no snapshots yet).
-        max_messages: -1,
-        max_bytes: -1,
-        max_messages_per_subject: -1,
-        max_age: Duration::ZERO,
-        deny_delete: true,
-        deny_purge: true,
-        ..stream::Config::default()
-    };
-    let stream = patiently("opening the JetStream stream ARXOS_ROOMS", || {
-        js.get_or_create_stream(log_config.clone())
-    })
-    .await?;
-    let info = stream.cached_info();
-    let c = &info.config;
-    if c.max_messages > 0
-        || c.max_bytes > 0
-        || c.max_messages_per_subject > 0
-        || !c.max_age.is_zero()
-    {
-        return Err(RelayError::Cluster(format!(
-            "the stream {STREAM} has limits (max_msgs {}, max_bytes {}, max_msgs_per_subject {}, max_age {:?}) that would trim room history; remove them (the relay does not compact in cluster mode yet)",
-            c.max_messages, c.max_bytes, c.max_messages_per_subject, c.max_age
-        )));
-    }
+    let stream = open_log(&js, replicas).await?;
     let rooms = bucket(&js, ROOMS_BUCKET, replicas, Duration::ZERO).await?;
     let invites = bucket(&js, INVITES_BUCKET, replicas, Duration::ZERO).await?;
     let locks = bucket(&js, LOCKS_BUCKET, replicas, lock_ttl).await?;

@@ -85,6 +85,8 @@ pub(crate) struct JoinInfo {
     pub(crate) role: Role,
     pub(crate) grant: Grant,
     pub(crate) label: String,
+    /// The public id of the invite the connection came through.
+    pub(crate) invite: String,
     pub(crate) out: mpsc::Sender<Outbound>,
 }
 
@@ -198,6 +200,8 @@ struct PeerState {
     role: Role,
     grant: Grant,
     label: String,
+    /// The invite it came through, recorded beside every change it brings.
+    via: Arc<Via>,
     out: mpsc::Sender<Outbound>,
     sync: PeerSync,
     /// Whether the peer asked for the document (only then do we send it sync messages).
@@ -213,6 +217,19 @@ struct NewChange {
     hash: ChangeHash,
     bytes: Vec<u8>,
     origin: ConnId,
+    /// The invite it came through (`None` for changes another relay node accepted and
+    /// recorded).
+    via: Option<Arc<Via>>,
+}
+
+/// The invite a connection came through: what the relay records as the verified origin of
+/// each change it accepts from that connection.
+#[derive(Debug)]
+struct Via {
+    invite: String,
+    label: String,
+    role: Role,
+    peer: String,
 }
 
 struct Room {
@@ -606,6 +623,12 @@ impl Room {
         self.peers.insert(
             conn,
             PeerState {
+                via: Arc::new(Via {
+                    invite: join.invite,
+                    label: join.label.clone(),
+                    role: join.role,
+                    peer: join.peer.to_string(),
+                }),
                 peer: join.peer,
                 role: join.role,
                 grant: join.grant,
@@ -927,6 +950,7 @@ impl Room {
         if self.doc.get_heads() == before {
             return Vec::new();
         }
+        let via = self.peers.get(&conn).map(|p| Arc::clone(&p.via));
         match incoming {
             Some(incoming) => incoming
                 .into_iter()
@@ -935,6 +959,7 @@ impl Room {
                     hash,
                     bytes,
                     origin: conn,
+                    via: via.clone(),
                 })
                 .collect(),
             None => self
@@ -945,6 +970,7 @@ impl Room {
                     hash: c.hash(),
                     bytes: c.raw_bytes().to_vec(),
                     origin: conn,
+                    via: via.clone(),
                 })
                 .collect(),
         }
@@ -1119,9 +1145,31 @@ impl Room {
             .iter()
             .map(|c| c.bytes.clone())
             .collect();
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let origins: Vec<crate::storage::Origin> = self
+            .persisting_batch
+            .iter()
+            .filter_map(|c| {
+                let via = c.via.as_ref()?;
+                Some(crate::storage::Origin {
+                    change: c.hash.to_string(),
+                    invite: via.invite.clone(),
+                    label: via.label.clone(),
+                    role: via.role,
+                    peer: via.peer.clone(),
+                    at_ms,
+                })
+            })
+            .collect();
         let storage = Arc::clone(&self.ctx.storage);
         let id = self.id;
         Some(tokio::task::spawn_blocking(move || {
+            // Origins first: an acknowledged change always has its origin on record.
+            if !origins.is_empty() {
+                storage.record_origins(id, &origins)?;
+            }
             storage.append(id, &changes)
         }))
     }

@@ -11,6 +11,7 @@ pub(crate) mod file;
 pub use file::FileStorage;
 
 use arxos_sync::DocumentId;
+pub use arxos_sync::admin::Origin;
 use serde::{Deserialize, Serialize};
 
 /// Errors from a storage back end.
@@ -79,4 +80,9 @@ pub trait DocStorage: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     /// The refused changes recorded for the room.
     fn load_refused(&self, doc: DocumentId) -> Result<Vec<(String, String)>, StorageError>;
+    /// Durably records the invites accepted changes came through; called before the changes
+    /// are appended, so that every acknowledged change has its origin.
+    fn record_origins(&self, doc: DocumentId, origins: &[Origin]) -> Result<(), StorageError>;
+    /// Every origin recorded for the room, oldest first.
+    fn load_origins(&self, doc: DocumentId) -> Result<Vec<Origin>, StorageError>;
 }

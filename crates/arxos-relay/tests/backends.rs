@@ -2,7 +2,8 @@
 //! "nodes" are the same process) and two relay nodes on one `nats-server -js`. Clients spread
 //! over the nodes converge; a viewer's change is refused whichever node it reaches; presence
 //! from one node is seen on the other; an invite revoked on one closes its sessions on the
-//! other; a lock held through one blocks the element through the other.
+//! other; a lock held through one blocks the element through the other; every accepted
+//! change's origin (its invite) is on record, on either node.
 //!
 //! The cluster half skips (saying why) without `nats-server`, unless `ARXOS_REQUIRE_NATS=1`.
 
@@ -159,7 +160,7 @@ fn a_viewer_is_refused_whichever_node_it_reaches(backend: Backend) {
         assert!(reasons[0].contains("viewers"), "{reasons:?}");
     }
     // An editor's change still passes, so the owner is listening; the viewers' never came.
-    let (_, editor_code) = b.invite(doc, Role::Editor, Grant::default(), None);
+    let (editor_invite, editor_code) = b.invite(doc, Role::Editor, Grant::default(), None);
     let editor = client(dir.path(), "editor", &via(&editor_code, a));
     editor.wait_synced(T).unwrap();
     set_elem(&editor, "e2", "x", 7.0);
@@ -171,6 +172,26 @@ fn a_viewer_is_refused_whichever_node_it_reaches(backend: Backend) {
     assert_eq!(get_elem(&owner, "e1", "x"), Some(0.0));
     assert!(a.metric("arxos_relay_refused_changes_total") >= 1);
     assert!(b.metric("arxos_relay_refused_changes_total") >= 1);
+    // Every accepted change is on record with the invite it came through, whichever node
+    // accepted it and whichever is asked; the viewers' refused changes are not.
+    eventually(T, "the editor's change is on record on B", || {
+        b.admin()
+            .origins(doc)
+            .unwrap()
+            .iter()
+            .any(|o| o.invite == editor_invite.id && o.role == Role::Editor)
+    });
+    let origins = a.admin().origins(doc).unwrap();
+    assert!(
+        origins.iter().all(|o| o.role != Role::Viewer),
+        "{origins:?}"
+    );
+    assert!(
+        origins
+            .iter()
+            .any(|o| o.role == Role::Owner && o.label == "owner"),
+        "the seed came through the owner's invite: {origins:?}"
+    );
 }
 
 fn presence_from_a_is_seen_on_b(backend: Backend) {

@@ -160,3 +160,38 @@ fn an_invite_names_every_node_and_its_clients_fall_back_through_it_alone() {
     bob.wait_synced(T).unwrap();
     assert_eq!(get_elem(&bob, "k", "x"), Some(2.0));
 }
+
+#[test]
+fn a_stream_made_before_origins_were_recorded_gets_their_subject() {
+    let Some(bin) = nats_binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(bin, dir.path());
+    // The stream as relays before change origins made it: changes and refusals only.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "ARXOS_ROOMS".into(),
+            subjects: vec!["arxos.changes.*".into(), "arxos.refused.*".into()],
+            deny_delete: true,
+            deny_purge: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    });
+    let node = nats.node(dir.path(), "node", &[]);
+    let (doc, owner) = node.create_room(false);
+    let seeder = seeded_client(dir.path(), "seed", &owner);
+    seeder.wait_synced(T).unwrap();
+    set_elem(&seeder, "e1", "x", 5.0);
+    eventually(T, "the edit is acknowledged", || in_sync(&seeder));
+    let origins = node.admin().origins(doc).unwrap();
+    assert!(
+        origins.iter().any(|o| o.label == "owner"),
+        "origins recorded on the old stream: {origins:?}"
+    );
+}

@@ -20,6 +20,8 @@
 //! pull, the queue, resets, presence, follow) over a socket only this user can open.
 //! [`diagnose`] is `arxos sync stats` and `arxos sync diagnose`: a plan file's syncing in
 //! numbers, and checks (file, invite, relay, plan, clock) that each say what to do.
+//! [`verified`] is `arxos audit --verified`: each change's claimed author beside the invite
+//! the relay saw it come through.
 //!
 //! A session owns an [`arxos_sync::client::SyncClient`]: the typed plan, commands, status,
 //! presence, locks and refusals go through it, and every change (local, remote, or written to
@@ -35,6 +37,7 @@ pub mod latency;
 pub mod project;
 mod status;
 mod sync_file;
+pub mod verified;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -13,6 +13,25 @@ use crate::invite::{Grant, InviteCode, Role, http_base};
 use crate::protocol::DocumentId;
 use crate::store::LocalStore;
 
+/// The invite an accepted change came through, as the relay saw it when it accepted the
+/// change: the verified origin, beside which the author a change names is only a claim.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Origin {
+    /// The change hash, hex.
+    pub change: String,
+    /// The invite's public id.
+    pub invite: String,
+    /// The invite's label ("for the electrician"), empty when it has none.
+    #[serde(default)]
+    pub label: String,
+    /// The role the invite granted.
+    pub role: Role,
+    /// The peer id the connection joined with.
+    pub peer: String,
+    /// When the relay accepted the change, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
 /// An invite as the relay lists it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InviteInfo {
@@ -273,6 +292,12 @@ impl AdminClient {
         );
         let v = self.request("GET", &path, None)?;
         serde_json::from_value(v.get("invites").cloned().unwrap_or_default()).map_err(admin_err)
+    }
+
+    /// The verified origin of every change the room accepted through an invite.
+    pub fn origins(&self, doc: DocumentId) -> Result<Vec<Origin>, ClientError> {
+        let v = self.request("GET", &format!("/admin/rooms/{doc}/origins"), None)?;
+        serde_json::from_value(v.get("origins").cloned().unwrap_or_default()).map_err(admin_err)
     }
 
     /// Revokes an invite by id.

@@ -16,8 +16,8 @@ use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{Cluster, NODE_HEADER, changes_subject, refused_subject};
-use crate::storage::{DocStorage, RoomSettings, StorageError};
+use super::{Cluster, NODE_HEADER, changes_subject, origins_subject, refused_subject};
+use crate::storage::{DocStorage, Origin, RoomSettings, StorageError};
 
 /// The cluster's durable storage.
 pub(crate) struct JetStreamStorage {
@@ -244,6 +244,27 @@ impl DocStorage for JetStreamStorage {
             self.publish(refused_subject(doc), vec![text.into_bytes()])
                 .await
         })
+    }
+
+    fn record_origins(&self, doc: DocumentId, origins: &[Origin]) -> Result<(), StorageError> {
+        let text = crate::storage::file::origins_text(origins);
+        self.cluster.block_on("recording change origins", async {
+            self.publish(origins_subject(doc), vec![text.into_bytes()])
+                .await
+        })
+    }
+
+    fn load_origins(&self, doc: DocumentId) -> Result<Vec<Origin>, StorageError> {
+        let subject = origins_subject(doc);
+        let messages = self.cluster.block_on("reading change origins", async {
+            self.read_subject(&subject).await
+        })?;
+        Ok(messages
+            .iter()
+            .flat_map(|(_, payload)| {
+                crate::storage::file::parse_origins(&String::from_utf8_lossy(payload), &subject)
+            })
+            .collect())
     }
 
     fn load_refused(&self, doc: DocumentId) -> Result<Vec<(String, String)>, StorageError> {

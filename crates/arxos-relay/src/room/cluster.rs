@@ -257,6 +257,7 @@ impl Room {
                 hash: c.hash(),
                 bytes,
                 origin: OTHER_NODES,
+                via: None,
             })
             .collect();
         if let Some(remote) = self.remote.as_mut() {

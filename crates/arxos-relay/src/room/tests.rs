@@ -70,6 +70,7 @@ impl Harness {
                 role: Role::Editor,
                 grant: Grant::default(),
                 label: String::new(),
+                invite: format!("invite{conn}"),
                 out,
             }))
             .await

@@ -419,6 +419,7 @@ impl Session {
             role: self.record.role,
             grant: self.record.grant.clone(),
             label: self.record.label.clone(),
+            invite: self.record.id.clone(),
             out,
         };
         if room.send(RoomCmd::Join(info)).await.is_err() {

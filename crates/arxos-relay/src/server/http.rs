@@ -374,6 +374,29 @@ pub(crate) async fn serve_http(shared: Arc<Shared>, mut stream: MaybeTls, req: R
                 None => error(&mut stream, 500, "internal error").await,
             }
         }
+        ("GET", p) if p.starts_with("/admin/rooms/") && p.ends_with("/origins") => {
+            let room = p
+                .trim_start_matches("/admin/rooms/")
+                .trim_end_matches("/origins");
+            let Ok(doc) = DocumentId::parse(room) else {
+                return error(&mut stream, 400, &format!("`{room}` is not a room id")).await;
+            };
+            let storage = Arc::clone(&shared.storage);
+            let found = blocking(move || {
+                storage
+                    .room_settings(doc)
+                    .and_then(|s| s.map(|_| storage.load_origins(doc)).transpose())
+            })
+            .await;
+            match found {
+                Some(Ok(Some(origins))) => {
+                    json(&mut stream, 200, &serde_json::json!({ "origins": origins })).await;
+                }
+                Some(Ok(None)) => error(&mut stream, 404, "no such room").await,
+                Some(Err(e)) => error(&mut stream, 500, &e.to_string()).await,
+                None => error(&mut stream, 500, "internal error").await,
+            }
+        }
         ("POST", "/admin/invites") => {
             let new: NewInvite = match serde_json::from_slice(&req.body) {
                 Ok(n) => n,

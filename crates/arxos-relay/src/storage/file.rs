@@ -9,7 +9,8 @@
 //! untouched.
 //! Compaction writes `snapshot.tmp`, fsyncs, renames over `snapshot.am`, fsyncs the folder
 //! and only then truncates the log; a crash in between merely replays duplicate changes,
-//! which Automerge ignores.
+//! which Automerge ignores. `origins.jsonl` (the invite each accepted change came through) and
+//! `refused.log` are append-only and survive compaction.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -18,12 +19,14 @@ use std::path::{Path, PathBuf};
 use arxos_sync::DocumentId;
 use sha2::{Digest, Sha256};
 
-use super::{DocStorage, RoomSettings, StorageError};
+use super::{DocStorage, Origin, RoomSettings, StorageError};
 
 const SNAPSHOT: &str = "snapshot.am";
 const LOG: &str = "changes.log";
 const SETTINGS: &str = "room.json";
 const REFUSED: &str = "refused.log";
+/// One JSON line per accepted change: the invite it came through.
+const ORIGINS: &str = "origins.jsonl";
 /// Where cut-off torn tails are kept (appended), for whoever wants to look at them.
 const TORN: &str = "changes.log.torn";
 
@@ -273,6 +276,27 @@ impl DocStorage for FileStorage {
         }
     }
 
+    fn record_origins(&self, doc: DocumentId, origins: &[Origin]) -> Result<(), StorageError> {
+        let path = self.room_dir(doc).join(ORIGINS);
+        let text = origins_text(origins);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        file.write_all(text.as_bytes()).map_err(io_err(&path))?;
+        file.sync_data().map_err(io_err(&path))
+    }
+
+    fn load_origins(&self, doc: DocumentId) -> Result<Vec<Origin>, StorageError> {
+        let path = self.room_dir(doc).join(ORIGINS);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(parse_origins(&text, &path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError> {
         let dir = self.room_dir(doc);
         write_atomic(&dir.join(SNAPSHOT), snapshot)?;
@@ -287,6 +311,35 @@ impl DocStorage for FileStorage {
         }
         Ok(())
     }
+}
+
+/// Origins as JSON lines.
+pub(crate) fn origins_text(origins: &[Origin]) -> String {
+    let mut text = String::new();
+    for origin in origins {
+        // Serialising a struct of strings and numbers into a string cannot fail.
+        if let Ok(line) = serde_json::to_string(origin) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Reads JSON lines of origins. A line that does not parse (the torn end of an interrupted
+/// append) is skipped with a warning: its change was not acknowledged, since origins are
+/// recorded before the changes.
+pub(crate) fn parse_origins(text: &str, source: &str) -> Vec<Origin> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| match serde_json::from_str(l) {
+            Ok(origin) => Some(origin),
+            Err(err) => {
+                tracing::warn!(%source, %err, "skipping an unreadable origin record");
+                None
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
