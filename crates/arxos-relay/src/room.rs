@@ -162,9 +162,9 @@ impl Rooms {
         let rooms = Arc::clone(self);
         let ctx = self.ctx.clone();
         let handle = tokio::spawn(async move {
-            Metrics::inc(&ctx.metrics.rooms_open);
+            ctx.metrics.rooms_open.inc();
             run_room(doc, settings, ctx.clone(), rx).await;
-            Metrics::dec(&ctx.metrics.rooms_open);
+            ctx.metrics.rooms_open.dec();
             let mut open = rooms.open_map();
             if open.get(&doc).is_some_and(mpsc::Sender::is_closed) {
                 open.remove(&doc);
@@ -701,7 +701,7 @@ impl Room {
     }
 
     fn kick(&mut self, conn: ConnId, reason: &str) {
-        Metrics::inc(&self.ctx.metrics.protocol_errors_total);
+        self.ctx.metrics.protocol_errors_total.inc();
         if let Some(peer) = self.peers.get(&conn) {
             tracing::info!(room = %self.id, peer = %peer.peer, reason, "closing peer");
             let _ = peer.out.try_send(Outbound::Close(reason.to_owned()));
@@ -894,10 +894,10 @@ impl Room {
         refused: &[(ChangeHash, String)],
         seen_deps: Vec<(ChangeHash, Vec<ChangeHash>)>,
     ) {
-        Metrics::add(
-            &self.ctx.metrics.refused_changes_total,
-            refused.len() as u64,
-        );
+        self.ctx
+            .metrics
+            .refused_changes_total
+            .inc_by(refused.len() as u64);
         tracing::info!(room = %self.id, count = refused.len(), "refused changes");
         let changes = refused
             .iter()
@@ -924,7 +924,7 @@ impl Room {
             self.refused_deps
                 .settle(&mut peer.sync.state, &self.doc, &self.refused);
             if unapplied > 0 {
-                Metrics::add(&self.ctx.metrics.unapplied_changes_total, unapplied);
+                self.ctx.metrics.unapplied_changes_total.inc_by(unapplied);
             }
             if peer.unapplied.add(unapplied) {
                 tracing::warn!(
@@ -1120,7 +1120,7 @@ impl Room {
         }
         let payload = ArxPayload::PresenceBatch { entries, gone };
         let sent = self.broadcast_payload(&payload);
-        Metrics::add(&self.ctx.metrics.presence_batches_total, sent as u64);
+        self.ctx.metrics.presence_batches_total.inc_by(sent as u64);
     }
 
     /// Unless a persist is in flight: starts persisting what is new, or, when nothing is,
@@ -1196,7 +1196,7 @@ impl Room {
             return false;
         }
         let n = self.persisting_batch.len();
-        Metrics::add(&self.ctx.metrics.changes_accepted_total, n as u64);
+        self.ctx.metrics.changes_accepted_total.inc_by(n as u64);
         self.appended_since_compact += self
             .persisting_batch
             .iter()

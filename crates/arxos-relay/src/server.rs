@@ -381,7 +381,7 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
     // Authentication happens here, before any protocol message.
     let ip = addr.parse::<SocketAddr>().ok().map(|a| a.ip());
     if shared.auth_limit.admit(ip) == auth_limit::Admit::Throttled {
-        Metrics::inc(&shared.metrics.auth_throttled_total);
+        shared.metrics.auth_throttled_total.inc();
         let body = format!(
             "too many joins with bad invites from this address; retry in {} s\n",
             auth_limit::WINDOW.as_secs()
@@ -390,7 +390,7 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
         return;
     }
     let Some(secret) = req.query("invite").map(str::to_owned) else {
-        Metrics::inc(&shared.metrics.auth_failures_total);
+        shared.metrics.auth_failures_total.inc();
         shared.auth_limit.failed(ip);
         http::respond(&mut stream, 401, "text/plain", b"missing invite\n").await;
         return;
@@ -421,7 +421,7 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
             return;
         }
         Err(err) => {
-            Metrics::inc(&shared.metrics.auth_failures_total);
+            shared.metrics.auth_failures_total.inc();
             shared.auth_limit.failed(ip);
             // One summary per window is logged at warn (auth_limit.rs), not a line per attempt.
             tracing::debug!(%addr, %err, "upgrade refused");

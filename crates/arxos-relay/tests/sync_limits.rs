@@ -176,7 +176,7 @@ fn bad_connections_are_closed_without_disturbing_others() {
     });
     assert_eq!(good.status().last_error, None);
     assert!(relay.metric("arxos_relay_protocol_errors_total") >= 6);
-    assert_eq!(relay.metric("arxos_relay_connections"), 2);
+    assert_eq!(relay.metric("arxos_relay_open_connections"), 2);
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn idle_connections_time_out() {
         // fails on the client's queued pong, so check the relay's side instead.)
         tokio::time::sleep(Duration::from_millis(1800)).await;
         assert_eq!(relay.metric("arxos_relay_protocol_errors_total"), 1);
-        assert_eq!(relay.metric("arxos_relay_connections"), 0);
+        assert_eq!(relay.metric("arxos_relay_open_connections"), 0);
         closed_with_error(&mut ws).await;
     });
     // An active client that answers pings stays connected past the timeout.
@@ -330,7 +330,7 @@ fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
         .unwrap();
     let mut deaf = rt.block_on(never_reading(&code, relay.port));
     eventually(T, "the deaf peer is connected", || {
-        relay.metric("arxos_relay_connections") == 3
+        relay.metric("arxos_relay_open_connections") == 3
     });
     // Far more than fits in the deaf peer's socket: 40 changes of 100 kB of text that does
     // not compress, then small edits.
@@ -355,7 +355,7 @@ fn a_client_that_never_reads_is_dropped_and_the_room_goes_on() {
         set_elem(&good, "o0", "x", f64::from(i));
     }
     eventually(T, "the relay drops the peer that never reads", || {
-        relay.metric("arxos_relay_connections") == 2
+        relay.metric("arxos_relay_open_connections") == 2
     });
     eventually(T, "the reading client gets everything meanwhile", || {
         get_elem(&other, "o0", "x") == Some(49.0)
@@ -569,6 +569,6 @@ fn nested_and_lying_cbor_is_refused_without_disturbing_others() {
     assert_eq!(good.status().last_error, None);
     assert_eq!(other.status().last_error, None);
     eventually(T, "the bombers are gone", || {
-        relay.metric("arxos_relay_connections") == 2
+        relay.metric("arxos_relay_open_connections") == 2
     });
 }

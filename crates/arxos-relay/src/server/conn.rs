@@ -21,7 +21,6 @@ use super::Shared;
 use super::http::Request;
 use super::stream::MaybeTls;
 use crate::invites::InviteRecord;
-use crate::metrics::Metrics;
 use crate::room::{ConnId, JoinInfo, Outbound, RoomCmd};
 use crate::storage::RoomSettings;
 
@@ -103,8 +102,8 @@ pub(crate) async fn serve_ws(
         WebSocketStream::from_partially_read(stream, req.leftover, WsRole::Server, Some(config))
             .await;
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    Metrics::inc(&shared.metrics.connections_total);
-    Metrics::inc(&shared.metrics.connections_open);
+    shared.metrics.connections_total.inc();
+    shared.metrics.connections_open.inc();
     let mut session = Session {
         shared: Arc::clone(&shared),
         conn,
@@ -118,7 +117,7 @@ pub(crate) async fn serve_ws(
     if let Some(room) = session.room.take() {
         let _ = room.send(RoomCmd::Leave { conn }).await;
     }
-    Metrics::dec(&shared.metrics.connections_open);
+    shared.metrics.connections_open.dec();
 }
 
 enum Step {
@@ -241,8 +240,11 @@ impl Session {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(bytes) = next.take() {
-            Metrics::inc(&self.shared.metrics.messages_out_total);
-            Metrics::add(&self.shared.metrics.bytes_out_total, bytes.len() as u64);
+            self.shared.metrics.messages_out_total.inc();
+            self.shared
+                .metrics
+                .bytes_out_total
+                .inc_by(bytes.len() as u64);
             if self.ws.feed(Message::Binary(bytes.into())).await.is_err() {
                 return false;
             }
@@ -264,7 +266,7 @@ impl Session {
     }
 
     async fn fail(&mut self, reason: &str) {
-        Metrics::inc(&self.shared.metrics.protocol_errors_total);
+        self.shared.metrics.protocol_errors_total.inc();
         tracing::info!(conn = self.conn, peer = ?self.peer, reason, "closing connection");
         let msg = WireMessage::Error(ErrorMessage {
             sender_id: self.shared.relay_peer.clone(),
@@ -280,8 +282,11 @@ impl Session {
 
     async fn send_msg(&mut self, msg: &WireMessage) -> bool {
         let bytes = msg.encode();
-        Metrics::inc(&self.shared.metrics.messages_out_total);
-        Metrics::add(&self.shared.metrics.bytes_out_total, bytes.len() as u64);
+        self.shared.metrics.messages_out_total.inc();
+        self.shared
+            .metrics
+            .bytes_out_total
+            .inc_by(bytes.len() as u64);
         let limit = self.shared.config.limits.write_timeout;
         if let Ok(sent) =
             tokio::time::timeout(limit, self.ws.send(Message::Binary(bytes.into()))).await
@@ -297,7 +302,7 @@ impl Session {
     /// more is written (it would wait the same way); dropping the session closes the socket
     /// and frees the frames queued for it, and the room forgets the peer.
     fn stuck(&self, waited: Duration) {
-        Metrics::inc(&self.shared.metrics.protocol_errors_total);
+        self.shared.metrics.protocol_errors_total.inc();
         tracing::info!(
             conn = self.conn,
             peer = ?self.peer,
@@ -321,8 +326,11 @@ impl Session {
             Message::Close(_) => return Step::Stop,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
         };
-        Metrics::inc(&self.shared.metrics.messages_in_total);
-        Metrics::add(&self.shared.metrics.bytes_in_total, bytes.len() as u64);
+        self.shared.metrics.messages_in_total.inc();
+        self.shared
+            .metrics
+            .bytes_in_total
+            .inc_by(bytes.len() as u64);
         if !bucket.take() {
             self.fail("rate limit exceeded").await;
             return Step::Stop;

@@ -292,7 +292,7 @@ pub(crate) async fn serve_http(shared: Arc<Shared>, mut stream: MaybeTls, req: R
             return respond(
                 &mut stream,
                 200,
-                "text/plain; version=0.0.4",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
                 text.as_bytes(),
             )
             .await;
