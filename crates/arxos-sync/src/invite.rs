@@ -235,13 +235,18 @@ pub fn http_base(relay: &str) -> String {
 }
 
 /// A relay address as invite codes carry it: `ws://` or `wss://` and a host, without a
-/// trailing slash, a query, a fragment or spaces.
+/// trailing slash, a query, a fragment, whitespace or control characters. Normalizing a
+/// normalized address changes nothing (fuzzing found an address whose trailing slash hid
+/// tabs, which a second pass trimmed).
 pub fn normalize_relay(relay: &str) -> Result<String, InviteError> {
     let relay = relay.trim().trim_end_matches('/');
     let host = relay
         .strip_prefix("ws://")
         .or_else(|| relay.strip_prefix("wss://"));
-    let ok = host.is_some_and(|h| !h.is_empty()) && !relay.contains(['\n', ' ', '?', '#']);
+    let ok = host.is_some_and(|h| !h.is_empty())
+        && !relay
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#');
     if ok {
         Ok(relay.to_owned())
     } else {
@@ -280,6 +285,26 @@ mod tests {
                 .starts_with("ws://127.0.0.1:7000/sync?invite=")
         );
         assert_eq!(parsed.http_base(), "http://127.0.0.1:7000");
+    }
+
+    #[test]
+    fn relay_addresses_with_whitespace_or_control_characters_are_refused() {
+        assert_eq!(
+            normalize_relay(" wss://relay.example/ ").unwrap(),
+            "wss://relay.example"
+        );
+        for bad in [
+            "wss://a\t/",
+            "ws://a\0b",
+            "ws://a b",
+            "ws://a\u{8}",
+            "ws://a?x",
+            "ws://",
+        ] {
+            assert!(normalize_relay(bad).is_err(), "{bad:?}");
+        }
+        let once = normalize_relay("ws://a:1//").unwrap();
+        assert_eq!(normalize_relay(&once).unwrap(), once);
     }
 
     #[test]
