@@ -194,11 +194,12 @@ impl Scene {
             .iter()
             .map(|(id, l)| (id.clone(), l.system))
             .collect();
-        let mut n = 0;
-        for e in doc.elements() {
-            self.insert(e);
-            n += 1;
+        let elements: Vec<&Element> = doc.elements().collect();
+        let drawn = parallel::tessellate_all(&mut self.tess, &self.systems, &elements);
+        for (e, draw) in elements.iter().zip(drawn) {
+            self.insert_drawn(e, draw);
         }
+        let n = elements.len() as u64;
         self.finish(n);
         tracing::debug!(elements = n, chunks = self.chunks.len(), "scene rebuilt");
     }
@@ -244,12 +245,11 @@ impl Scene {
     }
 
     fn insert(&mut self, e: &Element) {
-        let system = self
-            .systems
-            .get(&e.layer)
-            .copied()
-            .unwrap_or(BuildingSystem::Annotation);
-        let draw = self.tess.element(e, system);
+        let draw = self.tess.element(e, parallel::system_of(&self.systems, e));
+        self.insert_drawn(e, draw);
+    }
+
+    fn insert_drawn(&mut self, e: &Element, draw: ElementDraw) {
         let b = e.bounds();
         let (cx, cy) = (b.min.x.midpoint(b.max.x), b.min.y.midpoint(b.max.y));
         let key = ChunkKey {
@@ -343,6 +343,18 @@ impl Scene {
             self.options.hidden_layers.contains(layer)
                 || doc.layers().get(layer).is_some_and(|l| !l.visible)
         };
+        let floor_shown =
+            |key: &ChunkKey| self.options.floor.as_ref().is_none_or(|f| *f == key.floor);
+        // The whole plan in view (a fit to the drawing, every first frame): every element
+        // meets the area, so every chunk of a shown floor and layer is drawn, and asking the
+        // index for each of 50,000 elements would only say so slowly.
+        if doc.extent().is_some_and(|e| contains_bounds(&area, &e)) {
+            return self
+                .chunks
+                .keys()
+                .filter(|k| floor_shown(k) && !hidden(&k.layer))
+                .collect();
+        }
         // Hashing here, sorting once at the end: this loop runs per visible element.
         let mut keys: HashSet<&ChunkKey> = HashSet::new();
         let mut last: Option<&ChunkKey> = None;
@@ -370,6 +382,13 @@ impl Scene {
     }
 }
 
+fn contains_bounds(outer: &Bounds, inner: &Bounds) -> bool {
+    outer.min.x <= inner.min.x
+        && outer.min.y <= inner.min.y
+        && outer.max.x >= inner.max.x
+        && outer.max.y >= inner.max.y
+}
+
 /// The plan area whose elements a view may show: the visible rectangle plus a margin.
 /// Labels and hairlines grow to a minimum on-screen size when zoomed out, so the margin grows
 /// with them.
@@ -378,6 +397,7 @@ fn cull_area(view: &View) -> Bounds {
     view.visible_bounds().expand(margin)
 }
 
+mod parallel;
 mod plan;
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arxos_doc::{Bounds, Document, LayerId};
 
-use super::{ChunkKey, Frame, Scene, SceneOptions, cull_area};
+use super::{ChunkKey, Frame, Scene, SceneOptions, contains_bounds as contains, cull_area};
 use crate::view::View;
 
 /// A culling result and what it depends on.
@@ -36,13 +36,6 @@ const GUARD: f64 = 0.5;
 /// A window larger than this many times the view's area is re-queried, so that zooming in
 /// does not keep drawing the whole plan.
 const MAX_WINDOW_RATIO: f64 = 9.0;
-
-fn contains(outer: &Bounds, inner: &Bounds) -> bool {
-    outer.min.x <= inner.min.x
-        && outer.min.y <= inner.min.y
-        && outer.max.x >= inner.max.x
-        && outer.max.y >= inner.max.y
-}
 
 fn area(b: &Bounds) -> f64 {
     b.width().max(0.0) * b.height().max(0.0)

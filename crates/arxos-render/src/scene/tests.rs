@@ -209,3 +209,35 @@ fn every_kind_tessellates() {
     }
     assert_eq!(scene.tess.failures(), 0);
 }
+
+#[test]
+fn a_view_of_the_whole_plan_draws_what_the_area_index_finds() {
+    let doc = sample();
+    let mut scene = Scene::from_document(&doc, Theme::light()).unwrap();
+    let electrical = doc
+        .layers()
+        .values()
+        .find(|l| l.system == BuildingSystem::Electrical)
+        .unwrap()
+        .id
+        .clone();
+    scene.options.hidden_layers.insert(electrical);
+    let whole = View::fit(doc.extent().unwrap(), [800, 500], 10.0);
+    let shortcut: Vec<ChunkKey> = scene
+        .visible_chunks(&doc, &whole)
+        .into_iter()
+        .cloned()
+        .collect();
+    // The same answer through the index: an area that just misses nothing, asked per element.
+    let area = cull_area(&whole);
+    let filter = Filter::default();
+    let mut by_index: Vec<ChunkKey> = doc
+        .query_area(&area, &filter)
+        .filter_map(|e| scene.elements.get(&e.id).map(|c| c.key.clone()))
+        .filter(|k| !scene.options.hidden_layers.contains(&k.layer))
+        .collect();
+    by_index.sort();
+    by_index.dedup();
+    assert!(!shortcut.is_empty());
+    assert_eq!(shortcut, by_index);
+}
