@@ -32,8 +32,16 @@ pub struct AuditArgs {
     admin_token: Option<String>,
 }
 
-fn short(change: &str) -> &str {
-    &change[..12.min(change.len())]
+/// One change on one line: time, author, kind, short hash, summary.
+fn line(e: &audit::AuditEntry) -> String {
+    format!(
+        "{}  {:<12} {:<8} {}  {}",
+        e.time,
+        esc(&e.author),
+        e.kind.as_str(),
+        &e.change[..12.min(e.change.len())],
+        esc(&e.summary)
+    )
 }
 
 /// `arxos audit …`.
@@ -51,14 +59,7 @@ pub fn audit(out: Out, args: &AuditArgs) -> anyhow::Result<()> {
         }
         out.emit(&trail, || {
             for e in &trail {
-                outln!(
-                    "{}  {:<12} {:<8} {}  {}",
-                    e.time,
-                    esc(&e.author),
-                    e.kind.as_str(),
-                    short(&e.change),
-                    esc(&e.summary)
-                );
+                outln!("{}", line(e));
             }
         })
     })
@@ -76,7 +77,6 @@ fn verified(out: Out, args: &AuditArgs) -> anyhow::Result<()> {
     let flagged = trail.iter().filter(|e| !e.flags.is_empty()).count();
     out.emit(&trail, || {
         for v in &trail {
-            let e = &v.entry;
             let via = v.origin.as_ref().map_or_else(
                 || "via: no record".to_owned(),
                 |o| {
@@ -87,14 +87,7 @@ fn verified(out: Out, args: &AuditArgs) -> anyhow::Result<()> {
                     }
                 },
             );
-            outln!(
-                "{}  {:<12} {:<8} {}  {}  [{via}]",
-                e.time,
-                esc(&e.author),
-                e.kind.as_str(),
-                short(&e.change),
-                esc(&e.summary)
-            );
+            outln!("{}  [{via}]", line(&v.entry));
             for flag in &v.flags {
                 outln!("    ! {}", esc(flag));
             }

@@ -254,47 +254,29 @@ impl DocStorage for FileStorage {
             text.push_str(&reason.replace(['\n', '\t'], " "));
             text.push('\n');
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        file.write_all(text.as_bytes()).map_err(io_err(&path))?;
-        file.sync_data().map_err(io_err(&path))
+        append_synced(&path, &text)
     }
 
     fn load_refused(&self, doc: DocumentId) -> Result<Vec<(String, String)>, StorageError> {
         let path = self.room_dir(doc).join(REFUSED);
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(|l| l.split_once('\t'))
-                .map(|(h, r)| (h.to_owned(), r.to_owned()))
-                .collect()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        Ok(read_if_there(&path)?
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(h, r)| (h.to_owned(), r.to_owned()))
+            .collect())
     }
 
     fn record_origins(&self, doc: DocumentId, origins: &[Origin]) -> Result<(), StorageError> {
         let path = self.room_dir(doc).join(ORIGINS);
         let text = origins_text(origins);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        file.write_all(text.as_bytes()).map_err(io_err(&path))?;
-        file.sync_data().map_err(io_err(&path))
+        append_synced(&path, &text)
     }
 
     fn load_origins(&self, doc: DocumentId) -> Result<Vec<Origin>, StorageError> {
         let path = self.room_dir(doc).join(ORIGINS);
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(parse_origins(&text, &path.display().to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        let text = read_if_there(&path)?.unwrap_or_default();
+        Ok(parse_origins(&text, &path.display().to_string()))
     }
 
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError> {
@@ -310,6 +292,26 @@ impl DocStorage for FileStorage {
             Err(e) => return Err(io_err(&log)(e)),
         }
         Ok(())
+    }
+}
+
+/// Appends `text` to the file at `path` (made if missing) and syncs it: durable on return.
+fn append_synced(path: &Path, text: &str) -> Result<(), StorageError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    file.write_all(text.as_bytes()).map_err(io_err(path))?;
+    file.sync_data().map_err(io_err(path))
+}
+
+/// The text of the file at `path`, or `None` when there is none.
+fn read_if_there(path: &Path) -> Result<Option<String>, StorageError> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
     }
 }
 

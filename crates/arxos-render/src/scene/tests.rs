@@ -9,6 +9,15 @@ fn sample() -> Document {
     arxos_doc::generate::sample_office(&EditContext::at("test", 0)).unwrap()
 }
 
+fn electrical_layer(doc: &Document) -> LayerId {
+    doc.layers()
+        .values()
+        .find(|l| l.system == BuildingSystem::Electrical)
+        .unwrap()
+        .id
+        .clone()
+}
+
 #[test]
 fn one_changed_element_retessellates_one_element() {
     let mut doc = sample();
@@ -91,13 +100,7 @@ fn hiding_a_layer_retessellates_nothing_and_culls_its_chunks() {
     let mut scene = Scene::from_document(&doc, Theme::light()).unwrap();
     let view = View::fit(doc.extent().unwrap(), [800, 500], 10.0);
     let before = scene.visible_chunks(&doc, &view).len();
-    let electrical = doc
-        .layers()
-        .values()
-        .find(|l| l.system == BuildingSystem::Electrical)
-        .unwrap()
-        .id
-        .clone();
+    let electrical = electrical_layer(&doc);
     scene.options.hidden_layers.insert(electrical.clone());
     let after = scene.visible_chunks(&doc, &view);
     assert!(after.len() < before);
@@ -214,13 +217,7 @@ fn every_kind_tessellates() {
 fn a_view_of_the_whole_plan_draws_what_the_area_index_finds() {
     let doc = sample();
     let mut scene = Scene::from_document(&doc, Theme::light()).unwrap();
-    let electrical = doc
-        .layers()
-        .values()
-        .find(|l| l.system == BuildingSystem::Electrical)
-        .unwrap()
-        .id
-        .clone();
+    let electrical = electrical_layer(&doc);
     scene.options.hidden_layers.insert(electrical);
     let whole = View::fit(doc.extent().unwrap(), [800, 500], 10.0);
     let shortcut: Vec<ChunkKey> = scene
