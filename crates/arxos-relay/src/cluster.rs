@@ -270,21 +270,15 @@ async fn open_log(js: &jetstream::Context, replicas: usize) -> Result<stream::St
         js.get_or_create_stream(log_config.clone())
     })
     .await?;
-    let missing = LOG_SUBJECTS.iter().any(|s| {
-        !stream
-            .cached_info()
-            .config
-            .subjects
-            .iter()
-            .any(|have| have == s)
-    });
-    if missing {
+    let have = &stream.cached_info().config.subjects;
+    let missing: Vec<String> = LOG_SUBJECTS
+        .iter()
+        .filter(|s| !have.iter().any(|h| h == *s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if !missing.is_empty() {
         let mut config = stream.cached_info().config.clone();
-        for subject in LOG_SUBJECTS {
-            if !config.subjects.iter().any(|have| have == subject) {
-                config.subjects.push(subject.to_owned());
-            }
-        }
+        config.subjects.extend(missing);
         patiently(
             "adding subjects to the JetStream stream ARXOS_ROOMS",
             || js.update_stream(config.clone()),

@@ -197,10 +197,9 @@ impl Rooms {
 
 struct PeerState {
     peer: PeerId,
-    role: Role,
     grant: Grant,
-    label: String,
-    /// The invite it came through, recorded beside every change it brings.
+    /// The invite it came through (its role and label too), recorded beside every change
+    /// it brings.
     via: Arc<Via>,
     out: mpsc::Sender<Outbound>,
     sync: PeerSync,
@@ -625,14 +624,12 @@ impl Room {
             PeerState {
                 via: Arc::new(Via {
                     invite: join.invite,
-                    label: join.label.clone(),
+                    label: join.label,
                     role: join.role,
                     peer: join.peer.to_string(),
                 }),
                 peer: join.peer,
-                role: join.role,
                 grant: join.grant,
-                label: join.label,
                 out: join.out,
                 sync: PeerSync::new(),
                 syncing: false,
@@ -794,7 +791,7 @@ impl Room {
         peer.heard = true;
         let before = self.doc.get_heads();
         let writer = Writer {
-            role: peer.role,
+            role: peer.via.role,
             grant: &peer.grant,
         };
         let mut refused = Vec::new();
@@ -930,7 +927,7 @@ impl Room {
                 tracing::warn!(
                     room = %self.id,
                     peer = %peer.peer,
-                    label = %peer.label,
+                    label = %peer.via.label,
                     count = peer.unapplied.total(),
                     "changes received but neither applied nor refused (queued for a dependency the peer has not sent)"
                 );
@@ -1005,14 +1002,14 @@ impl Room {
             .map(|p| p.user.clone())
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| {
-                if peer.label.is_empty() {
+                if peer.via.label.is_empty() {
                     peer.peer.0.clone()
                 } else {
-                    peer.label.clone()
+                    peer.via.label.clone()
                 }
             });
         let peer_id = peer.peer.0.clone();
-        let role = peer.role;
+        let role = peer.via.role;
         let Some(payload) = self.cluster_locks(conn, &peer_id, &user, payload) else {
             return;
         };
@@ -1145,9 +1142,7 @@ impl Room {
             .iter()
             .map(|c| c.bytes.clone())
             .collect();
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let at_ms = wall_clock_ms();
         let origins: Vec<crate::storage::Origin> = self
             .persisting_batch
             .iter()

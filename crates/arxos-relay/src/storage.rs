@@ -86,3 +86,32 @@ pub trait DocStorage: Send + Sync + 'static {
     /// Every origin recorded for the room, oldest first.
     fn load_origins(&self, doc: DocumentId) -> Result<Vec<Origin>, StorageError>;
 }
+
+/// Origins as JSON lines.
+pub(crate) fn origins_text(origins: &[Origin]) -> String {
+    let mut text = String::new();
+    for origin in origins {
+        // Serialising a struct of strings and numbers into a string cannot fail.
+        if let Ok(line) = serde_json::to_string(origin) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Reads JSON lines of origins. A line that does not parse (the torn end of an interrupted
+/// append) is skipped with a warning: its change was not acknowledged, since origins are
+/// recorded before the changes.
+pub(crate) fn parse_origins(text: &str, source: &str) -> Vec<Origin> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| match serde_json::from_str(l) {
+            Ok(origin) => Some(origin),
+            Err(err) => {
+                tracing::warn!(%source, %err, "skipping an unreadable origin record");
+                None
+            }
+        })
+        .collect()
+}

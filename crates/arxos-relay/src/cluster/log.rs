@@ -247,7 +247,7 @@ impl DocStorage for JetStreamStorage {
     }
 
     fn record_origins(&self, doc: DocumentId, origins: &[Origin]) -> Result<(), StorageError> {
-        let text = crate::storage::file::origins_text(origins);
+        let text = crate::storage::origins_text(origins);
         self.cluster.block_on("recording change origins", async {
             self.publish(origins_subject(doc), vec![text.into_bytes()])
                 .await
@@ -262,7 +262,7 @@ impl DocStorage for JetStreamStorage {
         Ok(messages
             .iter()
             .flat_map(|(_, payload)| {
-                crate::storage::file::parse_origins(&String::from_utf8_lossy(payload), &subject)
+                crate::storage::parse_origins(&String::from_utf8_lossy(payload), &subject)
             })
             .collect())
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use arxos_sync::DocumentId;
 use sha2::{Digest, Sha256};
 
-use super::{DocStorage, Origin, RoomSettings, StorageError};
+use super::{DocStorage, Origin, RoomSettings, StorageError, origins_text, parse_origins};
 
 const SNAPSHOT: &str = "snapshot.am";
 const LOG: &str = "changes.log";
@@ -313,35 +313,6 @@ fn read_if_there(path: &Path) -> Result<Option<String>, StorageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
-}
-
-/// Origins as JSON lines.
-pub(crate) fn origins_text(origins: &[Origin]) -> String {
-    let mut text = String::new();
-    for origin in origins {
-        // Serialising a struct of strings and numbers into a string cannot fail.
-        if let Ok(line) = serde_json::to_string(origin) {
-            text.push_str(&line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
-/// Reads JSON lines of origins. A line that does not parse (the torn end of an interrupted
-/// append) is skipped with a warning: its change was not acknowledged, since origins are
-/// recorded before the changes.
-pub(crate) fn parse_origins(text: &str, source: &str) -> Vec<Origin> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| match serde_json::from_str(l) {
-            Ok(origin) => Some(origin),
-            Err(err) => {
-                tracing::warn!(%source, %err, "skipping an unreadable origin record");
-                None
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
