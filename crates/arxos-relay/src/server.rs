@@ -1,10 +1,12 @@
 //! The listener: TLS, HTTP routing, authentication at the WebSocket upgrade, graceful
 //! shutdown.
 
+mod admin;
 mod auth_limit;
 mod conn;
 mod http;
 mod stream;
+mod upgrade;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,11 +23,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::RelayError;
 use crate::config::{RelayConfig, TlsFiles};
-use crate::invites::{AuthError, InviteStore};
+use crate::invites::InviteStore;
 use crate::metrics::Metrics;
 use crate::room::{RoomContext, Rooms};
 use crate::storage::{DocStorage, FileStorage, StorageError};
-use stream::MaybeTls;
 use tokio_util::either::Either;
 
 /// State shared by every connection.
@@ -313,7 +314,7 @@ async fn accept_loop(
             },
             Some(pipe) = memory.recv() => {
                 let shared = Arc::clone(&shared);
-                conns.spawn(async move { serve_stream(shared, Either::Right(pipe), "memory").await });
+                conns.spawn(async move { http::serve_stream(shared, Either::Right(pipe), "memory").await });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             changed = shutdown.changed() => {
@@ -355,99 +356,5 @@ async fn handle_conn(
             Err(_) => return,
         },
     };
-    serve_stream(shared, stream, &addr.to_string()).await;
-}
-
-/// Serves one accepted connection: an HTTP request, or a WebSocket session after the upgrade
-/// authenticated its invite.
-async fn serve_stream(shared: Arc<Shared>, mut stream: MaybeTls, addr: &str) {
-    let timeout = shared.config.limits.handshake_timeout;
-    let req = match tokio::time::timeout(timeout, http::read_request(&mut stream)).await {
-        Ok(Ok(req)) => req,
-        Ok(Err(http::HttpError::TooLarge)) => {
-            http::respond(&mut stream, 413, "text/plain", b"request too large\n").await;
-            return;
-        }
-        Ok(Err(http::HttpError::Malformed(m))) => {
-            http::respond(&mut stream, 400, "text/plain", format!("{m}\n").as_bytes()).await;
-            return;
-        }
-        Ok(Err(_)) | Err(_) => return,
-    };
-    if !req.is_websocket_upgrade() {
-        http::serve_http(shared, stream, req).await;
-        return;
-    }
-    // Authentication happens here, before any protocol message.
-    let ip = addr.parse::<SocketAddr>().ok().map(|a| a.ip());
-    if shared.auth_limit.admit(ip) == auth_limit::Admit::Throttled {
-        shared.metrics.auth_throttled_total.inc();
-        let body = format!(
-            "too many joins with bad invites from this address; retry in {} s\n",
-            auth_limit::WINDOW.as_secs()
-        );
-        http::respond(&mut stream, 429, "text/plain", body.as_bytes()).await;
-        return;
-    }
-    let Some(secret) = req.query("invite").map(str::to_owned) else {
-        shared.metrics.auth_failures_total.inc();
-        shared.auth_limit.failed(ip);
-        http::respond(&mut stream, 401, "text/plain", b"missing invite\n").await;
-        return;
-    };
-    // Blocking when a cluster node asks the shared store for an invite it has not heard of.
-    let authenticated = if shared.invites.is_shared() {
-        let invites = Arc::clone(&shared.invites);
-        tokio::task::spawn_blocking(move || invites.authenticate(&secret))
-            .await
-            .unwrap_or(Err(AuthError::Unavailable))
-    } else {
-        shared.invites.authenticate(&secret)
-    };
-    let record = match authenticated {
-        Ok(record) => {
-            shared.auth_limit.succeeded(ip);
-            record
-        }
-        Err(AuthError::Unavailable) => {
-            shared.auth_limit.succeeded(ip);
-            http::respond(
-                &mut stream,
-                503,
-                "text/plain",
-                b"invites unavailable, retry\n",
-            )
-            .await;
-            return;
-        }
-        Err(err) => {
-            shared.metrics.auth_failures_total.inc();
-            shared.auth_limit.failed(ip);
-            // One summary per window is logged at warn (auth_limit.rs), not a line per attempt.
-            tracing::debug!(%addr, %err, "upgrade refused");
-            let status = if err == AuthError::Unknown { 401 } else { 403 };
-            http::respond(
-                &mut stream,
-                status,
-                "text/plain",
-                format!("{err}\n").as_bytes(),
-            )
-            .await;
-            return;
-        }
-    };
-    let storage = Arc::clone(&shared.storage);
-    let doc = record.doc_id;
-    let settings = match tokio::task::spawn_blocking(move || storage.room_settings(doc)).await {
-        Ok(Ok(Some(settings))) => settings,
-        Ok(Ok(None)) => {
-            http::respond(&mut stream, 404, "text/plain", b"no such room\n").await;
-            return;
-        }
-        _ => {
-            http::respond(&mut stream, 500, "text/plain", b"storage error\n").await;
-            return;
-        }
-    };
-    conn::serve_ws(shared, stream, req, record, settings).await;
+    http::serve_stream(shared, stream, &addr.to_string()).await;
 }

@@ -1,5 +1,6 @@
-//! One WebSocket session: the upgrade (already authenticated), the `join`/`peer` handshake,
-//! limits (frame size, rate, idle), and relaying messages between the socket and its room.
+//! One WebSocket session, once [`super::upgrade`] has authenticated it: the `join`/`peer`
+//! handshake, limits (frame size, rate, idle), and relaying messages between the socket and
+//! its room.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,16 +11,12 @@ use tokio::time::Instant;
 use arxos_sync::protocol::{ErrorMessage, PROTOCOL_VERSION, PeerMessage, PeerMetadata};
 use arxos_sync::{PeerId, WireMessage};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::Shared;
-use super::http::Request;
-use super::stream::MaybeTls;
 use crate::invites::InviteRecord;
 use crate::room::{ConnId, JoinInfo, Outbound, RoomCmd};
 use crate::storage::RoomSettings;
@@ -64,43 +61,26 @@ struct Session {
     conn: ConnId,
     record: InviteRecord,
     settings: RoomSettings,
-    ws: WebSocketStream<MaybeTls>,
+    ws: WebSocketStream<WsIo>,
     peer: Option<PeerId>,
     room: Option<mpsc::Sender<RoomCmd>>,
 }
 
-/// Completes the upgrade and runs the session until either side closes.
+/// The connection once hyper has handed it over after the `101`.
+pub(crate) type WsIo = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
+
+/// Runs an upgraded (already authenticated) session until either side closes.
 pub(crate) async fn serve_ws(
     shared: Arc<Shared>,
-    mut stream: MaybeTls,
-    req: Request,
+    io: WsIo,
     record: InviteRecord,
     settings: RoomSettings,
 ) {
-    let Some(key) = req.header("sec-websocket-key") else {
-        super::http::respond(
-            &mut stream,
-            400,
-            "text/plain",
-            b"missing Sec-WebSocket-Key\n",
-        )
-        .await;
-        return;
-    };
-    let accept = derive_accept_key(key.trim().as_bytes());
-    let head = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    if stream.write_all(head.as_bytes()).await.is_err() || stream.flush().await.is_err() {
-        return;
-    }
     let limits = &shared.config.limits;
     let config = arxos_sync::protocol::ws_config()
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes));
-    let ws =
-        WebSocketStream::from_partially_read(stream, req.leftover, WsRole::Server, Some(config))
-            .await;
+    let ws = WebSocketStream::from_raw_socket(io, WsRole::Server, Some(config)).await;
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     shared.metrics.connections_total.inc();
     shared.metrics.connections_open.inc();
