@@ -20,6 +20,7 @@
 //! is missed.
 
 mod cluster;
+mod compaction;
 mod locks;
 pub(crate) mod policy;
 mod refusal;
@@ -354,10 +355,9 @@ async fn run_room(
     room.remote = link
         .as_mut()
         .map(|l| cluster::Remote::new(l.handle.clone()));
-    if room.appended_since_compact >= ctx.compact_every {
-        // The log was long or held big changes: the next restart should not replay it again.
-        room.compact().await;
-    }
+    // A long log, or one with big changes, is folded in before the next restart replays it.
+    let mut compacting = None;
+    room.start_compaction(&mut compacting);
     // Housekeeping (lock leases, unloading); presence has its own deadline.
     let mut tick = tokio::time::interval(ctx.presence_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -392,8 +392,8 @@ async fn run_room(
                 if persisting.is_none() {
                     room.fan_out_all();
                 }
-                if room.appended_since_compact >= ctx.compact_every && persisting.is_none() {
-                    room.compact().await;
+                if persisting.is_none() {
+                    room.start_compaction(&mut compacting);
                 }
             }
             event = next_remote(link.as_mut()), if room.deferred.len() < MAX_DEFERRED => {
@@ -401,6 +401,13 @@ async fn run_room(
                     break;
                 }
                 room.persist_or_fan_out(&mut persisting);
+            }
+            done = compaction::compacted(&mut compacting) => {
+                compacting = None;
+                room.compaction_done(done);
+                if persisting.is_none() {
+                    room.start_compaction(&mut compacting);
+                }
             }
             () = sleep_until_some(room.presence_due) => room.broadcast_presence(),
             _ = tick.tick() => {
@@ -428,18 +435,7 @@ async fn run_room(
         // After a whole batch of commands: one broadcast carries every update in it.
         room.schedule_presence();
     }
-    if let Some(task) = persisting.take()
-        && room.persist_done(task.await)
-    {
-        room.fan_out_all();
-    }
-    while let Some(cmd) = room.deferred.pop_front() {
-        room.handle(cmd);
-    }
-    room.flush().await;
-    if room.appended_since_compact > 0 {
-        room.compact().await;
-    }
+    room.close(persisting, compacting).await;
     tracing::info!(room = %id, "room closed");
 }
 
@@ -476,39 +472,25 @@ fn touches_refused(chunks: &ChunkList, refused: &HashMap<ChangeHash, String>) ->
     if refused.is_empty() {
         return false;
     }
-    chunks.iter().any(
-        |chunk| match automerge::Change::from_bytes(chunk.to_vec()) {
-            Ok(change) => {
-                refused.contains_key(&change.hash())
-                    || change.deps().iter().any(|d| refused.contains_key(d))
-            }
-            // Not a single change (e.g. a compressed document chunk): take the careful path.
-            Err(_) => true,
-        },
-    )
+    match arxos_sync::chunks::changes_in(chunks) {
+        Some(changes) => changes.iter().any(|(change, _)| {
+            refused.contains_key(&change.hash())
+                || change.deps().iter().any(|d| refused.contains_key(d))
+        }),
+        // Not only changes (e.g. a compressed document chunk): take the careful path.
+        None => true,
+    }
 }
 
 /// The changes in `chunks` that `doc` lacks, parsed, with their bytes; `None` when a chunk is
-/// not a single change (a whole document: then we ask the document after applying it).
+/// not only changes (a whole document: then we ask the document after applying it).
 fn new_changes(
     doc: &mut Automerge,
     chunks: &ChunkList,
 ) -> Option<Vec<(automerge::Change, Vec<u8>)>> {
-    let parsed = chunks
-        .iter()
-        .map(|chunk| {
-            automerge::Change::from_bytes(chunk.to_vec())
-                .ok()
-                .map(|change| (change, chunk))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(
-        parsed
-            .into_iter()
-            .filter(|(c, _)| !fastsync::has_change(doc, &c.hash()))
-            .map(|(c, chunk)| (c, chunk.to_vec()))
-            .collect(),
-    )
+    let mut changes = arxos_sync::chunks::changes_in(chunks)?;
+    changes.retain(|(c, _)| !fastsync::has_change(doc, &c.hash()));
+    Some(changes)
 }
 
 /// Changes in `chunks` that could not be applied because they build on a refused change (their
@@ -520,13 +502,10 @@ fn stranded_on_refused(
 ) -> Vec<(ChangeHash, String)> {
     let mut bad: std::collections::HashSet<ChangeHash> = before.keys().copied().collect();
     bad.extend(now.iter().map(|(h, _)| *h));
-    let changes: Vec<automerge::Change> = chunks
-        .iter()
-        .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
-        .collect();
+    let changes = arxos_sync::chunks::changes_in(chunks).unwrap_or_default();
     let mut out = Vec::new();
     // Chunks arrive in causal order; one pass catches chains of dependents.
-    for change in changes {
+    for (change, _) in changes {
         let hash = change.hash();
         if bad.contains(&hash) {
             continue;
@@ -1200,6 +1179,29 @@ impl Room {
         true
     }
 
+    /// Settles everything before the room goes: the persist in flight, the commands held
+    /// back for it, a running compaction; then persists the rest and compacts on this task,
+    /// so the next start loads one snapshot.
+    async fn close(
+        &mut self,
+        persisting: Option<PersistTask>,
+        mut compacting: Option<compaction::Compaction>,
+    ) {
+        if let Some(task) = persisting
+            && self.persist_done(task.await)
+        {
+            self.fan_out_all();
+        }
+        while let Some(cmd) = self.deferred.pop_front() {
+            self.handle(cmd);
+        }
+        self.finish_compaction(&mut compacting).await;
+        self.flush().await;
+        if self.appended_since_compact > 0 {
+            self.compact().await;
+        }
+    }
+
     /// Persists new changes, then sends sync messages. Returns `false` when the room must close.
     async fn flush(&mut self) -> bool {
         if let Some(task) = self.start_persist()
@@ -1208,9 +1210,6 @@ impl Room {
             return false;
         }
         self.fan_out_all();
-        if self.appended_since_compact >= self.ctx.compact_every {
-            self.compact().await;
-        }
         true
     }
 
@@ -1268,20 +1267,6 @@ impl Room {
         }
         if let Some(t) = self.oldest_unflushed.take() {
             self.ctx.metrics.observe_propagation(t.elapsed());
-        }
-    }
-
-    async fn compact(&mut self) {
-        let snapshot = self.doc.save();
-        let storage = Arc::clone(&self.ctx.storage);
-        let id = self.id;
-        match tokio::task::spawn_blocking(move || storage.compact(id, &snapshot)).await {
-            Ok(Ok(())) => {
-                tracing::debug!(room = %self.id, "compacted");
-                self.appended_since_compact = 0;
-            }
-            Ok(Err(err)) => tracing::error!(room = %self.id, %err, "compaction failed"),
-            Err(err) => tracing::error!(room = %self.id, %err, "compaction task failed"),
         }
     }
 }

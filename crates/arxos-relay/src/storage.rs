@@ -46,6 +46,10 @@ pub enum StorageError {
     },
 }
 
+/// The end of a sealed log: what [`DocStorage::compact_sealed`] folds into the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sealed(pub u64);
+
 /// Per-room settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSettings {
@@ -72,6 +76,13 @@ pub trait DocStorage: Send + Sync + 'static {
     fn append(&self, doc: DocumentId, changes: &[Vec<u8>]) -> Result<(), StorageError>;
     /// Replaces everything stored for the room by `snapshot` (a full `save()`), durably.
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError>;
+    /// Closes the log appended so far: later appends start a new segment. Call only while no
+    /// append for the room is in flight; pass the result to [`Self::compact_sealed`].
+    fn seal(&self, doc: DocumentId) -> Result<Sealed, StorageError>;
+    /// Folds the stored snapshot and the segments up to `sealed` into a new snapshot and
+    /// drops them, durably, while appends go on in later segments: compaction off the room's
+    /// task, with no copy of its document. At most one per room at a time.
+    fn compact_sealed(&self, doc: DocumentId, sealed: Sealed) -> Result<(), StorageError>;
     /// Remembers refused changes (hash hex, reason) so they stay refused after a restart.
     fn record_refused(
         &self,

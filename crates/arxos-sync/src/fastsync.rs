@@ -408,17 +408,10 @@ pub fn has_change(doc: &mut impl Replica, hash: &ChangeHash) -> bool {
     !doc.missing(std::slice::from_ref(hash)).contains(hash)
 }
 
-/// The hashes of the changes in a message, or `None` when a chunk is not a single change (a
+/// The hashes of the changes in a message, or `None` when a chunk is not only changes (a
 /// whole compressed document, as automerge sends to a peer far behind).
 pub fn change_hashes(chunks: &ChunkList) -> Option<Vec<ChangeHash>> {
-    chunks
-        .iter()
-        .map(|c| {
-            automerge::Change::from_bytes(c.to_vec())
-                .ok()
-                .map(|c| c.hash())
-        })
-        .collect()
+    crate::chunks::changes_in(chunks).map(|changes| changes.iter().map(|(c, _)| c.hash()).collect())
 }
 
 fn join(chunks: &ChunkList) -> Vec<u8> {

@@ -25,6 +25,7 @@
 //! [automerge-repo]: https://github.com/automerge/automerge-repo
 
 pub mod admin;
+pub mod chunks;
 pub mod client;
 pub mod fastsync;
 #[doc(hidden)]

@@ -69,6 +69,14 @@ struct Args {
     /// Worker threads for the generator's runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Seed each room with a generated plan of this many elements instead of an empty one
+    /// (what the relay saves, compacts and sends grows with it).
+    #[arg(long, default_value_t = 0)]
+    seed_elements: usize,
+    /// An extra flag for the relays started here, e.g. `--relay-arg=--compact-every=100`
+    /// (repeatable).
+    #[arg(long, allow_hyphen_values = true)]
+    relay_arg: Vec<String>,
 }
 
 fn now_us() -> u64 {
@@ -269,11 +277,11 @@ async fn run_client(
                             let message = sync::Message::decode(&p.data)?;
                             // Commit times and the author's node ride in the change messages.
                             let sent: Vec<(u64, usize)> = if stats.measuring.load(Ordering::Relaxed) {
-                                message
-                                    .changes
+                                // Every change, one per chunk or back to back (version 2).
+                                arxos_sync::chunks::changes_in(&message.changes)
+                                    .unwrap_or_default()
                                     .iter()
-                                    .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
-                                    .filter_map(|c| c.message().and_then(parse_stamp))
+                                    .filter_map(|(c, _)| c.message().and_then(parse_stamp))
                                     .collect()
                             } else {
                                 Vec::new()
@@ -404,19 +412,30 @@ fn start(args: &Args, data: &std::path::Path) -> anyhow::Result<procs::Started> 
             _children: Vec::new(),
         }
     } else {
-        procs::start(data, args.cluster_nodes)?
+        procs::start(data, args.cluster_nodes, &args.relay_arg)?
     })
 }
 
 /// Seeds each room with a plan through a real client, so the load's clients have a document.
-async fn seed_rooms(codes: &[InviteCode], data: &std::path::Path) -> anyhow::Result<()> {
+async fn seed_rooms(
+    codes: &[InviteCode],
+    data: &std::path::Path,
+    elements: usize,
+) -> anyhow::Result<()> {
     for code in codes {
         let seed = data.join(format!("seed-{}.arx", code.document_id));
         std::fs::create_dir_all(data)?;
-        let mut plan = arxos_doc::Document::new_plan(
-            "load test",
-            &arxos_doc::EditContext::now("arxos-relay-load"),
-        )?;
+        let ctx = arxos_doc::EditContext::now("arxos-relay-load");
+        let mut plan = if elements == 0 {
+            arxos_doc::Document::new_plan("load test", &ctx)?
+        } else {
+            let opts = arxos_doc::generate::GenerateOptions {
+                elements,
+                name: "load test".into(),
+                ..Default::default()
+            };
+            arxos_doc::generate::generate(&opts, &ctx, |_, _| {})?
+        };
         arxos_doc::file::PlanFile::create(&seed, &mut plan)?;
         let client = arxos_sync::client::SyncClient::start(arxos_sync::client::ClientConfig::new(
             code.clone(),
@@ -450,7 +469,7 @@ fn main() -> anyhow::Result<()> {
     let ready = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let result = runtime.block_on(async {
-        seed_rooms(&codes, &data).await?;
+        seed_rooms(&codes, &data, args.seed_elements).await?;
         let mut tasks = tokio::task::JoinSet::new();
         for idx in 0..args.clients {
             let node = idx % nodes.len();

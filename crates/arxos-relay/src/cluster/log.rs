@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::{Cluster, NODE_HEADER, changes_subject, origins_subject, refused_subject};
-use crate::storage::{DocStorage, Origin, RoomSettings, StorageError};
+use crate::storage::{DocStorage, Origin, RoomSettings, Sealed, StorageError};
 
 /// The cluster's durable storage.
 pub(crate) struct JetStreamStorage {
@@ -226,6 +226,15 @@ impl DocStorage for JetStreamStorage {
         // the log is kept whole, which is always correct, only slower to load.
         tracing::debug!(room = %doc, "cluster mode keeps the whole change log (no compaction yet)");
         Ok(())
+    }
+
+    fn seal(&self, _doc: DocumentId) -> Result<Sealed, StorageError> {
+        // Nothing to seal while compaction is not implemented for the stream (see `compact`).
+        Ok(Sealed(0))
+    }
+
+    fn compact_sealed(&self, doc: DocumentId, _sealed: Sealed) -> Result<(), StorageError> {
+        self.compact(doc, &[])
     }
 
     fn record_refused(

@@ -1,5 +1,6 @@
-//! The file-system storage: one folder per room with `snapshot.am` and an append-only
-//! `changes.log` of length- and checksum-framed change chunks.
+//! The file-system storage: one folder per room with `snapshot.am` and an append-only log of
+//! length- and checksum-framed change chunks, in segments: `changes.log` (segment 0), then
+//! `changes.<n>.log`. Appends go to the newest segment.
 //!
 //! Appends are `fdatasync`ed before returning. A torn final record (crash mid-write of an
 //! append that was never acknowledged) is detected by its length or checksum and cut off when
@@ -8,18 +9,22 @@
 //! record with more after it is not a torn write but damage: the room is refused, files
 //! untouched.
 //! Compaction writes `snapshot.tmp`, fsyncs, renames over `snapshot.am`, fsyncs the folder
-//! and only then truncates the log; a crash in between merely replays duplicate changes,
-//! which Automerge ignores. `origins.jsonl` (the invite each accepted change came through) and
+//! and only then removes the segments the snapshot covers; a crash in between merely replays
+//! duplicate changes, which Automerge ignores. Background compaction ([`DocStorage::seal`],
+//! then [`DocStorage::compact_sealed`]) folds the sealed segments into the snapshot on its own
+//! thread while appends go on in a newer segment. `origins.jsonl` (the invite each accepted change came through) and
 //! `refused.log` are append-only and survive compaction.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use arxos_sync::DocumentId;
 use sha2::{Digest, Sha256};
 
-use super::{DocStorage, Origin, RoomSettings, StorageError, origins_text, parse_origins};
+use super::{DocStorage, Origin, RoomSettings, Sealed, StorageError, origins_text, parse_origins};
 
 const SNAPSHOT: &str = "snapshot.am";
 const LOG: &str = "changes.log";
@@ -33,6 +38,45 @@ const TORN: &str = "changes.log.torn";
 /// Rooms stored under `<data>/rooms/<document id>/`.
 pub struct FileStorage {
     root: PathBuf,
+    /// The segment each room appends to, once known (found on disk at its first use).
+    active: Mutex<HashMap<DocumentId, u64>>,
+}
+
+/// The file of log segment `n`.
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    if n == 0 {
+        dir.join(LOG)
+    } else {
+        dir.join(format!("changes.{n}.log"))
+    }
+}
+
+/// The log segments in a room's folder, oldest first.
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let n = if name == LOG {
+            Some(0)
+        } else {
+            name.strip_prefix("changes.")
+                .and_then(|r| r.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+        };
+        if let Some(n) = n {
+            found.push((n, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -74,7 +118,34 @@ impl FileStorage {
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let root = data_dir.join("rooms");
         fs::create_dir_all(&root).map_err(io_err(&root))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            active: Mutex::default(),
+        })
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, u64>> {
+        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The segment appends go to: the newest on disk, unless a seal moved past it.
+    fn active_segment(&self, doc: DocumentId) -> Result<u64, StorageError> {
+        if let Some(n) = self.active().get(&doc) {
+            return Ok(*n);
+        }
+        let newest = segments(&self.room_dir(doc))?.last().map_or(0, |(n, _)| *n);
+        Ok(*self.active().entry(doc).or_insert(newest))
+    }
+
+    /// Removes the segments up to `upto` (every one with `None`) once a durable snapshot
+    /// covers them.
+    fn remove_segments(dir: &Path, upto: Option<u64>) -> Result<(), StorageError> {
+        for (n, path) in segments(dir)? {
+            if upto.is_none_or(|upto| n <= upto) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+        sync_dir(dir)
     }
 
     fn room_dir(&self, doc: DocumentId) -> PathBuf {
@@ -201,13 +272,10 @@ impl DocStorage for FileStorage {
     fn load(&self, doc: DocumentId) -> Result<Vec<Vec<u8>>, StorageError> {
         let dir = self.room_dir(doc);
         let mut chunks = Vec::new();
-        let snapshot = dir.join(SNAPSHOT);
-        match fs::read(&snapshot) {
-            Ok(bytes) => chunks.push(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&snapshot)(e)),
+        chunks.extend(read_bytes_if_there(&dir.join(SNAPSHOT))?);
+        for (_, segment) in segments(&dir)? {
+            chunks.extend(Self::read_log(&segment)?);
         }
-        chunks.extend(Self::read_log(&dir.join(LOG))?);
         Ok(chunks)
     }
 
@@ -216,7 +284,7 @@ impl DocStorage for FileStorage {
             return Ok(());
         }
         let dir = self.room_dir(doc);
-        let path = dir.join(LOG);
+        let path = segment_path(&dir, self.active_segment(doc)?);
         let existed = path.exists();
         let mut buf = Vec::with_capacity(changes.iter().map(|c| c.len() + 8).sum());
         for change in changes {
@@ -282,16 +350,49 @@ impl DocStorage for FileStorage {
     fn compact(&self, doc: DocumentId, snapshot: &[u8]) -> Result<(), StorageError> {
         let dir = self.room_dir(doc);
         write_atomic(&dir.join(SNAPSHOT), snapshot)?;
-        let log = dir.join(LOG);
-        match OpenOptions::new().write(true).open(&log) {
-            Ok(file) => {
-                file.set_len(0).map_err(io_err(&log))?;
-                file.sync_all().map_err(io_err(&log))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&log)(e)),
+        Self::remove_segments(&dir, None)
+    }
+
+    fn seal(&self, doc: DocumentId) -> Result<Sealed, StorageError> {
+        let n = self.active_segment(doc)?;
+        self.active().insert(doc, n + 1);
+        Ok(Sealed(n))
+    }
+
+    fn compact_sealed(&self, doc: DocumentId, sealed: Sealed) -> Result<(), StorageError> {
+        let dir = self.room_dir(doc);
+        let corrupt = |path: &Path, err: automerge::AutomergeError| StorageError::Corrupt {
+            path: path.display().to_string(),
+            reason: err.to_string(),
+        };
+        let mut folded = automerge::Automerge::new();
+        let snapshot = dir.join(SNAPSHOT);
+        if let Some(bytes) = read_bytes_if_there(&snapshot)? {
+            folded
+                .load_incremental(&bytes)
+                .map_err(|e| corrupt(&snapshot, e))?;
         }
-        Ok(())
+        for (n, segment) in segments(&dir)? {
+            if n > sealed.0 {
+                break;
+            }
+            for record in Self::read_log(&segment)? {
+                folded
+                    .load_incremental(&record)
+                    .map_err(|e| corrupt(&segment, e))?;
+            }
+        }
+        write_atomic(&snapshot, &folded.save())?;
+        Self::remove_segments(&dir, Some(sealed.0))
+    }
+}
+
+/// A file's bytes, or `None` when it does not exist.
+fn read_bytes_if_there(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
     }
 }
 
@@ -308,11 +409,14 @@ fn append_synced(path: &Path, text: &str) -> Result<(), StorageError> {
 
 /// The text of the file at `path`, or `None` when there is none.
 fn read_if_there(path: &Path) -> Result<Option<String>, StorageError> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path)(e)),
-    }
+    read_bytes_if_there(path)?
+        .map(|bytes| {
+            String::from_utf8(bytes).map_err(|e| StorageError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -421,5 +525,81 @@ mod tests {
             bytes,
             "the damaged log is left as it was"
         );
+    }
+
+    #[test]
+    fn appends_after_a_seal_go_on_while_the_sealed_log_is_folded_into_the_snapshot() {
+        let (dir, storage, id, log) = one_room();
+        let room = log.parent().unwrap().to_owned();
+        let mut doc = AutoCommit::new();
+        let a = change_bytes(&mut doc, "a");
+        let b = change_bytes(&mut doc, "b");
+        storage.append(id, &[a, b]).unwrap();
+        let sealed = storage.seal(id).unwrap();
+        assert_eq!(sealed, Sealed(0));
+        // Appended after the seal (while the compaction would run): a new segment.
+        let c = change_bytes(&mut doc, "c");
+        storage.append(id, &[c]).unwrap();
+        assert!(room.join("changes.1.log").exists());
+        storage.compact_sealed(id, sealed).unwrap();
+        assert!(!log.exists(), "the folded segment is gone");
+        let chunks = storage.load(id).unwrap();
+        assert_eq!(
+            chunks.len(),
+            2,
+            "the snapshot and the change appended after the seal"
+        );
+        let mut loaded = replay(&chunks);
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+
+        // After a restart, appends go on in the newest segment; a second fold covers it.
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let d = change_bytes(&mut doc, "d");
+        storage.append(id, &[d]).unwrap();
+        assert_eq!(segments(&room).unwrap().len(), 1, "still segment 1");
+        let sealed = storage.seal(id).unwrap();
+        assert_eq!(sealed, Sealed(1));
+        storage.compact_sealed(id, sealed).unwrap();
+        assert!(segments(&room).unwrap().is_empty());
+        let mut loaded = replay(&storage.load(id).unwrap());
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+
+        // A full compaction removes every segment, and appends start again.
+        let e = change_bytes(&mut doc, "e");
+        storage.append(id, &[e]).unwrap();
+        storage.compact(id, &doc.save()).unwrap();
+        assert!(segments(&room).unwrap().is_empty());
+        let f = change_bytes(&mut doc, "f");
+        storage.append(id, &[f]).unwrap();
+        let mut loaded = replay(&storage.load(id).unwrap());
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn a_fold_interrupted_before_its_segments_are_removed_loads_the_same() {
+        let (_dir, storage, id, log) = one_room();
+        let mut doc = AutoCommit::new();
+        let a = change_bytes(&mut doc, "a");
+        storage.append(id, &[a]).unwrap();
+        // The snapshot is written, then the process dies before removing the segment.
+        write_atomic(&log.with_file_name(SNAPSHOT), &doc.save()).unwrap();
+        let mut loaded = replay(&storage.load(id).unwrap());
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+        let sealed = storage.seal(id).unwrap();
+        storage.compact_sealed(id, sealed).unwrap();
+        let mut loaded = replay(&storage.load(id).unwrap());
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn a_sealed_segment_that_does_not_load_fails_the_fold_and_is_kept() {
+        let (_dir, storage, id, log) = one_room();
+        // Framed correctly, but not an Automerge change.
+        storage.append(id, &[b"not a change".to_vec()]).unwrap();
+        let sealed = storage.seal(id).unwrap();
+        let err = storage.compact_sealed(id, sealed).unwrap_err().to_string();
+        assert!(err.contains("corrupt storage"), "{err}");
+        assert!(log.exists(), "nothing is removed when the fold fails");
+        assert!(!log.with_file_name(SNAPSHOT).exists());
     }
 }

@@ -47,7 +47,7 @@ fn wait_listening(port: u16, what: &str) -> anyhow::Result<()> {
 
 /// Starts one relay on files (`nodes == 0`), or `nodes` relay nodes on a `nats-server -js`
 /// started here (from the PATH or /usr/sbin), each with a data folder under `data`.
-pub fn start(data: &Path, nodes: usize) -> anyhow::Result<Started> {
+pub fn start(data: &Path, nodes: usize, extra: &[String]) -> anyhow::Result<Started> {
     let token = "load-admin-token".to_owned();
     let mut children = Vec::new();
     let mut nats = None;
@@ -82,7 +82,8 @@ pub fn start(data: &Path, nodes: usize) -> anyhow::Result<Started> {
         ])
         .arg("--data")
         .arg(data.join(format!("node-{node}")))
-        .args(["--rate", "100000", "--burst", "100000"]);
+        .args(["--rate", "100000", "--burst", "100000"])
+        .args(extra);
         if let Some((url, _)) = &nats {
             cmd.args(["--cluster", url]);
         }
