@@ -59,6 +59,17 @@ fn get(relay: &RelayProc, path: &str, token: Option<&str>) -> String {
     )
 }
 
+/// An admin `POST` announcing `length` bytes of body and sending `body`.
+fn post(relay: &RelayProc, path: &str, length: usize, body: &str) -> String {
+    exchange(
+        relay,
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {length}\r\n\r\n{body}"
+        )
+        .as_bytes(),
+    )
+}
+
 #[test]
 fn every_route_answers_with_its_status_and_type() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,22 +120,9 @@ fn every_route_answers_with_its_status_and_type() {
 
     // A second room with the same id conflicts; a body that is not JSON is a 400.
     let body = format!("{{\"doc_id\": \"{doc}\"}}");
-    let again = exchange(
-        &relay,
-        format!(
-            "POST /admin/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    );
+    let again = post(&relay, "/admin/rooms", body.len(), &body);
     assert_eq!(status(&again), 409, "{again}");
-    let junk = exchange(
-        &relay,
-        format!(
-            "POST /admin/invites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 5\r\n\r\nnope!"
-        )
-        .as_bytes(),
-    );
+    let junk = post(&relay, "/admin/invites", 5, "nope!");
     assert_eq!(status(&junk), 400, "{junk}");
 }
 
@@ -162,13 +160,7 @@ fn one_request_per_connection_and_bad_requests_are_refused() {
     assert_eq!(status(&refused), 431, "{refused}");
 
     // A body announced larger than 64 KiB is refused before it is sent.
-    let refused = exchange(
-        &relay,
-        format!(
-            "POST /admin/invites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 70000\r\n\r\n"
-        )
-        .as_bytes(),
-    );
+    let refused = post(&relay, "/admin/invites", 70_000, "");
     assert_eq!(status(&refused), 413, "{refused}");
     assert_eq!(
         header(&refused, "x-arxos-reason"),
