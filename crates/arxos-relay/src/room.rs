@@ -493,6 +493,19 @@ fn new_changes(
     Some(changes)
 }
 
+/// Whether every change's dependencies are in `doc` or come before it among `changes`.
+fn deps_known(doc: &mut Automerge, changes: &[(automerge::Change, Vec<u8>)]) -> bool {
+    let mut earlier = std::collections::HashSet::new();
+    changes.iter().all(|(change, _)| {
+        let known = change
+            .deps()
+            .iter()
+            .all(|d| earlier.contains(d) || fastsync::has_change(doc, d));
+        earlier.insert(change.hash());
+        known
+    })
+}
+
 /// Changes in `chunks` that could not be applied because they build on a refused change (their
 /// dependency is not in the message): they are refused too, so their author hears of them.
 fn stranded_on_refused(
@@ -781,10 +794,16 @@ impl Room {
             && new_changes
                 .as_ref()
                 .is_none_or(|changes| changes.iter().any(|(c, _)| writes_root(c)));
+        // A change whose dependency we lack would wait in the document's queue; such a
+        // message is judged in full, which asks the peer for what is missing by name.
+        let deps_known = new_changes
+            .as_ref()
+            .is_some_and(|changes| deps_known(&mut self.doc, changes));
         let fast = message.changes.is_empty()
             || (writer.is_unrestricted()
                 && !hard
                 && !may_replant
+                && deps_known
                 && !touches_refused(&message.changes, &self.refused));
         // What a refusal below may need to know of the changes it refuses.
         let seen_deps: Vec<(ChangeHash, Vec<ChangeHash>)> = if fast {
