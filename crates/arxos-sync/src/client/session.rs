@@ -245,6 +245,17 @@ impl Session<'_> {
         }
     }
 
+    /// Leaves the session when auto-sync was paused meanwhile (checked before anything of
+    /// ours goes out).
+    async fn leave_if_paused(&mut self, paused: &watch::Receiver<bool>) -> Option<SessionEnd> {
+        if !*paused.borrow() {
+            return None;
+        }
+        tracing::info!("auto-sync paused; leaving the session");
+        self.leave().await;
+        Some(SessionEnd::Paused)
+    }
+
     async fn run(
         &mut self,
         cmd_rx: &mut mpsc::Receiver<EngineCmd>,
@@ -288,6 +299,7 @@ impl Session<'_> {
                     if let Err(end) = result { break end; }
                 }
                 () = sleep_until_some(self.ack_due) => {
+                    if let Some(end) = self.leave_if_paused(&paused).await { break end; }
                     let answer = {
                         let mut live = lock(&self.shared.live);
                         self.sync.respond(&mut Tracked { doc: &mut live.doc, changes: ChangeSet::default() })
@@ -297,6 +309,9 @@ impl Session<'_> {
                 }
                 () = self.shared.local_change.notified() => {
                     self.dirty = true;
+                    // A pause and an edit right after it wake this select together, and it
+                    // picks either: the edit must not go out once the pause was asked for.
+                    if let Some(end) = self.leave_if_paused(&paused).await { break end; }
                     if let Err(end) = self.send_sync(false).await { break end; }
                     refresh_status(self.shared, Some(&self.sync.state), true);
                 }
