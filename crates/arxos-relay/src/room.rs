@@ -796,14 +796,13 @@ impl Room {
                 .is_none_or(|changes| changes.iter().any(|(c, _)| writes_root(c)));
         // A change whose dependency we lack would wait in the document's queue; such a
         // message is judged in full, which asks the peer for what is missing by name.
-        let deps_known = new_changes
-            .as_ref()
-            .is_some_and(|changes| deps_known(&mut self.doc, changes));
         let fast = message.changes.is_empty()
             || (writer.is_unrestricted()
                 && !hard
                 && !may_replant
-                && deps_known
+                && new_changes
+                    .as_ref()
+                    .is_some_and(|changes| deps_known(&mut self.doc, changes))
                 && !touches_refused(&message.changes, &self.refused));
         // What a refusal below may need to know of the changes it refuses.
         let seen_deps: Vec<(ChangeHash, Vec<ChangeHash>)> = if fast {

@@ -50,16 +50,10 @@ impl Room {
 
     /// Accounts for a finished background compaction.
     pub(super) fn compaction_done(&mut self, (result, weight): Compacted) {
-        match result {
-            Ok(Ok(())) => {
-                tracing::debug!(room = %self.id, "compacted in the background");
-                return;
-            }
-            Ok(Err(err)) => tracing::error!(room = %self.id, %err, "compaction failed"),
-            Err(err) => tracing::error!(room = %self.id, %err, "compaction task failed"),
+        if !self.compacted_ok(result, "compacted in the background") {
+            // The sealed segments are still there; the next compaction folds them too.
+            self.appended_since_compact += weight;
         }
-        // The sealed segments are still there; the next compaction folds them too.
-        self.appended_since_compact += weight;
     }
 
     /// Waits for a running compaction (before the room closes or compacts on its task).
@@ -76,13 +70,26 @@ impl Room {
         let snapshot = self.doc.save();
         let storage = Arc::clone(&self.ctx.storage);
         let id = self.id;
-        match tokio::task::spawn_blocking(move || storage.compact(id, &snapshot)).await {
+        let result = tokio::task::spawn_blocking(move || storage.compact(id, &snapshot)).await;
+        if self.compacted_ok(result, "compacted") {
+            self.appended_since_compact = 0;
+        }
+    }
+
+    /// Logs how a compaction ended; whether it succeeded.
+    fn compacted_ok(
+        &self,
+        result: Result<Result<(), StorageError>, JoinError>,
+        done: &str,
+    ) -> bool {
+        match result {
             Ok(Ok(())) => {
-                tracing::debug!(room = %self.id, "compacted");
-                self.appended_since_compact = 0;
+                tracing::debug!(room = %self.id, "{done}");
+                return true;
             }
             Ok(Err(err)) => tracing::error!(room = %self.id, %err, "compaction failed"),
             Err(err) => tracing::error!(room = %self.id, %err, "compaction task failed"),
         }
+        false
     }
 }

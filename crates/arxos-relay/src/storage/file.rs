@@ -12,8 +12,8 @@
 //! and only then removes the segments the snapshot covers; a crash in between merely replays
 //! duplicate changes, which Automerge ignores. Background compaction ([`DocStorage::seal`],
 //! then [`DocStorage::compact_sealed`]) folds the sealed segments into the snapshot on its own
-//! thread while appends go on in a newer segment. `origins.jsonl` (the invite each accepted change came through) and
-//! `refused.log` are append-only and survive compaction.
+//! thread while appends go on in a newer segment. `origins.jsonl` (the invite each accepted
+//! change came through) and `refused.log` are append-only and survive compaction.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
