@@ -13,8 +13,10 @@
 //!   complete chunks load, [`PlanFile::torn_tail`] reports the torn one, and the next write
 //!   cuts it off under the exclusive lock before appending ([`tail`]).
 
+mod digest;
 mod tail;
 
+pub use digest::{FileDigest, content_digest};
 pub use tail::TornTail;
 
 use std::fs::{self, File, OpenOptions};

@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use arxos_doc::{EditContext, Point};
+use arxos_doc::Point;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use crate::actions::{self, Action};
 use crate::canvas::{Canvas, FitTarget, Outcome};
 use crate::files::{Dialogs, Purpose};
 use crate::inspector::Inspector;
+use crate::opening::Opening;
 use crate::settings::{EditorSettings, ThemeChoice, Units};
 use crate::snap::SnapSettings;
 use crate::tools::{Placement, Tool};
@@ -28,6 +29,10 @@ pub struct Launch {
     pub persist_settings: bool,
     /// Join this session (`arxos join CODE`), keeping the plan in `file` when given.
     pub join: Option<arxos_sync::InviteCode>,
+    /// Where drawn plans are kept between runs, so that a large plan shows at once.
+    pub scene_cache: Option<PathBuf>,
+    /// Plan files at least this large open in the background.
+    pub open_in_background_from: u64,
 }
 
 impl Default for Launch {
@@ -38,6 +43,8 @@ impl Default for Launch {
             msaa_samples: 1,
             persist_settings: true,
             join: None,
+            scene_cache: None,
+            open_in_background_from: crate::opening::BACKGROUND_FROM_BYTES,
         }
     }
 }
@@ -88,6 +95,10 @@ pub struct EditorApp {
     toasts_later: Vec<String>,
     last_input: std::time::Instant,
     inspector_editing: bool,
+    /// A plan being opened in the background.
+    opening: Option<Opening>,
+    scenes: Option<arxos_render::SceneCache>,
+    open_in_background_from: u64,
 }
 
 impl EditorApp {
@@ -133,6 +144,9 @@ impl EditorApp {
             toasts_later: Vec::new(),
             last_input: std::time::Instant::now(),
             inspector_editing: false,
+            opening: None,
+            scenes: launch.scene_cache.map(arxos_render::SceneCache::new),
+            open_in_background_from: launch.open_in_background_from,
         };
         apply_style(&cc.egui_ctx, app.settings.theme);
         if let Some(w) = warning {
@@ -152,60 +166,6 @@ impl EditorApp {
     /// Where a plan point is on screen in the last frame (tests drive the canvas with it).
     pub fn screen_pos(&self, p: Point) -> Option<egui::Pos2> {
         self.canvas.mapping.map(|m| m.to_screen(p))
-    }
-
-    /// Opens the bundled sample as an untitled copy.
-    pub fn open_sample(&mut self, ctx: &egui::Context) {
-        let opened = arxos_doc::svgx::import_svg(
-            self.sample_svgx,
-            "sample-office",
-            &EditContext::now("arxos"),
-        )
-        .map_err(|e| format!("the bundled sample cannot be read: {e}"))
-        .and_then(|(doc, _)| Workspace::untitled(doc, "sample-office", Some(ctx.clone())));
-        match opened {
-            Ok(ws) => self.set_workspace(ws),
-            Err(e) => self.toast(ctx, e, true),
-        }
-    }
-
-    /// Opens a plan file, or imports an SVG as an untitled plan; a bad file is reported and
-    /// the plan already open stays open.
-    pub fn open_path(&mut self, ctx: &egui::Context, path: &Path) {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let opened = if ext == "svg" || ext == "svgx" {
-            import(path, ctx)
-        } else {
-            Workspace::open(path, Some(ctx.clone()))
-        };
-        match opened {
-            Ok(ws) => {
-                if !ws.is_untitled() {
-                    self.settings.remember(path);
-                    self.save_settings(ctx);
-                }
-                self.set_workspace(ws);
-            }
-            Err(e) => self.toast(ctx, e, true),
-        }
-    }
-
-    fn set_workspace(&mut self, ws: Workspace) {
-        if let Some(gpu) = &self.gpu {
-            crate::bridge::install(gpu, self.msaa, &ws.scene);
-        }
-        if let Some(mut old) = self.ws.take() {
-            old.close();
-        }
-        if let Some(mut plan) = self.previewing.take() {
-            plan.close();
-        }
-        self.canvas = Canvas::default();
-        self.ws = Some(ws);
     }
 
     fn toast(&mut self, ctx: &egui::Context, text: impl Into<String>, error: bool) {
@@ -449,20 +409,6 @@ impl EditorApp {
     }
 }
 
-fn import(path: &Path, ctx: &egui::Context) -> Result<Workspace, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("imported")
-        .to_owned();
-    let author = arxos_sync::identity::Identity::current().name;
-    let (doc, _report) = arxos_doc::svgx::import_svg(&text, &stem, &EditContext::now(author))
-        .map_err(|e| format!("cannot import {}: {e}", path.display()))?;
-    Workspace::untitled(doc, &stem, Some(ctx.clone()))
-}
-
 /// The window's look: calm, with room between controls.
 fn apply_style(ctx: &egui::Context, theme: ThemeChoice) {
     ctx.set_theme(match theme {
@@ -493,6 +439,8 @@ impl eframe::App for EditorApp {
             self.open_path(&ctx, path);
         }
         self.poll_pending(&ctx);
+        self.poll_opening(&ctx);
+        let busy = self.opening.is_some();
         let now = std::time::Instant::now();
         if ctx.input(|i| !i.events.is_empty()) {
             self.last_input = now;
@@ -508,7 +456,9 @@ impl eframe::App for EditorApp {
                 Notice::Error(m) => self.toast(&ctx, m, true),
             }
         }
-        self.shortcuts(&ctx);
+        if !busy {
+            self.shortcuts(&ctx);
+        }
         let title = self.ws.as_ref().map_or_else(
             || "Arxos Studio".to_owned(),
             |w| format!("{} — Arxos Studio", w.title()),
@@ -526,13 +476,17 @@ impl eframe::App for EditorApp {
         egui::Panel::left("tools")
             .resizable(false)
             .exact_size(132.0)
-            .show(ui, |ui| self.tool_bar(ui));
+            .show(ui, |ui| ui.add_enabled_ui(!busy, |ui| self.tool_bar(ui)));
         egui::Panel::right("side")
             .resizable(true)
             .default_size(300.0)
             .min_size(240.0)
-            .show(ui, |ui| self.side_panel(ui));
+            .show(ui, |ui| ui.add_enabled_ui(!busy, |ui| self.side_panel(ui)));
         egui::CentralPanel::no_frame().show(ui, |ui| {
+            if let Some(opening) = &self.opening {
+                opening.show(ui, self.gpu.is_some());
+                return;
+            }
             let Some(ws) = self.ws.as_mut() else {
                 ui.centered_and_justified(|ui| ui.heading("Open a plan (Ctrl+O) or drop one here"));
                 return;
@@ -556,8 +510,8 @@ impl eframe::App for EditorApp {
     }
 
     fn on_exit(&mut self) {
-        if let Some(mut ws) = self.ws.take() {
-            ws.close();
+        if let Some(ws) = self.ws.take() {
+            self.close_workspace(ws);
         }
         if let Some(mut plan) = self.previewing.take() {
             plan.close();
@@ -570,6 +524,7 @@ mod chrome;
 mod comments;
 mod conflicts;
 mod history;
+mod open;
 mod preview;
 mod rules;
 mod session;

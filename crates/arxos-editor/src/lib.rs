@@ -34,6 +34,7 @@ mod context_menu;
 mod files;
 mod help;
 pub mod inspector;
+mod opening;
 mod overlay;
 pub mod panels;
 pub mod picking;
@@ -85,6 +86,8 @@ pub fn run(file: Option<PathBuf>, sample_svgx: &'static str) -> Result<(), Edito
         msaa_samples: 4,
         persist_settings: true,
         join: None,
+        scene_cache: arxos_sync::identity::cache_dir().map(|d| d.join("scenes")),
+        ..Launch::default()
     })
 }
 
@@ -101,6 +104,8 @@ pub fn run_joined(
         msaa_samples: 4,
         persist_settings: true,
         join: Some(code),
+        scene_cache: arxos_sync::identity::cache_dir().map(|d| d.join("scenes")),
+        ..Launch::default()
     })
 }
 

@@ -478,6 +478,32 @@ impl Workspace {
         }
     }
 
+    /// Keeps a picture of the plan as its file holds it in `cache`, for the next open to show
+    /// at once (see `crate::opening`): saved first, then drawn from the document under the
+    /// file's digest. Nothing is kept for an untitled plan, or when the file and the plan
+    /// differ (another program wrote it since); returns whether a picture was written.
+    pub fn keep_picture(&self, cache: &arxos_render::SceneCache) -> Result<bool, String> {
+        if self.is_untitled() {
+            return Ok(false);
+        }
+        let client = self.session()?.client();
+        client.save_now();
+        let theme = crate::bridge::lock_scene(&self.scene).theme().clone();
+        let kept = client
+            .read_saved(|doc, digest| -> Result<bool, String> {
+                if cache.contains(digest, &theme) {
+                    return Ok(false);
+                }
+                let scene = Scene::from_document(doc, theme).map_err(|e| e.to_string())?;
+                cache
+                    .store(digest, &scene, &arxos_render::SnapshotInfo::of(doc))
+                    .map_err(|e| format!("{}: {e}", cache.dir().display()))?;
+                Ok(true)
+            })
+            .map_err(|e| e.to_string())?;
+        kept.unwrap_or(Ok(false))
+    }
+
     /// Saves the plan under `target` and keeps working there. The file is written completely
     /// next to the target and renamed over it, so a failure leaves any old file intact.
     pub fn save_as(&mut self, target: &Path, repaint: Option<egui::Context>) -> Result<(), String> {

@@ -41,6 +41,7 @@ fn window(host: &Workspace, role: Role, file: &Path) -> Harness<'static, EditorA
         msaa_samples: 1,
         persist_settings: false,
         join: Some(code),
+        ..Launch::default()
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

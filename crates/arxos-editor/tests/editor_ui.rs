@@ -31,6 +31,7 @@ fn launch(file: &Path) -> Launch {
         msaa_samples: 1,
         persist_settings: false,
         join: None,
+        ..Launch::default()
     }
 }
 
@@ -324,4 +325,148 @@ fn the_window_renders_the_plan_on_the_gpu() {
     assert_eq!(h.state().ws.as_ref().unwrap().selection.len(), 1);
     h.run_steps(2);
     h.snapshot("editor-selection");
+}
+
+/// Steps the window until the plan opening in the background is ready (bounded).
+fn step_until_open(h: &mut Harness<'static, EditorApp>) {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while h.state().opening().is_some() {
+        assert!(Instant::now() < deadline, "the plan never finished opening");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn a_large_plan_opens_in_the_background_and_shows_its_kept_drawing_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // Large enough that loading takes many frames, so the opening state can be looked at.
+    let plan = dir.path().join("plan.arx");
+    let mut doc = arxos_doc::generate::generate(
+        &arxos_doc::generate::GenerateOptions {
+            elements: 8_000,
+            floors: 1,
+            seed: 5,
+            name: "Large plan".into(),
+        },
+        &EditContext::at("setup", 1),
+        |_, _| {},
+    )
+    .unwrap();
+    arxos_doc::file::PlanFile::create(&plan, &mut doc).unwrap();
+    drop(doc);
+    let scenes = dir.path().join("scenes");
+    let gpu = gpu_available();
+    let open = |plan: &Path| {
+        let launch = Launch {
+            scene_cache: Some(scenes.clone()),
+            // Every plan counts as large here.
+            open_in_background_from: 0,
+            ..launch(plan)
+        };
+        let builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+        if gpu { builder.wgpu() } else { builder }
+            .build_eframe(move |cc| EditorApp::new(cc, launch))
+    };
+    // Dark pixels in the middle of the canvas (the drawing's walls and labels).
+    let ink = |h: &mut Harness<'static, EditorApp>| {
+        let image = h.render().expect("the window renders");
+        let mut n = 0;
+        for y in 150..650 {
+            for x in 250..900 {
+                let p = image.get_pixel(x, y).0;
+                n += usize::from(u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) < 3 * 90);
+            }
+        }
+        n
+    };
+
+    // First open: nothing kept, so the window says it is opening, and nothing can be used.
+    let mut h = open(&plan);
+    assert_eq!(h.state().opening(), Some(false), "no drawing kept yet");
+    h.step();
+    h.get_by_label_contains("Opening plan.arx");
+    if gpu {
+        assert_eq!(ink(&mut h), 0, "nothing drawn while a plan first opens");
+    }
+    assert!(h.state().ws.is_none());
+    step_until_open(&mut h);
+    assert!(h.state().ws.is_some());
+    assert!(h.query_by_label_contains("Opening plan.arx").is_none());
+    // Closing the window keeps the drawing of what the file holds.
+    eframe::App::on_exit(h.state_mut());
+    drop(h);
+    let kept: Vec<_> = std::fs::read_dir(&scenes).unwrap().collect();
+    assert_eq!(kept.len(), 1, "one drawing kept");
+
+    // Second open: the kept drawing is shown at once, marked view only, until the plan loads.
+    let mut h = open(&plan);
+    assert_eq!(h.state().opening(), Some(true), "the kept drawing is shown");
+    h.step();
+    if gpu {
+        h.get_by_label_contains("view only until it has loaded");
+        let drawn = ink(&mut h);
+        assert!(
+            drawn > 2_000,
+            "the kept drawing is on the canvas: {drawn} dark pixels"
+        );
+        assert!(
+            h.state().opening().is_some(),
+            "drawn before the plan loaded"
+        );
+    } else {
+        // Without a GPU the drawing cannot be shown; the window says it is opening.
+        h.get_by_label_contains("Opening plan.arx");
+    }
+    step_until_open(&mut h);
+    let ws = h.state().ws.as_ref().unwrap();
+    assert_eq!(ws.read(|d| d.floors().len()), Some(1));
+    eframe::App::on_exit(h.state_mut());
+    drop(h);
+
+    // Another program writes the plan: the drawing kept is not of this file any more.
+    let (mut file, mut doc) = arxos_doc::file::PlanFile::open(&plan).unwrap();
+    let layer = doc.layers().keys().next().unwrap().clone();
+    doc.apply(
+        &EditContext::at("cli", 2),
+        arxos_doc::Command::UpdateLayer {
+            id: layer,
+            name: Some("Renamed".into()),
+            color: None,
+            visible: None,
+        },
+    )
+    .unwrap();
+    file.save(&mut doc).unwrap();
+    let mut h = open(&plan);
+    assert_eq!(
+        h.state().opening(),
+        Some(false),
+        "a stale drawing is never shown"
+    );
+    step_until_open(&mut h);
+    assert!(h.state().ws.is_some());
+}
+
+#[test]
+fn a_large_file_that_is_not_a_plan_is_told_and_the_open_plan_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_file(dir.path());
+    let bad = dir.path().join("bad.arx");
+    std::fs::write(&bad, b"this is not a plan").unwrap();
+    let launch = Launch {
+        open_in_background_from: 0,
+        ..launch(&plan)
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| EditorApp::new(cc, launch));
+    step_until_open(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut().open_path(&ctx, &bad);
+    step_until_open(&mut h);
+    h.get_by_label_contains("bad.arx");
+    let ws = h.state().ws.as_ref().unwrap();
+    assert_eq!(ws.path(), plan.as_path(), "the open plan stays open");
 }

@@ -21,6 +21,7 @@ fn window(dir: &std::path::Path) -> Harness<'static, EditorApp> {
         msaa_samples: 1,
         persist_settings: false,
         join: None,
+        ..Launch::default()
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 900.0))

@@ -27,6 +27,9 @@ pub enum RenderError {
         /// The device's largest texture side.
         max: u32,
     },
+    /// A scene snapshot (the editor's cached first frame) cannot be used.
+    #[error("the cached drawing cannot be used: {0}")]
+    Snapshot(String),
     /// PNG encoding failed.
     #[error("encoding the PNG failed: {0}")]
     Png(#[from] image::ImageError),

@@ -37,6 +37,7 @@
 //! Drawing order: bands (rooms, paths, services, walls, openings, fixtures, equipment,
 //! dimensions, text) bottom to top; the document's z-order sorts within a band and chunk.
 
+mod cache;
 mod error;
 mod mesh;
 mod offscreen;
@@ -49,11 +50,12 @@ mod text;
 pub mod theme;
 mod view;
 
+pub use cache::SceneCache;
 pub use error::{RenderError, Result};
 pub use mesh::{INK, Instance, Mesh, Vertex};
 pub use offscreen::{Gpu, Offscreen, encode_png, render_to_image, render_to_png};
 pub use renderer::{FrameStats, Renderer, TargetFormat};
-pub use scene::{Chunk, ChunkKey, Frame, Scene, SceneCounters, SceneOptions};
+pub use scene::{Chunk, ChunkKey, Frame, Scene, SceneCounters, SceneOptions, SnapshotInfo};
 pub use symbols::SymbolKind;
 pub use tessellate::{BANDS, ElementDraw, Tessellator, band};
 pub use theme::{Rgba, SystemColors, Theme};

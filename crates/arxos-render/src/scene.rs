@@ -118,6 +118,8 @@ pub struct Scene {
     touched: BTreeSet<ChunkKey>,
     /// The last culling result and the window it is valid for.
     plan: Option<plan::PlanCache>,
+    /// Set on a picture read back from bytes ([`snapshot`]): chunks only, no element cache.
+    snapshot: Option<SnapshotInfo>,
 }
 
 impl Scene {
@@ -133,6 +135,7 @@ impl Scene {
             generation: 0,
             touched: BTreeSet::new(),
             plan: None,
+            snapshot: None,
         })
     }
 
@@ -189,6 +192,7 @@ impl Scene {
         self.chunks.clear();
         self.touched.clear();
         self.plan = None;
+        self.snapshot = None;
         self.systems = doc
             .layers()
             .iter()
@@ -207,7 +211,8 @@ impl Scene {
     /// Brings the cache up to date with one mutation of `doc`: re-tessellates exactly the
     /// elements `changes` names (and, when a layer changed system, that layer's elements).
     pub fn apply_changes(&mut self, doc: &Document, changes: &ChangeSet) {
-        if changes.rebuilt {
+        // A picture has no element cache to update: draw the document instead.
+        if changes.rebuilt || self.snapshot.is_some() {
             self.rebuild(doc);
             return;
         }
@@ -399,6 +404,9 @@ fn cull_area(view: &View) -> Bounds {
 
 mod parallel;
 mod plan;
+mod snapshot;
+
+pub use snapshot::{SnapshotInfo, fingerprint};
 
 #[cfg(test)]
 mod tests;

@@ -331,6 +331,17 @@ impl SyncClient {
         f(&lock(&self.shared.live).doc)
     }
 
+    /// Runs `f` on the plan and its file's digest when the plan is exactly what the file holds
+    /// (every change saved, and no other program wrote the file since): what `f` derives from
+    /// the plan can be cached under the digest. `None` when the two differ.
+    pub fn read_saved<R>(
+        &self,
+        f: impl FnOnce(&Document, &arxos_doc::file::FileDigest) -> R,
+    ) -> Result<Option<R>, ClientError> {
+        let live = lock(&self.shared.live);
+        Ok(live.saved_digest()?.map(|digest| f(&live.doc, &digest)))
+    }
+
     /// Current heads of the local replica.
     pub fn heads(&self) -> Vec<automerge::ChangeHash> {
         lock(&self.shared.live).doc.heads()

@@ -58,6 +58,16 @@ pub fn config_dir() -> Option<PathBuf> {
         .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(".config").join("arxos")))
 }
 
+/// Where derived data that may be thrown away lives (the editor's drawn plans):
+/// `$ARXOS_CACHE_DIR`, else `$XDG_CACHE_HOME/arxos`, else `~/.cache/arxos`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    nonempty("ARXOS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| nonempty("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("arxos")))
+        .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(".cache").join("arxos")))
+}
+
 /// The settings file.
 pub fn settings_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("settings.json"))

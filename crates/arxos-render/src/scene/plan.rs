@@ -53,6 +53,9 @@ impl Scene {
     /// Plans a frame: the view and the chunks to draw, bottom first. Reuses the last culling
     /// result while the view stays within its window (see the module docs).
     pub fn plan_frame(&mut self, doc: &Document, view: &View) -> Frame {
+        if self.is_snapshot() {
+            return self.plan_snapshot_frame(view);
+        }
         let need = cull_area(view);
         let hidden = doc_hidden(doc);
         let reusable = self.plan.as_ref().is_some_and(|p| {

@@ -90,6 +90,15 @@ impl Live {
         self.unsaved = true;
     }
 
+    /// The file's digest when it holds exactly this replica: nothing unsaved, nothing written
+    /// by others since.
+    pub(crate) fn saved_digest(&self) -> Result<Option<arxos_doc::file::FileDigest>, DocError> {
+        match &self.file {
+            Some(file) if !self.unsaved => file.digest_if_current(),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether a write or a read of the file is due.
     pub(crate) fn disk_due(&self) -> bool {
         self.unsaved || self.file.as_ref().is_some_and(PlanFile::changed_on_disk)
