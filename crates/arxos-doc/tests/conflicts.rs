@@ -669,3 +669,60 @@ proptest! {
         }
     }
 }
+
+/// A plan of `n` outlets in a row (one batch), with the base plan's elements.
+fn large(n: usize) -> (Document, [ElementId; 4]) {
+    let (mut d, ids) = base();
+    let cmds = (0..n)
+        .map(|i| {
+            Command::Create(Box::new(outlet(
+                &format!("outlet:L{i}"),
+                20_000.0 + 1_000.0 * i as f64,
+                5_000.0,
+            )))
+        })
+        .collect();
+    d.apply_batch(&at("setup", 9), "many outlets", cmds)
+        .unwrap();
+    (d, ids)
+}
+
+#[test]
+fn a_large_plan_with_a_linear_history_still_lists_what_its_state_shows() {
+    // A full scan of a plan nobody edited concurrently skips the checks of concurrent writes;
+    // what the state alone shows (here a door whose host is gone) is still found.
+    let (mut d, [wall, door, ..]) = large(400);
+    d.apply(&at("a", 20), Command::Delete { ids: vec![wall] })
+        .unwrap();
+    let found = conflicts(&mut d);
+    assert!(
+        found
+            .iter()
+            .any(|c| c.element == door && c.kind == ConflictType::Relationship),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_large_plan_edited_concurrently_lists_its_property_conflicts() {
+    let (mut a, [_, _, o1, _]) = large(400);
+    let mut b = a.fork();
+    set_voltage(&mut a, &at("alice", 30), &o1, 110.0);
+    set_voltage(&mut b, &at("bob", 31), &o1, 240.0);
+    exchange(&mut a, &mut b);
+    for d in [&mut a, &mut b] {
+        let found = conflicts(d);
+        assert_eq!(
+            found
+                .iter()
+                .filter(|c| c.element == o1 && c.kind == ConflictType::Property)
+                .count(),
+            1,
+            "{found:?}"
+        );
+    }
+    // And after the merge is itself followed by more linear edits, still listed.
+    let other = a.elements().find(|e| e.id != o1).unwrap().id.clone();
+    set_voltage(&mut a, &at("alice", 40), &other, 230.0);
+    assert!(conflicts(&mut a).iter().any(|c| c.element == o1));
+}

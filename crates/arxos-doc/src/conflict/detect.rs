@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{Automerge, ChangeHash, ObjId, ReadDoc};
 use sha2::{Digest, Sha256};
 
-use super::ancestry::Ancestry;
+use super::ancestry::{Ancestry, history_is_linear};
 use super::rules::{Rule, rules};
 use super::{Conflict, ConflictType, LocalSide, Severity, Side};
 use crate::document::Document;
@@ -167,18 +167,24 @@ pub(crate) fn detect(
     let Some(elements_obj) = cache.elements_obj.clone() else {
         return Vec::new();
     };
+    // Looking at the history costs a pass over its changes: worth it for a scan of many
+    // elements (opening a plan), not for the few an edit touches.
+    let concurrent_writes = elements.len() < LINEAR_CHECK_FROM || !history_is_linear(am);
     let mut out = Vec::new();
     for id in elements {
         let Some(e) = cache.elements.get(id) else {
             continue;
         };
-        let Some(obj) = schema::child_map(am, &elements_obj, id.as_str()) else {
-            continue;
-        };
-        property_conflicts(&mut cx, e, &obj, &mut out);
-        if e.deleted {
-            delete_vs_edit(&mut cx, e, &obj, &mut out);
-        } else {
+        if concurrent_writes {
+            let Some(obj) = schema::child_map(am, &elements_obj, id.as_str()) else {
+                continue;
+            };
+            property_conflicts(&mut cx, e, &obj, &mut out);
+            if e.deleted {
+                delete_vs_edit(&mut cx, e, &obj, &mut out);
+            }
+        }
+        if !e.deleted {
             relationships(&cx, e, &mut out);
             spatial(&cx, e, &mut out);
             duplicate_tags(&cx, e, &mut out);
@@ -187,6 +193,9 @@ pub(crate) fn detect(
     }
     out
 }
+
+/// Scans of at least this many elements first check whether the history is linear.
+const LINEAR_CHECK_FROM: usize = 256;
 
 fn scalar(v: &automerge::Value<'_>) -> Option<PropValue> {
     match v {
