@@ -51,21 +51,22 @@ pub fn is_color(c: &str) -> bool {
 /// Where the settings live: `$ARXOS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/arxos`, else
 /// `~/.config/arxos`.
 pub fn config_dir() -> Option<PathBuf> {
+    arxos_dir("ARXOS_CONFIG_DIR", "XDG_CONFIG_HOME", ".config")
+}
+
+/// `$own`, else `$xdg/arxos`, else `~/<home_dir>/arxos` (the XDG base directory rules).
+fn arxos_dir(own: &str, xdg: &str, home_dir: &str) -> Option<PathBuf> {
     let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    nonempty("ARXOS_CONFIG_DIR")
+    nonempty(own)
         .map(PathBuf::from)
-        .or_else(|| nonempty("XDG_CONFIG_HOME").map(|d| PathBuf::from(d).join("arxos")))
-        .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(".config").join("arxos")))
+        .or_else(|| nonempty(xdg).map(|d| PathBuf::from(d).join("arxos")))
+        .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(home_dir).join("arxos")))
 }
 
 /// Where derived data that may be thrown away lives (the editor's drawn plans):
 /// `$ARXOS_CACHE_DIR`, else `$XDG_CACHE_HOME/arxos`, else `~/.cache/arxos`.
 pub fn cache_dir() -> Option<PathBuf> {
-    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    nonempty("ARXOS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| nonempty("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("arxos")))
-        .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(".cache").join("arxos")))
+    arxos_dir("ARXOS_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 }
 
 /// The settings file.
